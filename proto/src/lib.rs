@@ -1,0 +1,18 @@
+//! Wire types shared by every mesoraft component.
+//!
+//! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's).
+//! * [`raft`]: the masters' Raft transport service.
+//! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
+//!   protobuf messages.
+
+pub mod mesos {
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+    }
+}
+
+pub mod raft {
+    include!(concat!(env!("OUT_DIR"), "/mesoraft.raft.rs"));
+}
+
+pub mod serde_pb;

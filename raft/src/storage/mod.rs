@@ -1,0 +1,1 @@
+//! Durable Raft storage. (Filled in by the storage work.)
