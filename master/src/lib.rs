@@ -1,1 +1,109 @@
 //! The mesoraft master.
+//!
+//! * [`config`]: flags and the Raft configuration.
+//! * [`bootstrap`]: opening storage, first-time group initialization,
+//!   rejoining from disk, the refusals that protect a group from a wrong
+//!   work dir.
+//! * [`leader`]: turns Raft leadership into the leader-only task set.
+//! * [`http`]: HTTP endpoints; [`server`] serves them and the peers' gRPC
+//!   on one port.
+//! * [`status`]: the local view of the group (`/raft/status`, metrics).
+//! * [`ctl`]: the operator side: `raftctl`.
+//! * [`local`]: `mesoraft local`, a three-master group on loopback.
+
+pub mod bootstrap;
+pub mod config;
+pub mod ctl;
+pub mod http;
+pub mod leader;
+pub mod local;
+pub mod server;
+pub mod status;
+
+use std::time::SystemTime;
+
+use mesoraft_raft::network::{ClusterIdentity, LeaderContact};
+use mesoraft_raft::storage::RegistryHandle;
+use mesoraft_raft::{NodeId, Raft};
+use serde_json::json;
+
+pub use bootstrap::{run_master, MasterHandle};
+pub use config::MasterArgs;
+
+/// One running master: shared by the HTTP handlers and background tasks.
+pub struct Master {
+    pub id: NodeId,
+    /// The address peers and clients use for this master.
+    pub address: String,
+    pub args: MasterArgs,
+    pub raft: Raft,
+    pub registry: RegistryHandle,
+    pub cluster: ClusterIdentity,
+    pub contact: LeaderContact,
+    pub leadership: leader::Leadership,
+    pub started_at: SystemTime,
+}
+
+impl Master {
+    /// Copies the registry's cluster id into the transport's identity, so
+    /// Raft RPCs carry it and RPCs from other clusters are refused.
+    pub fn sync_cluster_identity(&self) {
+        if self.cluster.get().is_some() {
+            return;
+        }
+        if let Some(id) = self.registry.read(|r| r.cluster_id().map(str::to_string)) {
+            if !self.cluster.set(&id) {
+                tracing::error!(cluster_id = %id, "registry cluster id differs from the one in use");
+            }
+        }
+    }
+
+    /// Mesos's `MasterInfo` of this master, as operator API JSON.
+    pub fn master_info_json(&self) -> serde_json::Value {
+        let (host, port) = self
+            .address
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_string(), p.parse::<u32>().unwrap_or(0)))
+            .unwrap_or_default();
+        // Mesos puts the IPv4 address in `ip` as the in-memory value of
+        // `in_addr.s_addr` (network byte order read as a host integer).
+        let ip = host
+            .parse::<std::net::Ipv4Addr>()
+            .map(|a| u32::from_le_bytes(a.octets()))
+            .unwrap_or(0);
+        let cluster = self.cluster.get().unwrap_or("uninitialized");
+        json!({
+            "id": format!("{cluster}-M{}", self.id),
+            "ip": ip,
+            "port": port,
+            "hostname": host,
+            "version": env!("CARGO_PKG_VERSION"),
+            "address": { "hostname": host, "ip": host, "port": port },
+        })
+    }
+
+    pub fn get_master_json(&self) -> serde_json::Value {
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        };
+        let mut v = json!({
+            "master_info": self.master_info_json(),
+            "start_time": secs(self.started_at),
+        });
+        if let Some(t) = self.leadership.elected_at() {
+            v["elected_time"] = json!(secs(t));
+        }
+        v
+    }
+}
+
+/// `GET /version` body.
+pub fn version_json() -> serde_json::Value {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "build_date": option_env!("MESORAFT_BUILD_DATE").unwrap_or("unknown"),
+        "git_sha": option_env!("MESORAFT_GIT_SHA").unwrap_or("unknown"),
+    })
+}

@@ -120,7 +120,9 @@ mod tests {
             info: AgentInfo {
                 hostname: "h1".into(),
                 port: Some(5051),
-                id: Some(AgentId { value: "a-S1".into() }),
+                id: Some(AgentId {
+                    value: "a-S1".into(),
+                }),
                 ..Default::default()
             },
             many: vec![AgentId { value: "x".into() }, AgentId { value: "y".into() }],

@@ -1,1 +1,57 @@
-fn main() {}
+//! `mesoraft`: the master, the agent (later), and a local test cluster.
+
+use clap::{Parser, Subcommand};
+use mesoraft_master::local::LocalArgs;
+use mesoraft_master::MasterArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "mesoraft",
+    version,
+    about = "A Mesos-model cluster manager whose masters replicate with Raft"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a master (one member of the Raft group).
+    Master(MasterArgs),
+    /// Run a local group of masters on loopback until Ctrl-C.
+    Local(LocalArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn",
+        )
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Cmd::Master(args) => run_master(args).await,
+        Cmd::Local(args) => mesoraft_master::local::run(args).await,
+    }
+}
+
+async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
+    let handle = mesoraft_master::run_master(args).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+        _ = term.recv() => tracing::info!("terminated; shutting down"),
+        _ = handle.stopped() => tracing::warn!("master stopped by itself"),
+    }
+    handle.shutdown().await
+}

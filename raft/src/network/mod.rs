@@ -1,1 +1,83 @@
-//! The tonic Raft transport.
+//! The tonic Raft transport between masters.
+//!
+//! * [`client`]: openraft's `RaftNetworkFactory`, with one cached HTTP/2
+//!   channel per peer address (a channel multiplexes every RPC to that
+//!   peer and reconnects by itself).
+//! * [`server`]: the gRPC service that hands incoming RPCs to the local
+//!   [`crate::Raft`].
+//!
+//! Both sides stamp and check the cluster id (see [`ClusterIdentity`]), so
+//! a master can never replicate into, or vote in, a different cluster whose
+//! members happen to reuse its addresses.
+
+mod client;
+mod codec;
+mod server;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+pub use client::GrpcNetworkFactory;
+pub use server::RaftGrpcService;
+
+/// gRPC metadata key carrying the sender's cluster id.
+pub const CLUSTER_ID_HEADER: &str = "x-mesoraft-cluster-id";
+
+/// The cluster id this node belongs to, once known (it is learnt when the
+/// registry's `InitCluster` entry is applied, and never changes after).
+#[derive(Clone, Debug, Default)]
+pub struct ClusterIdentity(Arc<OnceLock<String>>);
+
+impl ClusterIdentity {
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+
+    /// Records the id. Returns false if a different id was recorded before,
+    /// which means the node's storage is inconsistent with itself.
+    pub fn set(&self, id: &str) -> bool {
+        let stored = self.0.get_or_init(|| id.to_string());
+        stored == id
+    }
+
+    /// True when both ids are known and differ.
+    pub fn conflicts_with(&self, other: Option<&str>) -> bool {
+        matches!((self.get(), other), (Some(mine), Some(theirs)) if mine != theirs)
+    }
+}
+
+/// When this node last received an AppendEntries (heartbeat or entries)
+/// that it accepted from a leader. openraft exposes the equivalent only on
+/// the leader side (`millis_since_quorum_ack`); operators want it on
+/// followers too ("how long since you heard the leader?").
+#[derive(Clone, Debug)]
+pub struct LeaderContact {
+    origin: Instant,
+    /// Millis since `origin` + 1; 0 = never.
+    last: Arc<AtomicU64>,
+}
+
+impl Default for LeaderContact {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+            last: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl LeaderContact {
+    pub fn touch(&self) {
+        let now = self.origin.elapsed().as_millis() as u64 + 1;
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Millis since the last accepted AppendEntries, None if never.
+    pub fn millis_since(&self) -> Option<u64> {
+        match self.last.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some((self.origin.elapsed().as_millis() as u64 + 1).saturating_sub(t)),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Starting a master: storage, Raft, the refusals that protect a group from
+//! a wrong work dir, and first-time initialization.
+//!
+//! Exactly one initialization per group: only the lowest id in `--peers`
+//! ever calls `Raft::initialize`, and only once it has seen a majority of
+//! the listed masters (itself included) reachable and still pristine. A
+//! group that already exists has at least a majority holding data, so a
+//! master whose work dir was lost can never start a second group beside it.
+//! Every other pristine master waits to be reached by the leader.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use mesoraft_raft::network::{ClusterIdentity, GrpcNetworkFactory, LeaderContact, RaftGrpcService};
+use mesoraft_raft::{BasicNode, NodeId, Raft};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::MasterArgs;
+use crate::status::{MembershipView, RaftStatus};
+use crate::Master;
+
+/// A started master and its background tasks.
+pub struct MasterHandle {
+    pub master: Arc<Master>,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MasterHandle {
+    /// A token that stops this master when cancelled (e.g. on a fatal
+    /// startup check that runs in the background).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops leader tasks first (so nothing acts as leader during
+    /// shutdown), then the server, then Raft.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let served = self.server.await;
+        if let Err(e) = self.master.raft.shutdown().await {
+            tracing::warn!(error = %e, "Raft core did not shut down cleanly");
+        }
+        match served {
+            Ok(r) => r.context("HTTP/gRPC server failed"),
+            Err(e) => Err(anyhow::anyhow!("server task panicked: {e}")),
+        }
+    }
+
+    /// Resolves when the master stops by itself (fatal check failed).
+    pub async fn stopped(&self) {
+        self.shutdown.cancelled().await
+    }
+}
+
+/// What a work dir says about whose it is.
+#[derive(Serialize, Deserialize)]
+struct NodeMeta {
+    id: NodeId,
+}
+
+const META_FILE: &str = "master.json";
+
+/// Refuses a work dir written by a master with another `--id`.
+fn check_node_meta(dir: &Path, id: NodeId) -> anyhow::Result<()> {
+    let path = dir.join(META_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let meta: NodeMeta = serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{} is corrupt; restore it or remove the work dir",
+                    path.display()
+                )
+            })?;
+            if meta.id != id {
+                bail!(
+                    "work dir {} belongs to master {}, not --id {id}; use that id or another work dir",
+                    dir.display(),
+                    meta.id
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = dir.join(format!("{META_FILE}.tmp"));
+            let bytes = serde_json::to_vec(&NodeMeta { id })?;
+            write_durably(&tmp, &path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Starts a master and returns once it serves; initialization (if this is
+/// a new group) continues in the background.
+pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
+    args.validate().map_err(anyhow::Error::msg)?;
+    let address = args.advertised_addr().map_err(anyhow::Error::msg)?;
+    let config = Arc::new(args.raft_config().map_err(anyhow::Error::msg)?);
+
+    std::fs::create_dir_all(&args.work_dir)
+        .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
+    check_node_meta(&args.work_dir, args.id)?;
+
+    let (log_store, state_machine) = mesoraft_raft::storage::open(&args.work_dir.join("raft"))
+        .await
+        .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
+    let registry = state_machine.registry_handle();
+
+    let cluster = ClusterIdentity::default();
+    if let Some(id) = registry.read(|r| r.cluster_id().map(str::to_string)) {
+        cluster.set(&id);
+    }
+    let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
+    let network = GrpcNetworkFactory::new(args.id, cluster.clone(), connect_timeout);
+    let raft = Raft::new(args.id, config, network, log_store, state_machine)
+        .await
+        .context("cannot start the Raft core")?;
+
+    let membership = MembershipView::from_metrics(&raft.metrics().borrow());
+    if !membership.is_empty() && !membership.nodes.contains_key(&args.id) {
+        let _ = raft.shutdown().await;
+        bail!(
+            "master {} is not a member of the group stored in {} (members: {:?}); it was \
+             removed or the work dir is another master's. Start it with --join and add it with \
+             `raftctl members add`, after removing the work dir",
+            args.id,
+            args.work_dir.display(),
+            membership.nodes
+        );
+    }
+
+    if let Err(e) = check_peers_cluster(&args, &cluster, &membership).await {
+        let _ = raft.shutdown().await;
+        return Err(e);
+    }
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+
+    let contact = LeaderContact::default();
+    let master = Arc::new(Master {
+        id: args.id,
+        address,
+        args: args.clone(),
+        raft: raft.clone(),
+        registry,
+        cluster: cluster.clone(),
+        contact: contact.clone(),
+        leadership: Default::default(),
+        started_at: SystemTime::now(),
+    });
+    let shutdown = CancellationToken::new();
+    let grpc = RaftGrpcService::new(raft, cluster, contact);
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        master.clone(),
+        grpc,
+        shutdown.clone(),
+    ));
+    let mut tasks = vec![tokio::spawn(crate::leader::watch_leadership(
+        master.clone(),
+        shutdown.clone(),
+    ))];
+
+    tracing::info!(node_id = master.id, address = %master.address, initialized = !membership.is_empty(),
+        "master serving");
+    if membership.is_empty() {
+        tasks.push(tokio::spawn(initialize_when_possible(
+            master.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok(MasterHandle {
+        master,
+        shutdown,
+        server,
+        tasks,
+    })
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap_or_default()
+}
+
+async fn probe(client: &reqwest::Client, addr: &str) -> Option<RaftStatus> {
+    let resp = client
+        .get(format!("http://{addr}/raft/status"))
+        .send()
+        .await
+        .ok()?;
+    resp.json::<RaftStatus>().await.ok()
+}
+
+/// Refuses to start when a reachable peer belongs to another cluster than
+/// the one recorded in this work dir.
+async fn check_peers_cluster(
+    args: &MasterArgs,
+    cluster: &ClusterIdentity,
+    membership: &MembershipView,
+) -> anyhow::Result<()> {
+    let Some(mine) = cluster.get() else {
+        return Ok(());
+    };
+    let mut addrs: Vec<String> = membership.nodes.values().cloned().collect();
+    addrs.extend(args.peers.iter().flat_map(|p| p.values().cloned()));
+    addrs.extend(args.join.iter().cloned());
+    addrs.sort();
+    addrs.dedup();
+    let own = args.advertised_addr().unwrap_or_default();
+    let client = http_client();
+    let probes = addrs
+        .iter()
+        .filter(|a| **a != own)
+        .map(|a| async { (a.clone(), probe(&client, a).await) });
+    for (addr, status) in futures::future::join_all(probes).await {
+        if let Some(theirs) = status.and_then(|s| s.cluster_id) {
+            if theirs != mine {
+                bail!(
+                    "work dir {} belongs to cluster {mine}, but the master at {addr} is in \
+                     cluster {theirs}; point --peers at this cluster's masters or use a fresh \
+                     work dir",
+                    args.work_dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lowest-id rule (see the module docs), retried until the group
+/// exists or the master stops.
+async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationToken) {
+    let Some(peers) = master.args.peers.clone() else {
+        tracing::info!(node_id = master.id, join = ?master.args.join,
+            "waiting to be added to the group: run `raftctl --masters {} members add {} {}`",
+            master.args.join.join(","), master.id, master.address);
+        return;
+    };
+    let initializer = *peers.keys().next().unwrap_or(&master.id);
+    if initializer != master.id {
+        tracing::info!(node_id = master.id, initializer,
+            "new group: waiting for master {initializer} (the lowest id in --peers) to initialize it");
+        return;
+    }
+    let client = http_client();
+    let majority = peers.len() / 2 + 1;
+    let mut logged = false;
+    loop {
+        if !master.membership().is_empty() {
+            return;
+        }
+        match survey_peers(&client, &master, &peers).await {
+            Survey::Existing(addr) => {
+                tracing::error!(node_id = master.id, existing = %addr,
+                    "a group already exists but this master's work dir is empty; not initializing \
+                     a second one. If this master is still a member the leader will catch it up; \
+                     otherwise remove it and re-add it with `raftctl members add`");
+                return;
+            }
+            Survey::Mismatch(addr, theirs) => {
+                if !logged {
+                    tracing::error!(node_id = master.id, peer = %addr, their_peers = ?theirs, our_peers = ?peers,
+                        "masters were started with different --peers; fix the flags so every master lists the same group");
+                    logged = true;
+                }
+            }
+            Survey::Pristine(count) if count + 1 >= majority => {
+                let members: BTreeMap<NodeId, BasicNode> = peers
+                    .iter()
+                    .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                    .collect();
+                match master.raft.initialize(members).await {
+                    Ok(()) => {
+                        tracing::info!(node_id = master.id, peers = ?peers, "initialized a new group")
+                    }
+                    Err(e) => tracing::warn!(node_id = master.id, error = %e, "initialize refused"),
+                }
+                return;
+            }
+            Survey::Pristine(count) => {
+                if !logged {
+                    tracing::info!(
+                        node_id = master.id,
+                        reachable = count + 1,
+                        needed = majority,
+                        "waiting for a majority of --peers to be up before initializing the group"
+                    );
+                    logged = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+        }
+    }
+}
+
+enum Survey {
+    /// This many other peers answered and are pristine with the same --peers.
+    Pristine(usize),
+    /// A peer already belongs to a group.
+    Existing(String),
+    /// A peer was started with different --peers.
+    Mismatch(String, Option<BTreeMap<NodeId, String>>),
+}
+
+async fn survey_peers(
+    client: &reqwest::Client,
+    master: &Master,
+    peers: &BTreeMap<NodeId, String>,
+) -> Survey {
+    let others = peers.iter().filter(|(id, _)| **id != master.id);
+    let probes = others.map(|(_, addr)| async { (addr.clone(), probe(client, addr).await) });
+    let mut pristine = 0;
+    for (addr, status) in futures::future::join_all(probes).await {
+        let Some(status) = status else { continue };
+        if status.initialized || status.cluster_id.is_some() || status.term > 0 {
+            return Survey::Existing(addr);
+        }
+        if status.initial_peers.as_ref() != Some(peers) {
+            return Survey::Mismatch(addr, status.initial_peers);
+        }
+        pristine += 1;
+    }
+    Survey::Pristine(pristine)
+}

@@ -1,0 +1,230 @@
+//! Master command-line flags and the Raft configuration derived from them.
+
+use mesoraft_raft::openraft;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mesoraft_raft::NodeId;
+
+/// `mesoraft master` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MasterArgs {
+    /// This master's id in the group (a small positive integer, unique).
+    #[arg(long)]
+    pub id: NodeId,
+
+    /// Address to listen on (gRPC for peers and HTTP for everyone else).
+    #[arg(long, default_value = "127.0.0.1:5050")]
+    pub listen: String,
+
+    /// Address the other masters, agents and clients use to reach this
+    /// master. Defaults to --listen; required when listening on 0.0.0.0.
+    #[arg(long)]
+    pub advertise: Option<String>,
+
+    /// The initial group, `ID=HOST:PORT` comma-separated, identical on every
+    /// master of a new cluster, e.g. `1=a:5050,2=b:5050,3=c:5050`.
+    #[arg(long, value_parser = parse_peers, conflicts_with = "join")]
+    pub peers: Option<PeerMap>,
+
+    /// Start as a new master that waits to be added to an existing group
+    /// (`raftctl members add`); lists some of its masters.
+    #[arg(long, value_delimiter = ',', conflicts_with = "peers")]
+    pub join: Vec<String>,
+
+    /// Directory for the Raft log, snapshots and node metadata.
+    #[arg(long)]
+    pub work_dir: PathBuf,
+
+    /// Leader heartbeat period. Default measured on a loaded 2-core VM: see
+    /// ARCHITECTURE.md "Timeouts".
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_interval_ms: u64,
+
+    /// A follower that hears no leader for a random time in
+    /// [min, max) starts an election.
+    #[arg(long, default_value_t = 400)]
+    pub election_timeout_min_ms: u64,
+
+    #[arg(long, default_value_t = 800)]
+    pub election_timeout_max_ms: u64,
+
+    /// Take a registry snapshot (and compact the log) every N entries.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_logs: u64,
+
+    /// How long a write may wait for commit before the client is told
+    /// that its outcome is unknown (HTTP 504).
+    #[arg(long, default_value_t = 5_000)]
+    pub write_timeout_ms: u64,
+
+    /// TESTING ONLY, UNSAFE: answer GET_WEIGHTS on every master from its
+    /// local, possibly stale copy. Exists so the Jepsen checker can be
+    /// shown to catch stale reads.
+    #[arg(long, hide = true)]
+    pub debug_unsafe_stale_reads: bool,
+}
+
+/// `ID -> HOST:PORT`, ordered by id.
+pub type PeerMap = BTreeMap<NodeId, String>;
+
+pub fn parse_peers(text: &str) -> Result<PeerMap, String> {
+    let mut peers = PeerMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, addr) = item
+            .split_once('=')
+            .ok_or_else(|| format!("peer {item:?} is not ID=HOST:PORT"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer id {id:?} is not a positive integer"))?;
+        if id == 0 {
+            return Err("peer id 0 is reserved; number masters from 1".into());
+        }
+        let addr = addr.trim();
+        validate_addr(addr)?;
+        if peers.insert(id, addr.to_string()).is_some() {
+            return Err(format!("peer id {id} is listed twice"));
+        }
+    }
+    if peers.is_empty() {
+        return Err("--peers lists no master".into());
+    }
+    Ok(peers)
+}
+
+/// Checks HOST:PORT syntax (not reachability).
+pub fn validate_addr(addr: &str) -> Result<(), String> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("address {addr:?} is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!("address {addr:?} has no host"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("address {addr:?} has no valid port")),
+    }
+}
+
+impl MasterArgs {
+    /// The address peers must use for this node, checked for sanity.
+    pub fn advertised_addr(&self) -> Result<String, String> {
+        let addr = self
+            .advertise
+            .clone()
+            .unwrap_or_else(|| self.listen.clone());
+        validate_addr(&addr)?;
+        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+        if host == "0.0.0.0" || host == "[::]" {
+            return Err(format!(
+                "--listen {addr} is a wildcard; give --advertise HOST:PORT that peers can reach"
+            ));
+        }
+        Ok(addr)
+    }
+
+    /// Flag-level consistency checks, run before anything touches disk.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id == 0 {
+            return Err("--id 0 is reserved; number masters from 1".into());
+        }
+        let advertised = self.advertised_addr()?;
+        match (&self.peers, self.join.is_empty()) {
+            (None, true) => {
+                return Err(
+                    "give --peers ID=HOST:PORT,... for a new or existing group, \
+                            or --join HOST:PORT,... to wait to be added to one"
+                        .into(),
+                )
+            }
+            (Some(peers), _) => match peers.get(&self.id) {
+                None => {
+                    return Err(format!(
+                        "--peers does not list this master's --id {}; every master of the \
+                         initial group must appear in --peers",
+                        self.id
+                    ))
+                }
+                Some(addr) if *addr != advertised => {
+                    return Err(format!(
+                        "--peers says master {} is at {addr} but this master advertises \
+                         {advertised}; make them equal (see --advertise)",
+                        self.id
+                    ))
+                }
+                Some(_) => {}
+            },
+            (None, false) => {
+                for addr in &self.join {
+                    validate_addr(addr)?;
+                }
+            }
+        }
+        let (hb, min, max) = (
+            self.heartbeat_interval_ms,
+            self.election_timeout_min_ms,
+            self.election_timeout_max_ms,
+        );
+        if hb == 0 || min <= hb || max <= min {
+            return Err(format!(
+                "timeouts must satisfy 0 < heartbeat ({hb} ms) < election min ({min} ms) < \
+                 election max ({max} ms)"
+            ));
+        }
+        if self.snapshot_logs == 0 {
+            return Err("--snapshot-logs must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn raft_config(&self) -> Result<openraft::Config, String> {
+        let config = openraft::Config {
+            cluster_name: "mesoraft".into(),
+            heartbeat_interval: self.heartbeat_interval_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            // 0.9 applies this per snapshot chunk; a registry of 100k agents
+            // is tens of MB, so use big chunks with a generous timeout.
+            install_snapshot_timeout: 10_000,
+            snapshot_max_chunk_size: 4 * 1024 * 1024,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
+            // Keep a snapshot interval's worth of entries so a briefly lagging
+            // follower catches up from the log, not by a snapshot transfer.
+            max_in_snapshot_log_to_keep: self.snapshot_logs,
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map_err(|e| format!("invalid Raft timeouts: {e}"))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_peer_lists() {
+        let p = parse_peers("1=a:5050, 2=b:5050,3=10.0.0.3:5051").unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[&3], "10.0.0.3:5051");
+        for bad in [
+            "",
+            "1=a",
+            "x=a:1",
+            "0=a:1",
+            "1=a:1,1=b:1",
+            "1=:5",
+            "1=a:0",
+            "1a:5",
+        ] {
+            assert!(parse_peers(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

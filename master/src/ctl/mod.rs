@@ -1,0 +1,1 @@
+//! raftctl: the operator tool for the master group.

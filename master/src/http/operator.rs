@@ -1,0 +1,218 @@
+//! The operator API, `POST /api/v1` (Mesos `mesos.v1.master.Call` in JSON).
+//!
+//! Bodies follow Mesos's shapes: a `type` plus the lower-case field of that
+//! type, e.g. `{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":
+//! [{"role":"web","weight":2.0}]}}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mesoraft_proto::mesos::v1::WeightInfo;
+use mesoraft_registry::Command;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::routing::{forward_error, write_error, ApiError, Routed};
+use crate::Master;
+
+#[derive(Deserialize)]
+struct Call {
+    #[serde(rename = "type")]
+    kind: String,
+    update_weights: Option<UpdateWeightsBody>,
+}
+
+#[derive(Deserialize)]
+struct UpdateWeightsBody {
+    weight_infos: Vec<WeightInfoJson>,
+}
+
+#[derive(Deserialize)]
+struct WeightInfoJson {
+    role: Option<String>,
+    weight: NumberOrString,
+}
+
+/// Mesos JSON clients send numbers either way.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrString {
+    Number(f64),
+    Text(String),
+}
+
+impl NumberOrString {
+    fn to_f64(&self) -> Result<f64, String> {
+        match self {
+            Self::Number(n) => Ok(*n),
+            Self::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| format!("weight {t:?} is not a number")),
+        }
+    }
+}
+
+pub async fn call(
+    State(master): State<Arc<Master>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&master, &headers, &body).await {
+        Ok(resp) => resp,
+        Err(error) => Routed {
+            error,
+            path: uri.path(),
+        }
+        .into_response(),
+    }
+}
+
+async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    check_content_negotiation(headers)?;
+    let call: Call = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed operator call: {e}\n")))?;
+    match call.kind.as_str() {
+        // Answered by any master, as Mesos does.
+        "GET_HEALTH" => Ok(json_answer(json!({
+            "type": "GET_HEALTH", "get_health": { "healthy": true }
+        }))),
+        "GET_VERSION" => Ok(json_answer(json!({
+            "type": "GET_VERSION", "get_version": super::info::version_info()
+        }))),
+        "GET_MASTER" => {
+            master.require_leader()?;
+            Ok(json_answer(
+                json!({ "type": "GET_MASTER", "get_master": master.get_master_json() }),
+            ))
+        }
+        "GET_WEIGHTS" => get_weights(master).await,
+        "UPDATE_WEIGHTS" => {
+            let body = call.update_weights.ok_or_else(|| {
+                ApiError::bad_request("UPDATE_WEIGHTS needs an update_weights object\n")
+            })?;
+            update_weights(master, body).await
+        }
+        other => Err(ApiError::bad_request(format!(
+            "unsupported operator call type {other:?}; supported: GET_HEALTH, GET_VERSION, \
+             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS\n"
+        ))),
+    }
+}
+
+/// 415 for bodies that are not JSON, 406 when the client accepts no JSON.
+fn check_content_negotiation(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::Status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "operator calls must be sent as Content-Type: application/json (got {content_type:?})\n"
+            ),
+        ));
+    }
+    if let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+        let ok = accept.split(',').any(|item| {
+            let media = item.split(';').next().unwrap_or("").trim();
+            matches!(media, "application/json" | "application/*" | "*/*" | "")
+        });
+        if !ok {
+            return Err(ApiError::Status(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("answers are application/json, which Accept: {accept:?} excludes\n"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn json_answer(value: Value) -> Response {
+    (StatusCode::OK, Json(value)).into_response()
+}
+
+async fn get_weights(master: &Master) -> Result<Response, ApiError> {
+    if !master.args.debug_unsafe_stale_reads {
+        master.require_leader()?;
+        master.confirm_leadership().await?;
+    }
+    let weight_infos: Vec<Value> = master.registry.read(|r| {
+        r.weights()
+            .iter()
+            .map(|(role, weight)| json!({ "weight": weight, "role": role }))
+            .collect()
+    });
+    Ok(json_answer(json!({
+        "type": "GET_WEIGHTS",
+        "get_weights": { "weight_infos": weight_infos }
+    })))
+}
+
+async fn update_weights(master: &Master, body: UpdateWeightsBody) -> Result<Response, ApiError> {
+    let mut weights = Vec::with_capacity(body.weight_infos.len());
+    for info in body.weight_infos {
+        let weight = info
+            .weight
+            .to_f64()
+            .map_err(|e| ApiError::bad_request(e + "\n"))?;
+        weights.push(WeightInfo {
+            weight,
+            role: info.role,
+        });
+    }
+    if weights.is_empty() {
+        return Err(ApiError::bad_request(
+            "UPDATE_WEIGHTS lists no weight_infos\n",
+        ));
+    }
+    master.require_leader()?;
+    let result = master.write(Command::UpdateWeights { weights }).await?;
+    match result {
+        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Err(e) => Err(ApiError::bad_request(format!("{e}\n"))),
+    }
+}
+
+impl Master {
+    /// Proposes a registry command and waits (bounded) for its result.
+    pub async fn write(
+        &self,
+        command: Command,
+    ) -> Result<mesoraft_registry::CommandResult, ApiError> {
+        let timeout = self.args.write_timeout();
+        match tokio::time::timeout(timeout, self.raft.client_write(command)).await {
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(e)) => Err(write_error(e)),
+            Err(_) => Err(ApiError::OutcomeUnknown(format!(
+                "the write was not acknowledged within {} ms; it may or may not take effect\n",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Confirms with a quorum that this node still leads and has applied
+    /// everything committed, so a local read is linearizable.
+    pub async fn confirm_leadership(&self) -> Result<(), ApiError> {
+        let timeout = self.args.write_timeout();
+        match tokio::time::timeout(timeout, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(mesoraft_raft::RaftError::APIError(
+                mesoraft_raft::CheckIsLeaderError::ForwardToLeader(f),
+            ))) => Err(forward_error(&f)),
+            Ok(Err(e)) => Err(ApiError::Unavailable(format!(
+                "cannot confirm leadership: {e}\n"
+            ))),
+            Err(_) => Err(ApiError::Unavailable(format!(
+                "no quorum confirmed this master's leadership within {} ms\n",
+                timeout.as_millis()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Leadership: turning Raft's view into "this master acts as leader now".
+//!
+//! Only the leader runs master logic. [`watch_leadership`] follows Raft
+//! metrics; when this node becomes leader of term T it starts a fresh
+//! leader-term task set under a cancellation token, and the moment Raft
+//! reports anything else (follower, candidate, a newer term) it cancels that
+//! token, so every leader-only task stops at once. HTTP handlers consult
+//! [`Leadership::ready_term`] on every request, never a cached flag.
+
+use mesoraft_raft::openraft;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mesoraft_registry::Command;
+use openraft::ServerState;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::Master;
+
+/// Counters and the readiness of the current leader term.
+pub struct Leadership {
+    /// `Some(term)` once this node, as leader of `term`, has applied every
+    /// entry of earlier terms and may serve leader requests.
+    ready: watch::Sender<Option<u64>>,
+    elections_seen: AtomicU64,
+    leader_changes: AtomicU64,
+    elected_at: std::sync::Mutex<Option<SystemTime>>,
+}
+
+impl Default for Leadership {
+    fn default() -> Self {
+        Self {
+            ready: watch::channel(None).0,
+            elections_seen: AtomicU64::new(0),
+            leader_changes: AtomicU64::new(0),
+            elected_at: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Leadership {
+    pub fn ready_term(&self) -> Option<u64> {
+        *self.ready.borrow()
+    }
+
+    pub fn elections_seen(&self) -> u64 {
+        self.elections_seen.load(Ordering::Relaxed)
+    }
+
+    pub fn leader_changes(&self) -> u64 {
+        self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    pub fn elected_at(&self) -> Option<SystemTime> {
+        *self.elected_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_ready(&self, term: Option<u64>) {
+        self.ready.send_replace(term);
+        *self.elected_at.lock().unwrap_or_else(|p| p.into_inner()) =
+            term.map(|_| SystemTime::now());
+    }
+}
+
+/// The leader-term task set currently running, if any.
+struct LeaderTerm {
+    term: u64,
+    cancel: CancellationToken,
+}
+
+/// Follows Raft metrics until `shutdown`; owns the leader-term task set.
+pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) {
+    let mut metrics = master.raft.metrics();
+    let mut current: Option<LeaderTerm> = None;
+    let mut last_term = 0u64;
+    let mut last_leader = None;
+    loop {
+        let m = metrics.borrow_and_update().clone();
+
+        if m.current_term > last_term {
+            if last_term > 0 || m.current_term > 0 {
+                master
+                    .leadership
+                    .elections_seen
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            last_term = m.current_term;
+        }
+        if m.current_leader.is_some() && m.current_leader != last_leader {
+            master
+                .leadership
+                .leader_changes
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(term = m.current_term, leader_id = ?m.current_leader, "leader changed");
+        }
+        last_leader = m.current_leader;
+        master.sync_cluster_identity();
+
+        let leading_term = (m.state == ServerState::Leader).then_some(m.current_term);
+        if current.as_ref().map(|t| t.term) != leading_term {
+            if let Some(old) = current.take() {
+                // Stop acting as leader before anything else happens.
+                master.leadership.set_ready(None);
+                old.cancel.cancel();
+                tracing::warn!(
+                    term = old.term,
+                    "lost leadership: leader-only tasks stopped"
+                );
+            }
+            if let Some(term) = leading_term {
+                let cancel = shutdown.child_token();
+                tracing::info!(term, "became leader: starting leader-only tasks");
+                tokio::spawn(run_leader_term(master.clone(), term, cancel.clone()));
+                current = Some(LeaderTerm { term, cancel });
+            }
+        }
+
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { break },
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    if let Some(old) = current.take() {
+        master.leadership.set_ready(None);
+        old.cancel.cancel();
+    }
+}
+
+/// Everything a leader does during one term. Cancelled on leadership loss.
+async fn run_leader_term(master: Arc<Master>, term: u64, cancel: CancellationToken) {
+    // A new leader first commits a blank entry of its term; until it is
+    // applied, the local registry may miss entries of earlier terms.
+    loop {
+        let attempt =
+            tokio::time::timeout(Duration::from_secs(2), master.raft.ensure_linearizable());
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            result = attempt => match result {
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    tracing::info!(term, error = %e, "not ready as leader");
+                    return;
+                }
+                Err(_) => tracing::warn!(term, "leader could not confirm a quorum in 2s; retrying"),
+            },
+        }
+    }
+    if cancel.is_cancelled() {
+        return;
+    }
+    master.leadership.set_ready(Some(term));
+    tracing::info!(term, "leader ready");
+
+    ensure_cluster_id(&master, term, &cancel).await;
+
+    // Later leader-only services (agent sessions, allocator, timers) start
+    // here, each bound to `cancel`.
+    cancel.cancelled().await;
+}
+
+/// The first leader of a new group names the cluster. Raft orders racing
+/// proposals; the registry keeps the first id and ignores repeats.
+async fn ensure_cluster_id(master: &Master, term: u64, cancel: &CancellationToken) {
+    if master.registry.read(|r| r.cluster_id().is_some()) {
+        return;
+    }
+    let cluster_id = uuid::Uuid::new_v4().to_string();
+    let write = master.raft.client_write(Command::InitCluster {
+        cluster_id: cluster_id.clone(),
+    });
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        result = write => match result {
+            Ok(resp) => {
+                tracing::info!(term, cluster_id = %cluster_id, result = ?resp.data, "cluster id recorded");
+                master.sync_cluster_identity();
+            }
+            Err(e) => tracing::warn!(term, error = %e, "could not record the cluster id"),
+        },
+    }
+}

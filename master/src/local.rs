@@ -1,0 +1,182 @@
+//! `mesoraft local`: a three-master group on loopback, for trying mesoraft
+//! on one machine. Each master is a child process of this one (the same
+//! executable, `master` subcommand), logging to `<dir>/master-N.log`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::process::{Child, Command};
+
+use crate::status::RaftStatus;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct LocalArgs {
+    /// Number of masters (3 or 5).
+    #[arg(long, default_value_t = 3)]
+    pub masters: u64,
+
+    /// First port; masters use consecutive ports. 0 picks free ports.
+    #[arg(long, default_value_t = 0)]
+    pub base_port: u16,
+
+    /// Where masters keep their work dirs and logs (default: a fresh
+    /// temporary directory, removed on exit).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Children are killed when this guard drops, also on error paths.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
+    if args.masters == 0 || args.masters % 2 == 0 {
+        bail!("--masters must be odd (3 or 5): an even group tolerates no more failures");
+    }
+    let (dir, _temp) = match &args.dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let t = std::env::temp_dir().join(format!("mesoraft-local-{}", std::process::id()));
+            (t.clone(), Some(TempDir(t)))
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    let mut addrs = Vec::new();
+    for i in 0..args.masters {
+        let port = if args.base_port == 0 {
+            free_port()?
+        } else {
+            args.base_port + i as u16
+        };
+        addrs.push(format!("127.0.0.1:{port}"));
+    }
+    let peers: Vec<String> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}={a}", i + 1))
+        .collect();
+    let peers = peers.join(",");
+    let exe = std::env::current_exe().context("cannot locate the mesoraft executable")?;
+
+    let mut children = Children(Vec::new());
+    for (i, addr) in addrs.iter().enumerate() {
+        let id = i + 1;
+        let log = std::fs::File::create(dir.join(format!("master-{id}.log")))?;
+        let child = Command::new(&exe)
+            .args([
+                "master",
+                "--id",
+                &id.to_string(),
+                "--listen",
+                addr,
+                "--peers",
+                &peers,
+            ])
+            .arg("--work-dir")
+            .arg(dir.join(format!("master-{id}")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start master {id}"))?;
+        children.0.push(child);
+    }
+
+    println!(
+        "mesoraft local: {} masters, work dirs and logs in {}",
+        args.masters,
+        dir.display()
+    );
+    for (i, addr) in addrs.iter().enumerate() {
+        println!("  master {} at http://{addr}", i + 1);
+    }
+    let leader = wait_for_leader(&addrs, Duration::from_secs(30)).await?;
+    println!("leader: {leader}\n");
+    println!("raftctl --masters {} status", addrs.join(","));
+    println!("Ctrl-C stops the group.");
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nstopping..."),
+        exited = wait_any(&mut children) => bail!("a master exited unexpectedly ({exited}); see its log in {}", dir.display()),
+    }
+    stop_gracefully(&mut children).await;
+    Ok(())
+}
+
+async fn wait_any(children: &mut Children) -> String {
+    let waits =
+        children.0.iter_mut().enumerate().map(|(i, c)| {
+            Box::pin(async move { format!("master {}: {:?}", i + 1, c.wait().await) })
+        });
+    futures::future::select_all(waits).await.0
+}
+
+/// SIGTERM, then SIGKILL after a grace period.
+async fn stop_gracefully(children: &mut Children) {
+    for child in &children.0 {
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    }
+    let deadline = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(deadline);
+    for child in &mut children.0 {
+        tokio::select! {
+            _ = child.wait() => {}
+            _ = &mut deadline => { let _ = child.start_kill(); }
+        }
+    }
+}
+
+async fn wait_for_leader(addrs: &[String], limit: Duration) -> anyhow::Result<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()?;
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        for addr in addrs {
+            let status = async {
+                client
+                    .get(format!("http://{addr}/raft/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json::<RaftStatus>()
+                    .await
+                    .ok()
+            }
+            .await;
+            if let Some(s) = status.filter(|s| s.role == "leader" && s.cluster_id.is_some()) {
+                return Ok(format!("master {} at {}", s.id, s.address));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no leader elected within {limit:?}; see the master logs")
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

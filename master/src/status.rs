@@ -1,0 +1,152 @@
+//! A master's local view of the Raft group: what `GET /raft/status`,
+//! `GET /metrics` and `raftctl status` show.
+
+use mesoraft_raft::openraft;
+use std::collections::BTreeMap;
+
+use mesoraft_raft::{NodeId, RaftMetrics};
+use openraft::ServerState;
+use serde::{Deserialize, Serialize};
+
+use crate::Master;
+
+/// The JSON of `GET /raft/status`. Answered by every master from its own
+/// state (never redirected), so it works without a leader.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RaftStatus {
+    pub id: NodeId,
+    pub address: String,
+    pub cluster_id: Option<String>,
+    /// leader / follower / candidate / learner / shutdown.
+    pub role: String,
+    /// False until the node has a membership (a pristine or `--join`ing
+    /// master waiting to be initialized or added).
+    pub initialized: bool,
+    pub leader_id: Option<NodeId>,
+    pub leader_address: Option<String>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub committed_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    /// Last entry covered by the latest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Entries up to here were compacted away from the log.
+    pub purged_index: Option<u64>,
+    /// On the leader: millis since a quorum last acknowledged it. Elsewhere:
+    /// millis since this node last accepted an AppendEntries.
+    pub millis_since_leader_contact: Option<u64>,
+    pub voter: bool,
+    pub membership: MembershipView,
+    /// Leader only: per-follower replication progress.
+    pub replication: Option<BTreeMap<NodeId, PeerReplication>>,
+    pub elections_seen: u64,
+    pub leader_changes: u64,
+    /// The `--peers` this master was started with (None with `--join`).
+    pub initial_peers: Option<BTreeMap<NodeId, String>>,
+    /// Something an operator must look at (e.g. refused agent removals).
+    pub recovery_warning: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MembershipView {
+    pub voters: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+    pub nodes: BTreeMap<NodeId, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PeerReplication {
+    pub matched_index: Option<u64>,
+    pub lag: u64,
+}
+
+impl MembershipView {
+    pub fn from_metrics(m: &RaftMetrics) -> Self {
+        let membership = m.membership_config.membership();
+        Self {
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
+            nodes: membership
+                .nodes()
+                .map(|(id, node)| (*id, node.addr.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn address_of(&self, id: NodeId) -> Option<&str> {
+        self.nodes.get(&id).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+pub fn role_name(m: &RaftMetrics, membership: &MembershipView) -> &'static str {
+    match m.state {
+        ServerState::Leader => "leader",
+        ServerState::Candidate => "candidate",
+        ServerState::Shutdown => "shutdown",
+        ServerState::Learner => "learner",
+        ServerState::Follower if membership.learners.contains(&m.id) => "learner",
+        ServerState::Follower => "follower",
+    }
+}
+
+impl RaftStatus {
+    /// Builds the status from the latest metrics. `committed` comes from the
+    /// Raft core (metrics in 0.9 do not carry it).
+    pub fn collect(master: &Master, committed_index: Option<u64>) -> Self {
+        let m = master.raft.metrics().borrow().clone();
+        let membership = MembershipView::from_metrics(&m);
+        let last_log = m.last_log_index.unwrap_or(0);
+        let replication = m.replication.as_ref().map(|peers| {
+            peers
+                .iter()
+                .map(|(id, matched)| {
+                    let matched_index = matched.map(|l| l.index);
+                    let lag = last_log.saturating_sub(matched_index.unwrap_or(0));
+                    (*id, PeerReplication { matched_index, lag })
+                })
+                .collect()
+        });
+        let is_leader = m.state == ServerState::Leader;
+        Self {
+            id: master.id,
+            address: master.address.clone(),
+            cluster_id: master.cluster.get().map(str::to_string),
+            role: role_name(&m, &membership).to_string(),
+            initialized: !membership.is_empty(),
+            leader_id: m.current_leader,
+            leader_address: m
+                .current_leader
+                .and_then(|id| membership.address_of(id).map(str::to_string)),
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            committed_index,
+            applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            millis_since_leader_contact: if is_leader {
+                m.millis_since_quorum_ack
+            } else {
+                master.contact.millis_since()
+            },
+            voter: membership.voters.contains(&master.id),
+            replication,
+            elections_seen: master.leadership.elections_seen(),
+            leader_changes: master.leadership.leader_changes(),
+            initial_peers: master.args.peers.clone(),
+            recovery_warning: None,
+            membership,
+        }
+    }
+}
+
+/// The committed index, asked of the Raft core; None if it is shutting down.
+pub async fn committed_index(raft: &mesoraft_raft::Raft) -> Option<u64> {
+    raft.with_raft_state(|st| st.committed.map(|l| l.index))
+        .await
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,371 @@
+//! Test support: real master processes on loopback.
+//!
+//! Every process is killed when its `Cluster` drops, also when a test
+//! fails; paused processes are resumed first so SIGKILL is delivered
+//! promptly. Waits poll a condition until a deadline, never sleep blindly.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const MESORAFT: &str = env!("CARGO_BIN_EXE_mesoraft");
+pub const RAFTCTL: &str = env!("CARGO_BIN_EXE_raftctl");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on loopback")
+}
+
+/// Polls `check` every 50 ms until it yields a value or `limit` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub struct MasterProc {
+    pub id: u64,
+    pub addr: String,
+    pub work_dir: PathBuf,
+    pub log: PathBuf,
+    /// `--peers ...` or `--join ...` and any extra flags.
+    pub args: Vec<String>,
+    pub child: Option<Child>,
+    pub paused: bool,
+}
+
+impl MasterProc {
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("cannot open master log");
+        let child = Command::new(MESORAFT)
+            .args([
+                "master",
+                "--id",
+                &self.id.to_string(),
+                "--listen",
+                &self.addr,
+            ])
+            .arg("--work-dir")
+            .arg(&self.work_dir)
+            .args(&self.args)
+            .env(
+                "RUST_LOG",
+                "info,openraft=info,sled=warn,h2=warn,tower=warn,hyper=warn",
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("cannot start mesoraft master");
+        self.child = Some(child);
+        self.paused = false;
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        if let Some(child) = &self.child {
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, sig);
+            }
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        if self.paused {
+            self.signal(libc::SIGCONT);
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.paused = false;
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+pub struct Cluster {
+    pub masters: Vec<MasterProc>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for m in &mut self.masters {
+            m.kill9();
+        }
+        if std::thread::panicking() {
+            for m in &self.masters {
+                let log = std::fs::read_to_string(&m.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("---- master {} log (last 40 lines) ----", m.id);
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts `n` masters of a new group; `extra` flags go to every master.
+    pub fn start(n: u64, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addrs: Vec<String> = (0..n)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
+        let peers: Vec<String> = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}={a}", i + 1))
+            .collect();
+        let peers = peers.join(",");
+        let mut cluster = Cluster {
+            masters: Vec::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            dir,
+        };
+        for (i, addr) in addrs.into_iter().enumerate() {
+            let mut args = vec!["--peers".to_string(), peers.clone()];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            cluster.add_proc(i as u64 + 1, addr, args);
+        }
+        cluster
+    }
+
+    fn add_proc(&mut self, id: u64, addr: String, args: Vec<String>) {
+        let mut m = MasterProc {
+            id,
+            addr,
+            work_dir: self.dir.path().join(format!("master-{id}")),
+            log: self.dir.path().join(format!("master-{id}.log")),
+            args,
+            child: None,
+            paused: false,
+        };
+        m.spawn();
+        self.masters.push(m);
+    }
+
+    /// Starts a new master that waits to be added (`--join`).
+    pub fn start_joining(&mut self, id: u64, extra: &[&str]) -> String {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let join = self.running_addrs().join(",");
+        let mut args = vec!["--join".to_string(), join];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.add_proc(id, addr.clone(), args);
+        addr
+    }
+
+    pub fn master(&mut self, id: u64) -> &mut MasterProc {
+        self.masters
+            .iter_mut()
+            .find(|m| m.id == id)
+            .expect("no such master")
+    }
+
+    pub fn addr(&self, id: u64) -> String {
+        self.masters
+            .iter()
+            .find(|m| m.id == id)
+            .expect("no such master")
+            .addr
+            .clone()
+    }
+
+    pub fn running_addrs(&self) -> Vec<String> {
+        self.masters
+            .iter()
+            .filter(|m| m.is_running())
+            .map(|m| m.addr.clone())
+            .collect()
+    }
+
+    pub fn all_addrs(&self) -> Vec<String> {
+        self.masters.iter().map(|m| m.addr.clone()).collect()
+    }
+
+    pub fn kill9(&mut self, id: u64) {
+        self.master(id).kill9();
+    }
+
+    pub fn restart(&mut self, id: u64) {
+        let m = self.master(id);
+        m.kill9();
+        m.spawn();
+    }
+
+    pub fn pause(&mut self, id: u64) {
+        let m = self.master(id);
+        m.signal(libc::SIGSTOP);
+        m.paused = true;
+    }
+
+    pub fn resume(&mut self, id: u64) {
+        let m = self.master(id);
+        m.signal(libc::SIGCONT);
+        m.paused = false;
+    }
+
+    pub async fn status(&self, id: u64) -> Option<Value> {
+        let addr = self.addr(id);
+        let resp = self
+            .http
+            .get(format!("http://{addr}/raft/status"))
+            .send()
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    }
+
+    /// Waits until every running, unpaused master agrees on one ready
+    /// leader (cluster id recorded) and returns its id.
+    pub async fn wait_leader(&self, limit: Duration) -> u64 {
+        wait_for("one agreed leader", limit, || async {
+            let mut leader = None;
+            for m in self.masters.iter().filter(|m| m.is_running() && !m.paused) {
+                let s = self.status(m.id).await?;
+                let l = s["leader_id"].as_u64()?;
+                if leader.is_some_and(|x| x != l) {
+                    return None;
+                }
+                leader = Some(l);
+            }
+            let l = leader?;
+            let s = self.status(l).await?;
+            (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
+        })
+        .await
+    }
+
+    /// One operator call to one master, no redirect following.
+    pub async fn operator(
+        &self,
+        addr: &str,
+        body: &Value,
+    ) -> Result<(u16, Option<String>, String), String> {
+        let resp = self
+            .http
+            .post(format!("http://{addr}/api/v1"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let code = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((code, location, resp.text().await.unwrap_or_default()))
+    }
+
+    /// An operator call that follows 307s (at most 3) to the leader.
+    pub async fn operator_follow(&self, addr: &str, body: &Value) -> Result<(u16, String), String> {
+        let mut target = addr.to_string();
+        for _ in 0..3 {
+            let (code, location, text) = self.operator(&target, body).await?;
+            match (code, location) {
+                (307, Some(loc)) => {
+                    target = loc
+                        .trim_start_matches("//")
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                }
+                _ => return Ok((code, text)),
+            }
+        }
+        Err("too many redirects".into())
+    }
+
+    /// Retries a weight update through any running master until it is
+    /// acknowledged (200) or the limit passes.
+    pub async fn write_weight(&self, role: &str, weight: f64, limit: Duration) {
+        let body = update_weights(role, weight);
+        wait_for(
+            &format!("UPDATE_WEIGHTS {role}={weight} acknowledged"),
+            limit,
+            || async {
+                for addr in self.running_addrs() {
+                    if let Ok((200, _)) = self.operator_follow(&addr, &body).await {
+                        return Some(());
+                    }
+                }
+                None
+            },
+        )
+        .await
+    }
+
+    /// GET_WEIGHTS through `addr` (following redirects): role -> weight.
+    pub async fn weights_via(&self, addr: &str) -> Option<std::collections::BTreeMap<String, f64>> {
+        let (code, text) = self
+            .operator_follow(addr, &json!({"type": "GET_WEIGHTS"}))
+            .await
+            .ok()?;
+        if code != 200 {
+            return None;
+        }
+        parse_weights(&text)
+    }
+
+    pub fn raftctl(&self, args: &[&str]) -> (i32, String, String) {
+        let masters = self.all_addrs().join(",");
+        let out = Command::new(RAFTCTL)
+            .args(["--masters", &masters])
+            .args(args)
+            .output()
+            .expect("cannot run raftctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+pub fn update_weights(role: &str, weight: f64) -> Value {
+    json!({"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": role, "weight": weight}]}})
+}
+
+pub fn parse_weights(text: &str) -> Option<std::collections::BTreeMap<String, f64>> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let infos = v["get_weights"]["weight_infos"].as_array()?;
+    Some(
+        infos
+            .iter()
+            .filter_map(|w| Some((w["role"].as_str()?.to_string(), w["weight"].as_f64()?)))
+            .collect(),
+    )
+}
