@@ -1,1 +1,296 @@
-fn main() {}
+//! `jepsen`: run mesoraft clusters under faults and check what clients saw.
+//!
+//! Exit code: 0 when every checker of every run passed, 1 when a checker
+//! failed or could not decide, 2 when the harness itself failed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use jepsen::checker::Validity;
+use jepsen::cluster::binaries;
+use jepsen::net::{MethodWant, NetWant};
+use jepsen::runner::{run_test, TestOpts};
+use jepsen::schedule::Timing;
+use jepsen::workload::WorkloadOpts;
+use jepsen::{checker, cleanup, history, nemesis, workload};
+
+#[derive(Parser)]
+#[command(
+    name = "jepsen",
+    about = "Jepsen-style tests of mesoraft masters under faults"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a test (or, with --all, every workload x nemesis pairing).
+    Test(TestArgs),
+    /// Re-run the checkers on a stored run directory.
+    Check {
+        /// A run directory (containing history.jsonl and results.json).
+        dir: PathBuf,
+        /// Workload whose checkers to run (default: from results.json).
+        #[arg(long)]
+        workload: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        check_budget_s: u64,
+    },
+    /// Remove leftovers (namespaces, bridges, processes) of crashed runs.
+    Cleanup,
+    /// List workloads and nemeses.
+    List,
+    /// A fake master for testing the harness itself.
+    #[command(hide = true)]
+    FakeMaster(jepsen::fake::FakeArgs),
+}
+
+#[derive(Args, Clone)]
+struct TestArgs {
+    /// register | election | durability
+    #[arg(long, default_value = "register")]
+    workload: String,
+    /// Comma-separated nemeses (see `jepsen list`); aliases: partitions,
+    /// kills, process, all, none.
+    #[arg(long, default_value = "partition,kill", value_delimiter = ',')]
+    nemesis: Vec<String>,
+    /// Seconds of workload (faults happen within it).
+    #[arg(long, default_value_t = 60)]
+    time_limit: u64,
+    /// Seed of the fault schedule and the clients (random when omitted;
+    /// printed either way).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Masters in the Raft group (3 or 5).
+    #[arg(long, default_value_t = 3)]
+    masters: usize,
+    /// Every workload x nemesis pairing, one run each.
+    #[arg(long)]
+    all: bool,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 5)]
+    concurrency: usize,
+    /// Where run directories go (default <workspace>/jepsen/store).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Use the binaries in the release target dir without building them.
+    #[arg(long)]
+    no_build: bool,
+    /// Directory holding `mesoraft` and `raftctl` (implies --no-build).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Run the harness against its built-in fake master.
+    #[arg(long, hide = true)]
+    fake: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    net: NetWant,
+    #[arg(long, value_enum, default_value = "auto")]
+    partition_method: MethodWant,
+    /// Start masters with --debug-unsafe-stale-reads (broken on purpose:
+    /// the register checker must fail).
+    #[arg(long)]
+    debug_stale_reads: bool,
+    /// Per-operation client timeout.
+    #[arg(long, default_value_t = 1000)]
+    op_timeout_ms: u64,
+    #[arg(long, default_value_t = 5.0)]
+    fault_min_s: f64,
+    #[arg(long, default_value_t = 10.0)]
+    fault_max_s: f64,
+    #[arg(long, default_value_t = 3.0)]
+    quiet_min_s: f64,
+    #[arg(long, default_value_t = 5.0)]
+    quiet_max_s: f64,
+    /// Time budget of the linearizability search.
+    #[arg(long, default_value_t = 120)]
+    check_budget_s: u64,
+    /// Registers (roles) of the register workload.
+    #[arg(long, default_value_t = 3)]
+    keys: usize,
+    #[arg(long, default_value_t = 0.5)]
+    read_ratio: f64,
+    /// Mean pause between a client's operations.
+    #[arg(long, default_value_t = 20)]
+    think_ms: u64,
+    #[arg(long, default_value_t = 100)]
+    heartbeat_ms: u64,
+    #[arg(long, default_value_t = 400)]
+    election_min_ms: u64,
+    #[arg(long, default_value_t = 800)]
+    election_max_ms: u64,
+    #[arg(long)]
+    snapshot_logs: Option<u64>,
+    /// Keep node data directories of passing runs too.
+    #[arg(long)]
+    keep_data: bool,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn opts_from(args: &TestArgs) -> anyhow::Result<TestOpts> {
+    if !(1..=9).contains(&args.masters) {
+        anyhow::bail!("--masters must be between 1 and 9 (3 or 5 are the interesting ones)");
+    }
+    let bins = if args.fake {
+        binaries::fake(&std::env::current_exe()?)
+    } else {
+        binaries::real(
+            args.bin_dir.as_deref(),
+            args.no_build || args.bin_dir.is_some(),
+        )?
+    };
+    let mut o = TestOpts::new(&args.workload, &[], bins);
+    o.nemeses = nemesis::expand(&args.nemesis)?;
+    o.time_limit = Duration::from_secs(args.time_limit);
+    o.seed = args.seed.unwrap_or_else(rand::random);
+    o.masters = args.masters;
+    o.concurrency = args.concurrency.max(1);
+    if let Some(s) = &args.store {
+        o.store = s.clone();
+    }
+    o.net = args.net;
+    o.partition_method = args.partition_method;
+    o.stale_reads = args.debug_stale_reads;
+    o.op_timeout = Duration::from_millis(args.op_timeout_ms);
+    o.timing = Timing {
+        fault_min: secs(args.fault_min_s),
+        fault_max: secs(args.fault_max_s),
+        quiet_min: secs(args.quiet_min_s),
+        quiet_max: secs(args.quiet_max_s),
+    };
+    o.check_budget = Duration::from_secs(args.check_budget_s);
+    o.workload_opts = WorkloadOpts {
+        keys: args.keys,
+        read_ratio: args.read_ratio.clamp(0.0, 1.0),
+        think: Duration::from_millis(args.think_ms),
+    };
+    o.heartbeat_ms = args.heartbeat_ms;
+    o.election_min_ms = args.election_min_ms;
+    o.election_max_ms = args.election_max_ms;
+    o.snapshot_logs = args.snapshot_logs;
+    o.keep_data = args.keep_data;
+    Ok(o)
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<bool> {
+    let base = opts_from(&args)?;
+    if !args.all {
+        return Ok(run_test(&base).await?.valid.is_pass());
+    }
+    // Every workload with no faults, each nemesis alone, and all together.
+    let mut pairings: Vec<Vec<String>> = vec![vec![]];
+    pairings.extend(nemesis::ALL.iter().map(|n| vec![n.to_string()]));
+    pairings.push(nemesis::ALL.iter().map(|n| n.to_string()).collect());
+    let mut summary = Vec::new();
+    for w in workload::ALL {
+        for nem in &pairings {
+            let mut o = base.clone();
+            o.workload = w.to_string();
+            o.nemeses = nem.clone();
+            let verdict = match run_test(&o).await {
+                Ok(out) => format!("{:?}", out.valid),
+                Err(e) => format!("ERROR {e:#}"),
+            };
+            summary.push((o.test_name(), verdict));
+        }
+    }
+    eprintln!("\njepsen: --all summary (seed {}):", base.seed);
+    for (name, verdict) in &summary {
+        eprintln!("  {name:<50} {verdict}");
+    }
+    Ok(summary.iter().all(|(_, v)| v == "True"))
+}
+
+fn check(dir: PathBuf, workload: Option<String>, budget: u64) -> anyhow::Result<bool> {
+    let history = history::read_jsonl(&dir.join("history.jsonl"))?;
+    let name = match workload {
+        Some(w) => w,
+        None => {
+            let results: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("results.json"))?)?;
+            results["workload"]
+                .as_str()
+                .unwrap_or("register")
+                .to_string()
+        }
+    };
+    let checkers: Vec<Box<dyn checker::Checker>> = match name.as_str() {
+        "register" => vec![Box::new(checker::register::RegisterChecker {
+            time_budget: Duration::from_secs(budget),
+        })],
+        "election" => vec![Box::new(checker::election::ElectionChecker)],
+        "durability" => vec![Box::new(checker::durability::DurabilityChecker)],
+        other => anyhow::bail!("unknown workload {other:?}"),
+    };
+    let mut all = Validity::True;
+    for c in checkers {
+        let r = c.check(&history);
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        all = all.and(r.valid);
+    }
+    Ok(all.is_pass())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result: anyhow::Result<bool> = rt.block_on(async move {
+        match cli.command {
+            Cmd::Test(args) => {
+                cleanup::install_process_handlers();
+                test(args).await
+            }
+            Cmd::Check {
+                dir,
+                workload,
+                check_budget_s,
+            } => check(dir, workload, check_budget_s),
+            Cmd::Cleanup => {
+                // Only slots nobody holds: taking one kills the processes its
+                // last holder left; then its network objects go.
+                let mut held = Vec::new();
+                while let Ok(s) = cleanup::Slot::acquire() {
+                    jepsen::net::remove_slot_objects(s.index);
+                    held.push(s);
+                }
+                eprintln!("jepsen: cleaned {} free slots", held.len());
+                Ok(true)
+            }
+            Cmd::List => {
+                println!("workloads: {}", workload::ALL.join(", "));
+                println!("nemeses:");
+                for n in nemesis::ALL {
+                    println!("  {n:<18} {}", nemesis::describe(n));
+                }
+                println!("aliases: partitions, kills, process, all, none");
+                Ok(true)
+            }
+            Cmd::FakeMaster(args) => jepsen::fake::run(args).await.map(|_| true),
+        }
+    });
+    let code = match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("jepsen: error: {e:#}");
+            2
+        }
+    };
+    cleanup::emergency_cleanup();
+    std::process::exit(code);
+}

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use mesoraft_raft::{CheckIsLeaderError, RaftError};
 use mesoraft_registry::Command;
 use openraft::ServerState;
 use tokio::sync::watch;
@@ -131,20 +132,31 @@ pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) 
 /// Everything a leader does during one term. Cancelled on leadership loss.
 async fn run_leader_term(master: Arc<Master>, term: u64, cancel: CancellationToken) {
     // A new leader first commits a blank entry of its term; until it is
-    // applied, the local registry may miss entries of earlier terms.
+    // applied, the local registry may miss entries of earlier terms. A
+    // leader restored from disk (openraft resumes a committed leader vote)
+    // may find no quorum yet: keep trying until one answers or the term
+    // ends.
     loop {
         let attempt =
             tokio::time::timeout(Duration::from_secs(2), master.raft.ensure_linearizable());
-        tokio::select! {
+        let retry = tokio::select! {
             _ = cancel.cancelled() => return,
             result = attempt => match result {
                 Ok(Ok(_)) => break,
+                Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => return,
                 Ok(Err(e)) => {
-                    tracing::info!(term, error = %e, "not ready as leader");
-                    return;
+                    tracing::info!(term, error = %e, "leadership not confirmed by a quorum yet; retrying");
+                    Duration::from_millis(200)
                 }
-                Err(_) => tracing::warn!(term, "leader could not confirm a quorum in 2s; retrying"),
+                Err(_) => {
+                    tracing::warn!(term, "no quorum answered within 2s; retrying");
+                    Duration::ZERO
+                }
             },
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(retry) => {}
         }
     }
     if cancel.is_cancelled() {

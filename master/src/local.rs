@@ -108,7 +108,22 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
     }
     let leader = wait_for_leader(&addrs, Duration::from_secs(30)).await?;
     println!("leader: {leader}\n");
-    println!("raftctl --masters {} status", addrs.join(","));
+    let status = crate::ctl::Args {
+        masters: addrs.clone(),
+        timeout: Duration::from_secs(1),
+        output: crate::ctl::Output::Table,
+        command: crate::ctl::Command::Status(crate::ctl::StatusArgs {
+            watch: None,
+            max_lag: 100,
+        }),
+    };
+    if let Err(e) = crate::ctl::run(status).await {
+        println!("(status unavailable: {e})");
+    }
+    println!(
+        "\nraftctl --masters {} status    # again, any time",
+        addrs.join(",")
+    );
     println!("Ctrl-C stops the group.");
 
     tokio::select! {

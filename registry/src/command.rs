@@ -18,7 +18,8 @@ pub enum Command {
 
     /// Admits a newly registering agent. When `info.id` is unset the
     /// registry assigns a fresh id (`<cluster_id>-S<n>`) from its counter;
-    /// when set, the id must not be admitted already.
+    /// when set, the id must not be in the registry at all (an unreachable
+    /// agent comes back with MarkReachable; a gone one never comes back).
     AdmitAgent {
         #[serde(with = "serde_pb")]
         info: AgentInfo,
@@ -35,7 +36,9 @@ pub enum Command {
         agent_id: AgentId,
         time_ns: TimeNs,
     },
-    /// unreachable (or unknown, i.e. pruned) -> admitted; no-op if admitted.
+    /// unreachable (or unknown, i.e. pruned) -> admitted; no-op if admitted
+    /// (even if the info differs: replicate UpdateAgent for that); refused
+    /// if gone.
     MarkReachable {
         #[serde(with = "serde_pb")]
         info: AgentInfo,
@@ -47,18 +50,20 @@ pub enum Command {
         time_ns: TimeNs,
     },
     /// Deletes an agent that unregistered cleanly; leaves no tombstone.
+    /// No-op for an unknown id; refused for an unreachable or gone one.
     RemoveAgent {
         #[serde(with = "serde_pb")]
         agent_id: AgentId,
     },
-    /// Garbage-collects unreachable and gone entries. The leader chooses the
-    /// ids (see `Registry::select_prune`); ids no longer in those lists are
-    /// skipped.
+    /// Garbage-collects unreachable and gone entries. The leader chooses
+    /// them with `Registry::select_prune` (and builds this command with
+    /// `PruneSelection::into_command`). An entry is dropped only if it is
+    /// still there *with the time it was selected with*; anything else
+    /// (gone from the list, or re-created since, e.g. the agent came back
+    /// and went unreachable again) is skipped. See `prune.rs` for why.
     Prune {
-        #[serde(with = "serde_pb::vec")]
-        unreachable: Vec<AgentId>,
-        #[serde(with = "serde_pb::vec")]
-        gone: Vec<AgentId>,
+        unreachable: Vec<PruneEntry>,
+        gone: Vec<PruneEntry>,
     },
 
     /// Adds a subscribing framework. When `info.id` is unset the registry
@@ -76,18 +81,49 @@ pub enum Command {
         disconnected_time_ns: Option<TimeNs>,
     },
     /// Removes a framework for good (torn down, or failed over past its
-    /// timeout); its id can never subscribe again.
+    /// timeout); its id can never subscribe again. No-op if already
+    /// completed; refused for an id never added.
     CompleteFramework {
         #[serde(with = "serde_pb")]
         framework_id: FrameworkId,
         time_ns: TimeNs,
     },
 
-    /// Operator UPDATE_WEIGHTS: sets each role's weight.
+    /// Operator UPDATE_WEIGHTS: sets each role's weight, all or nothing
+    /// (valid role names, finite weights > 0).
     UpdateWeights {
         #[serde(with = "serde_pb::vec")]
         weights: Vec<WeightInfo>,
     },
+}
+
+/// One unreachable or gone entry chosen for garbage collection: the agent
+/// and the time it was marked, as the leader saw it when selecting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PruneEntry {
+    #[serde(with = "serde_pb")]
+    pub agent_id: AgentId,
+    pub time_ns: TimeNs,
+}
+
+impl Command {
+    /// The command's name, for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::InitCluster { .. } => "InitCluster",
+            Command::AdmitAgent { .. } => "AdmitAgent",
+            Command::UpdateAgent { .. } => "UpdateAgent",
+            Command::MarkUnreachable { .. } => "MarkUnreachable",
+            Command::MarkReachable { .. } => "MarkReachable",
+            Command::MarkGone { .. } => "MarkGone",
+            Command::RemoveAgent { .. } => "RemoveAgent",
+            Command::Prune { .. } => "Prune",
+            Command::AddFramework { .. } => "AddFramework",
+            Command::UpdateFramework { .. } => "UpdateFramework",
+            Command::CompleteFramework { .. } => "CompleteFramework",
+            Command::UpdateWeights { .. } => "UpdateWeights",
+        }
+    }
 }
 
 /// What a successfully applied command produced.
@@ -109,3 +145,62 @@ pub enum Response {
 /// returns. A rejected command is still a committed log entry (it changed
 /// nothing), so errors are values, not failures of the state machine.
 pub type CommandResult = Result<Response, RegistryError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+
+    #[test]
+    fn commands_round_trip_through_json_as_the_raft_log_stores_them() {
+        let commands = [
+            init("c"),
+            admit(None),
+            update_agent(agent_info(Some("c-S1"))),
+            mark_unreachable("c-S1", 1),
+            mark_reachable("c-S1"),
+            mark_gone("c-S1", 2),
+            remove_agent("c-S1"),
+            Command::Prune {
+                unreachable: vec![entry("c-S1", 3)],
+                gone: vec![entry("c-S2", -4)],
+            },
+            add_framework(None, 5),
+            Command::UpdateFramework {
+                info: framework_info(Some("c-0000")),
+                disconnected_time_ns: Some(6),
+            },
+            complete_framework("c-0000", 7),
+            update_weights(vec![weight("a", 0.1 + 0.2)]),
+        ];
+        for command in commands {
+            let json = serde_json::to_string(&command).unwrap();
+            let back: Command = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, command, "{}", command.name());
+        }
+    }
+
+    #[test]
+    fn results_round_trip_through_json() {
+        let results: [CommandResult; 3] = [
+            Ok(Response::Pruned {
+                unreachable: 1,
+                gone: 2,
+            }),
+            Err(RegistryError::AgentGone {
+                agent_id: "c-S1".into(),
+            }),
+            Err(RegistryError::InvalidWeight {
+                role: "a".into(),
+                weight: f64::NAN.to_string(),
+            }),
+        ];
+        for result in results {
+            let json = serde_json::to_string(&result).unwrap();
+            assert_eq!(
+                serde_json::from_str::<CommandResult>(&json).unwrap(),
+                result
+            );
+        }
+    }
+}

@@ -5,14 +5,34 @@
 //! [`Command`] to a [`Registry`] is deterministic: no clock, no randomness,
 //! no I/O. The leader stamps times into commands before proposing them, so
 //! every replica that applies the same log ends in the same state.
+//!
+//! * [`Registry::apply`] applies one committed command.
+//! * [`Registry::select_prune`] is the GC policy the leader runs.
+//! * [`Registry::to_snapshot_bytes`] / [`Registry::from_snapshot_bytes`]
+//!   are the Raft snapshot.
 
+mod agents;
 mod command;
 mod error;
+mod frameworks;
+mod ids;
+mod model;
+mod prune;
+mod snapshot;
 mod state;
+mod weights;
 
-pub use command::{Command, CommandResult, Response};
-pub use error::RegistryError;
+#[cfg(test)]
+mod test_support;
+
+pub use command::{Command, CommandResult, PruneEntry, Response};
+pub use error::{IdKind, RegistryError, SnapshotError};
+pub use ids::{validate_id, MAX_CLUSTER_ID_LEN, MAX_ID_LEN};
+pub use model::{AdmittedAgent, AgentFlags, AgentState, FrameworkRecord, UnreachableAgent};
+pub use prune::{PruneSelection, DEFAULT_MAX_AGENT_AGE_NS, DEFAULT_MAX_AGENT_COUNT};
+pub use snapshot::SNAPSHOT_FORMAT;
 pub use state::Registry;
+pub use weights::validate_role;
 
 /// Nanoseconds since the Unix epoch, as Mesos's `TimeInfo`.
 pub type TimeNs = i64;

@@ -1,0 +1,328 @@
+//! Election safety and the survival of acknowledged writes across terms.
+//!
+//! History shape (written by the election workload):
+//! - `status`: node = the polled master, value = its `/raft/status` subset
+//!   (`id`, `role`, `term`, `leader_id`, ...);
+//! - `write`: key = a role written exactly once, value = its weight;
+//! - `read` / `final-read`: value = `{role: weight}` for the workload's roles.
+//!
+//! Properties:
+//! 1. at most one node ever reports itself leader in a given term, and all
+//!    nodes that name a leader for a term name the same one;
+//! 2. a node's term never decreases (terms are persisted with the vote);
+//! 3. every read, in particular the final one taken after healing (in a
+//!    later term), contains every write acknowledged before the read began,
+//!    with its value, and nothing that was never written or definitely
+//!    failed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Value};
+
+use super::{CheckResult, Checker, Validity};
+use crate::history::{pair, Op, OpType, Process};
+
+pub struct ElectionChecker;
+
+/// `{role: weight}` of a read's value.
+pub fn weights_of(v: &Value) -> BTreeMap<String, f64> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_f64().map(|w| (k.clone(), w)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Checker for ElectionChecker {
+    fn name(&self) -> &str {
+        "election"
+    }
+
+    fn check(&self, history: &[Op]) -> CheckResult {
+        let ops = pair(history);
+        let mut problems: Vec<Value> = Vec::new();
+
+        // 1. One leader per term.
+        let mut leaders: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+        let mut named: BTreeMap<u64, BTreeMap<u64, BTreeSet<u64>>> = BTreeMap::new();
+        // 2. Terms per node, in poll order.
+        let mut last_term: HashMap<u64, (u64, u64)> = HashMap::new();
+        let mut polls = 0usize;
+        for done in history {
+            // A node whose disk a nemesis wiped starts again from term 0.
+            if done.process == Process::Nemesis {
+                for id in done.value["value"]["wiped"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(id) = id.as_u64() {
+                        last_term.remove(&id);
+                    }
+                }
+                continue;
+            }
+            if done.f != "status" || done.kind != OpType::Ok {
+                continue;
+            }
+            let v = &done.value;
+            let (Some(id), Some(term)) = (v["id"].as_u64(), v["term"].as_u64()) else {
+                continue;
+            };
+            polls += 1;
+            if v["role"] == "leader" {
+                leaders.entry(term).or_default().insert(id);
+            }
+            if let Some(leader) = v["leader_id"].as_u64() {
+                named
+                    .entry(term)
+                    .or_default()
+                    .entry(leader)
+                    .or_default()
+                    .insert(id);
+            }
+            if let Some((prev, at)) = last_term.get(&id) {
+                if term < *prev {
+                    problems.push(json!({
+                        "problem": "term went backwards",
+                        "node": id, "term_before": prev, "term_after": term,
+                        "before_ms": *at as f64 / 1e6, "after_ms": done.time as f64 / 1e6,
+                    }));
+                }
+            }
+            last_term.insert(id, (term, done.time));
+        }
+        for (term, ids) in &leaders {
+            if ids.len() > 1 {
+                problems.push(json!({
+                    "problem": "two leaders in one term", "term": term, "leaders": ids,
+                }));
+            }
+        }
+        for (term, by_leader) in &named {
+            let mut all: BTreeSet<u64> = by_leader.keys().copied().collect();
+            all.extend(leaders.get(term).into_iter().flatten().copied());
+            if all.len() > 1 {
+                problems.push(json!({
+                    "problem": "nodes name different leaders for one term",
+                    "term": term, "leader_claims": by_leader, "self_reported_leaders": leaders.get(term),
+                }));
+            }
+        }
+
+        // 3. Acknowledged writes survive.
+        let mut acked: Vec<(String, f64, u64)> = Vec::new();
+        let mut attempted: HashMap<String, (f64, OpType)> = HashMap::new();
+        for c in ops.iter().filter(|c| c.invoke.f == "write") {
+            let (Some(key), Some(w)) = (&c.invoke.key, c.invoke.value.as_f64()) else {
+                continue;
+            };
+            attempted.insert(key.clone(), (w, c.kind()));
+            if let (OpType::Ok, Some(t)) = (c.kind(), c.return_time()) {
+                acked.push((key.clone(), w, t));
+            }
+        }
+        let mut reads = 0usize;
+        let mut final_reads = 0usize;
+        for c in ops.iter().filter(|c| {
+            (c.invoke.f == "read" || c.invoke.f == "final-read") && c.kind() == OpType::Ok
+        }) {
+            let Some(done) = c.complete else { continue };
+            reads += 1;
+            let is_final = c.invoke.f == "final-read";
+            final_reads += usize::from(is_final);
+            let seen = weights_of(&done.value);
+            let missing: Vec<Value> = acked
+                .iter()
+                .filter(|(k, w, t)| *t < c.invoke.time && seen.get(k) != Some(w))
+                .map(|(k, w, t)| json!({"role": k, "weight": w, "acked_ms": *t as f64 / 1e6, "read_value": seen.get(k)}))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(json!({
+                    "problem": if is_final { "acknowledged writes missing from the final read" }
+                               else { "acknowledged writes missing from a later read" },
+                    "read_index": c.invoke.index, "read_node": done.node,
+                    "read_invoke_ms": c.invoke.time as f64 / 1e6,
+                    "count": missing.len(),
+                    "missing": missing.into_iter().take(20).collect::<Vec<_>>(),
+                }));
+            }
+            let bogus: Vec<Value> = seen
+                .iter()
+                .filter(|(k, w)| match attempted.get(*k) {
+                    None => true,
+                    Some((aw, kind)) => aw != *w || *kind == OpType::Fail,
+                })
+                .map(|(k, w)| json!({"role": k, "weight": w, "attempt": attempted.get(k).map(|a| json!({"weight": a.0, "type": a.1}))}))
+                .collect();
+            if !bogus.is_empty() {
+                problems.push(json!({
+                    "problem": "read shows values never written or definitely failed",
+                    "read_index": c.invoke.index,
+                    "values": bogus.into_iter().take(20).collect::<Vec<_>>(),
+                }));
+            }
+        }
+
+        let terms_seen = leaders.len();
+        let valid = if !problems.is_empty() {
+            Validity::False
+        } else if final_reads == 0 || polls == 0 {
+            Validity::Unknown
+        } else {
+            Validity::True
+        };
+        let summary = match valid {
+            Validity::True => format!(
+                "{polls} status polls, {terms_seen} terms with a leader, at most one leader each; \
+                 {} acknowledged writes all present in {reads} reads",
+                acked.len()
+            ),
+            Validity::False => format!("{} problems (see details)", problems.len()),
+            Validity::Unknown if polls == 0 => "no status poll succeeded".into(),
+            Validity::Unknown => {
+                "no final read succeeded: cannot tell whether acknowledged writes survived".into()
+            }
+        };
+        CheckResult {
+            checker: self.name().into(),
+            valid,
+            summary,
+            details: json!({
+                "problems": problems,
+                "leaders_by_term": leaders,
+                "status_polls": polls,
+                "acknowledged_writes": acked.len(),
+                "reads_checked": reads,
+                "final_reads": final_reads,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Recorder;
+    use std::time::Instant;
+
+    fn status(rec: &Recorder, p: u64, id: u64, role: &str, term: u64, leader: Option<u64>) {
+        let inv = rec.invoke(Process::Client(p), "status", None, Value::Null);
+        rec.complete(
+            inv,
+            OpType::Ok,
+            json!({"id": id, "role": role, "term": term, "leader_id": leader}),
+            Some(format!("n{id}")),
+            None,
+        );
+    }
+
+    fn write(rec: &Recorder, p: u64, key: &str, w: f64, kind: OpType) {
+        let inv = rec.invoke(Process::Client(p), "write", Some(key), json!(w));
+        rec.complete(inv, kind, Value::Null, None, None);
+    }
+
+    fn read(rec: &Recorder, f: &str, seen: Value) {
+        let inv = rec.invoke(Process::Client(50), f, None, Value::Null);
+        rec.complete(inv, OpType::Ok, seen, None, None);
+    }
+
+    fn base() -> Recorder {
+        let rec = Recorder::new(Instant::now());
+        status(&rec, 10, 1, "leader", 1, Some(1));
+        status(&rec, 11, 2, "follower", 1, Some(1));
+        write(&rec, 0, "e1", 1.0, OpType::Ok);
+        write(&rec, 0, "e2", 2.0, OpType::Info);
+        write(&rec, 0, "e3", 3.0, OpType::Fail);
+        status(&rec, 11, 2, "leader", 2, Some(2));
+        status(&rec, 10, 1, "follower", 2, Some(2));
+        rec
+    }
+
+    #[test]
+    fn clean_history_passes() {
+        let rec = base();
+        read(&rec, "final-read", json!({"e1": 1.0, "e2": 2.0}));
+        let r = ElectionChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::True, "{}", r.details);
+    }
+
+    #[test]
+    fn two_leaders_in_a_term_fail() {
+        let rec = base();
+        status(&rec, 12, 3, "leader", 2, Some(3));
+        read(&rec, "final-read", json!({"e1": 1.0}));
+        let r = ElectionChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::False);
+        assert!(r.details.to_string().contains("two leaders in one term"));
+    }
+
+    #[test]
+    fn conflicting_leader_claims_fail() {
+        let rec = base();
+        status(&rec, 12, 3, "follower", 2, Some(3));
+        read(&rec, "final-read", json!({"e1": 1.0}));
+        assert_eq!(
+            ElectionChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
+    }
+
+    #[test]
+    fn term_regression_fails() {
+        let rec = base();
+        status(&rec, 10, 1, "follower", 1, None);
+        read(&rec, "final-read", json!({"e1": 1.0}));
+        let r = ElectionChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::False);
+        assert!(r.details.to_string().contains("term went backwards"));
+    }
+
+    #[test]
+    fn wiped_node_may_restart_from_term_zero() {
+        let rec = base();
+        rec.nemesis(
+            "start",
+            json!({"nemesis": "membership", "value": {"removed": 1, "wiped": [1]}}),
+            None,
+        );
+        status(&rec, 10, 1, "learner", 0, None);
+        read(&rec, "final-read", json!({"e1": 1.0}));
+        let r = ElectionChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::True, "{}", r.details);
+    }
+
+    #[test]
+    fn lost_or_failed_writes_fail() {
+        let rec = base();
+        read(&rec, "final-read", json!({"e2": 2.0}));
+        assert_eq!(
+            ElectionChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
+        let rec = base();
+        read(&rec, "final-read", json!({"e1": 1.0, "e3": 3.0}));
+        assert_eq!(
+            ElectionChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
+        let rec = base();
+        read(&rec, "read", json!({}));
+        read(&rec, "final-read", json!({"e1": 1.0}));
+        assert_eq!(
+            ElectionChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
+    }
+
+    #[test]
+    fn no_final_read_is_unknown() {
+        let rec = base();
+        assert_eq!(
+            ElectionChecker.check(&rec.snapshot()).valid,
+            Validity::Unknown
+        );
+    }
+}

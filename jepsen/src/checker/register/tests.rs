@@ -1,0 +1,523 @@
+//! The register checker must accept linearizable histories and reject the
+//! others; both hand-made corner cases and generated histories.
+
+use super::*;
+use crate::history::{Op, OpType, Process};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// Builds a history from operations given with explicit times (ms).
+#[derive(Default)]
+struct Builder {
+    events: Vec<(u64, u64, Op)>,
+    seq: u64,
+}
+
+impl Builder {
+    fn record(&mut self, t_ms: u64, op: Op) {
+        self.seq += 1;
+        self.events.push((t_ms * 1_000_000, self.seq, op));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn op(
+        &mut self,
+        p: u64,
+        f: &str,
+        key: Option<&str>,
+        arg: Value,
+        t0: u64,
+        kind: OpType,
+        result: Value,
+        t1: Option<u64>,
+    ) -> &mut Self {
+        let base = Op {
+            index: 0,
+            process: Process::Client(p),
+            kind: OpType::Invoke,
+            f: f.into(),
+            key: key.map(Into::into),
+            value: arg,
+            time: 0,
+            node: None,
+            error: None,
+        };
+        self.record(t0, base.clone());
+        if let Some(t1) = t1 {
+            self.record(
+                t1,
+                Op {
+                    kind,
+                    value: result,
+                    ..base
+                },
+            );
+        }
+        self
+    }
+
+    fn write(&mut self, p: u64, key: &str, v: f64, t0: u64, t1: u64, kind: OpType) -> &mut Self {
+        self.op(
+            p,
+            "write",
+            Some(key),
+            json!(v),
+            t0,
+            kind,
+            Value::Null,
+            Some(t1),
+        )
+    }
+
+    /// A write that never completed (the run ended): unknown outcome.
+    fn write_open(&mut self, p: u64, key: &str, v: f64, t0: u64) -> &mut Self {
+        self.op(
+            p,
+            "write",
+            Some(key),
+            json!(v),
+            t0,
+            OpType::Info,
+            Value::Null,
+            None,
+        )
+    }
+
+    fn read(&mut self, p: u64, key: &str, seen: Option<f64>, t0: u64, t1: u64) -> &mut Self {
+        self.op(
+            p,
+            "read",
+            Some(key),
+            Value::Null,
+            t0,
+            OpType::Ok,
+            json!(seen),
+            Some(t1),
+        )
+    }
+
+    fn read_all(&mut self, p: u64, seen: Value, t0: u64, t1: u64) -> &mut Self {
+        self.op(p, "read", None, Value::Null, t0, OpType::Ok, seen, Some(t1))
+    }
+
+    fn build(&self) -> Vec<Op> {
+        let mut ev = self.events.clone();
+        ev.sort_by_key(|(t, seq, _)| (*t, *seq));
+        ev.into_iter()
+            .enumerate()
+            .map(|(i, (t, _, mut op))| {
+                op.index = i;
+                op.time = t;
+                op
+            })
+            .collect()
+    }
+}
+
+fn verdict(h: &[Op]) -> Validity {
+    RegisterChecker::default().check(h).valid
+}
+
+use OpType::{Fail, Info, Ok as Done};
+
+#[test]
+fn empty_and_sequential_histories_pass() {
+    assert_eq!(verdict(&[]), Validity::True);
+    let h = Builder::default()
+        .read(0, "a", None, 0, 1)
+        .write(0, "a", 1.0, 2, 3, Done)
+        .read(1, "a", Some(1.0), 4, 5)
+        .write(1, "a", 2.0, 6, 7, Done)
+        .read(0, "a", Some(2.0), 8, 9)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+}
+
+#[test]
+fn stale_read_fails() {
+    // w1 and w2 both complete before the read starts; it returns w1.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "a", 2.0, 2, 3, Done)
+        .read(1, "a", Some(1.0), 4, 5)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::False);
+    let failure = &r.details["failures"][0];
+    assert_eq!(failure["key"], "a");
+    assert_eq!(failure["stuck_op"]["f"], "read");
+    assert_eq!(failure["window_is_minimal"], true);
+    // The window names the stale read; the state before it is 2.0.
+    assert_eq!(failure["state_after_prefix"], json!(2.0));
+    let window = failure["window"].as_array().unwrap();
+    assert_eq!(window.len(), 1, "{failure:#}");
+    assert_eq!(window[0]["value"], json!(1.0));
+}
+
+#[test]
+fn read_of_initial_value_after_acknowledged_write_fails() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .read(1, "a", None, 2, 3)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+}
+
+#[test]
+fn lost_write_fails() {
+    // Two reads after an acknowledged write both miss it.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(1, "a", 2.0, 2, 10, Done)
+        .read(2, "a", Some(1.0), 11, 12)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+}
+
+#[test]
+fn read_of_never_written_value_fails() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .read(1, "a", Some(42.0), 2, 3)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+}
+
+#[test]
+fn concurrent_writes_may_be_read_in_either_order() {
+    for (first, second) in [(1.0, 2.0), (2.0, 1.0)] {
+        let h = Builder::default()
+            .write(0, "a", 1.0, 0, 10, Done)
+            .write(1, "a", 2.0, 1, 9, Done)
+            .read(2, "a", Some(first), 11, 12)
+            .read(2, "a", Some(first), 13, 14)
+            .build();
+        assert_eq!(verdict(&h), Validity::True);
+        // ...but not one order and then the other, once both are over.
+        let h = Builder::default()
+            .write(0, "a", 1.0, 0, 10, Done)
+            .write(1, "a", 2.0, 1, 9, Done)
+            .read(2, "a", Some(first), 11, 12)
+            .read(2, "a", Some(second), 13, 14)
+            .build();
+        assert_eq!(verdict(&h), Validity::False);
+    }
+}
+
+#[test]
+fn reads_concurrent_with_a_write_may_flip_once() {
+    // During the write, reads may see old then new, never new then old.
+    let ok = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "a", 2.0, 2, 20, Done)
+        .read(1, "a", Some(1.0), 3, 4)
+        .read(1, "a", Some(2.0), 5, 6)
+        .build();
+    assert_eq!(verdict(&ok), Validity::True);
+    let bad = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "a", 2.0, 2, 20, Done)
+        .read(1, "a", Some(2.0), 3, 4)
+        .read(1, "a", Some(1.0), 5, 6)
+        .build();
+    assert_eq!(verdict(&bad), Validity::False);
+}
+
+#[test]
+fn failed_writes_never_happened() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Fail)
+        .read(1, "a", None, 2, 3)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Fail)
+        .read(1, "a", Some(1.0), 2, 3)
+        .build();
+    assert_eq!(verdict(&h), Validity::False, "a failed write was observed");
+}
+
+#[test]
+fn unknown_writes_may_apply_late_or_never() {
+    // Timed out, then seen much later: fine.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Info)
+        .read(1, "a", None, 2, 3)
+        .read(1, "a", Some(1.0), 50, 51)
+        .read(1, "a", Some(1.0), 60, 61)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+    // Never completed (run ended) and never seen: fine.
+    let h = Builder::default()
+        .write_open(0, "a", 1.0, 0)
+        .read(1, "a", None, 2, 3)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+    // Seen, then unseen again with no other write: not fine.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Info)
+        .read(1, "a", Some(1.0), 2, 3)
+        .read(1, "a", None, 4, 5)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+    // Seen before it was even invoked: not fine.
+    let h = Builder::default()
+        .read(1, "a", Some(1.0), 0, 1)
+        .write(0, "a", 1.0, 2, 3, Info)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+    // An unknown write applied late may overwrite a later acknowledged one.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Info)
+        .write(1, "a", 2.0, 2, 3, Done)
+        .read(2, "a", Some(2.0), 4, 5)
+        .read(2, "a", Some(1.0), 6, 7)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+    // ...but it cannot apply twice.
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Info)
+        .write(1, "a", 2.0, 2, 3, Done)
+        .read(2, "a", Some(1.0), 4, 5)
+        .read(2, "a", Some(2.0), 6, 7)
+        .read(2, "a", Some(1.0), 8, 9)
+        .build();
+    assert_eq!(verdict(&h), Validity::False);
+}
+
+#[test]
+fn unknown_reads_are_ignored() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .op(
+            1,
+            "read",
+            Some("a"),
+            Value::Null,
+            2,
+            Info,
+            Value::Null,
+            Some(3),
+        )
+        .op(
+            2,
+            "read",
+            Some("a"),
+            Value::Null,
+            2,
+            Fail,
+            Value::Null,
+            Some(3),
+        )
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+}
+
+#[test]
+fn multi_key_reads_are_split_per_key() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "b", 1.0, 2, 3, Done)
+        .read_all(1, json!({"a": 1.0, "b": 1.0}), 4, 5)
+        .build();
+    assert_eq!(verdict(&h), Validity::True);
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "b", 1.0, 2, 3, Done)
+        .read_all(1, json!({"a": 1.0, "b": null}), 4, 5)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::False);
+    assert_eq!(r.details["keys"]["a"]["valid"], true);
+    assert_eq!(r.details["keys"]["b"]["valid"], false);
+}
+
+#[test]
+fn exhausted_budget_is_unknown_not_a_pass() {
+    // Many mutually concurrent writes and reads with an impossible read at
+    // the end: a big search, and no time to do it.
+    let mut b = Builder::default();
+    for p in 0..40u64 {
+        b.write(p, "a", p as f64 + 1.0, 0, 1000, Done);
+    }
+    b.read(99, "a", Some(12345.0), 1001, 1002);
+    let h = b.build();
+    let r = RegisterChecker {
+        time_budget: Duration::ZERO,
+    }
+    .check(&h);
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+}
+
+/// Simulates an atomic register: every operation takes effect at a random
+/// instant inside its interval. Returns the history plus, for each key,
+/// the ok writes (to inject anomalies later).
+fn simulate(seed: u64, processes: u64, ops_per_process: usize, keys: &[&str]) -> Vec<Op> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    struct Planned {
+        p: u64,
+        key: String,
+        write: Option<f64>,
+        call: u64,
+        ret: u64,
+        at: u64,
+        outcome: OpType,
+        applied: bool,
+    }
+    let mut plans = Vec::new();
+    let mut counter = 0.0;
+    for p in 0..processes {
+        let mut t = rng.gen_range(0..20u64);
+        for _ in 0..ops_per_process {
+            let call = t;
+            let ret = call + rng.gen_range(1..30u64);
+            let at = rng.gen_range(call..=ret);
+            let key = keys[rng.gen_range(0..keys.len())].to_string();
+            let write = rng.gen_bool(0.5).then(|| {
+                counter += 1.0;
+                counter
+            });
+            // Writes sometimes time out (applied or not) or fail (not applied).
+            let (outcome, applied) = match (write.is_some(), rng.gen_range(0..10)) {
+                (true, 0) => (Info, rng.gen_bool(0.5)),
+                (true, 1) => (Fail, false),
+                _ => (Done, true),
+            };
+            plans.push(Planned {
+                p,
+                key,
+                write,
+                call,
+                ret,
+                at,
+                outcome,
+                applied,
+            });
+            t = ret + rng.gen_range(1..10u64);
+        }
+    }
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by_key(|i| plans[*i].at);
+    let mut state: BTreeMap<String, f64> = BTreeMap::new();
+    let mut seen: HashMap<usize, Option<f64>> = HashMap::new();
+    for i in order {
+        let plan = &plans[i];
+        match plan.write {
+            Some(v) if plan.applied => {
+                state.insert(plan.key.clone(), v);
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(i, state.get(&plan.key).copied());
+            }
+        }
+    }
+    let mut b = Builder::default();
+    for (i, plan) in plans.iter().enumerate() {
+        // Each process is sequential, but info ops move the client to a new
+        // process number, as the real workload does.
+        let p = plan.p + 1000 * i as u64;
+        match plan.write {
+            Some(v) => b.write(p, &plan.key, v, plan.call, plan.ret, plan.outcome),
+            None => b.read(p, &plan.key, seen[&i], plan.call, plan.ret),
+        };
+    }
+    b.build()
+}
+
+#[test]
+fn generated_atomic_register_histories_pass() {
+    for seed in 0..60 {
+        let h = simulate(seed, 5, 40, &["a", "b", "c"]);
+        let r = RegisterChecker::default().check(&h);
+        assert_eq!(r.valid, Validity::True, "seed {seed}: {}", r.details);
+    }
+}
+
+/// Makes one read stale: it returns the value of a write that was followed
+/// by another acknowledged write, both over before the read began.
+fn inject_stale_read(h: &mut [Op], rng: &mut StdRng) -> bool {
+    let pairs: Vec<(usize, usize, u64, u64, String, f64, OpType)> = pair(h)
+        .iter()
+        .filter_map(|c| {
+            let done = c.complete?;
+            Some((
+                c.invoke.index,
+                done.index,
+                c.invoke.time,
+                done.time,
+                c.invoke.key.clone()?,
+                c.invoke.value.as_f64().unwrap_or(0.0),
+                done.kind,
+            ))
+        })
+        .collect();
+    let writes: Vec<_> = pairs
+        .iter()
+        .filter(|p| h[p.0].f == "write" && p.6 == Done)
+        .collect();
+    let mut reads: Vec<_> = pairs.iter().filter(|p| h[p.0].f == "read").collect();
+    reads.shuffle(rng);
+    for r in reads {
+        for wa in &writes {
+            for wb in &writes {
+                if wa.4 == r.4 && wb.4 == r.4 && wa.3 < wb.2 && wb.3 < r.2 {
+                    h[r.1].value = json!(wa.5);
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn generated_histories_with_a_stale_read_fail() {
+    let mut injected = 0;
+    for seed in 0..60 {
+        let mut h = simulate(seed, 5, 40, &["a", "b", "c"]);
+        let mut rng = StdRng::seed_from_u64(seed + 1000);
+        if !inject_stale_read(&mut h, &mut rng) {
+            continue;
+        }
+        injected += 1;
+        let r = RegisterChecker::default().check(&h);
+        assert_eq!(r.valid, Validity::False, "seed {seed}");
+        let failure = &r.details["failures"][0];
+        assert!(
+            failure["window"].as_array().is_some_and(|w| !w.is_empty()),
+            "{failure:#}"
+        );
+    }
+    assert!(
+        injected > 40,
+        "only {injected} histories had a stale read injected"
+    );
+}
+
+#[test]
+fn wgl_witness_is_a_valid_order() {
+    let h = simulate(7, 4, 30, &["a"]);
+    let ops = partition(&h).remove("a").unwrap();
+    let ops = simplify_unknown_writes(ops);
+    let Outcome::Linearizable(order) = wgl::check(&RegisterModel, None, &ops, &Budget::default())
+    else {
+        panic!("expected linearizable");
+    };
+    // Replaying the witness satisfies the model and respects real time.
+    let mut state = None;
+    for (n, i) in order.iter().enumerate() {
+        state = RegisterModel
+            .step(&state, &ops[*i].input, ops[*i].output.as_ref())
+            .expect("witness step legal");
+        for j in &order[n + 1..] {
+            let later = &ops[*j];
+            assert!(
+                later.ret.is_none_or(|r| r >= ops[*i].call),
+                "op {j} returned before op {i} was called, yet comes after it"
+            );
+        }
+    }
+}

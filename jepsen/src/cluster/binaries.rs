@@ -1,0 +1,105 @@
+//! Finding (and building) the programs the cluster runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+/// What each node runs.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    /// The master program and the arguments before the master flags
+    /// (`mesoraft master`, or `jepsen fake-master` for harness self-tests).
+    pub master: PathBuf,
+    pub master_prefix: Vec<String>,
+    /// `raftctl`, for membership changes (None with the fake).
+    pub raftctl: Option<PathBuf>,
+    /// Human-readable description for the results.
+    pub describe: String,
+}
+
+/// The workspace this crate belongs to.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("jepsen lives inside the workspace")
+        .to_path_buf()
+}
+
+/// `$CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// `cargo build --release --bin mesoraft --bin raftctl` in the workspace.
+pub fn build_release() -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "jepsen: building release binaries (cargo build --release --bin mesoraft --bin raftctl)"
+    );
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "mesoraft",
+            "--bin",
+            "raftctl",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build --release failed ({status})");
+    }
+    Ok(())
+}
+
+/// The real binaries: from `bin_dir` if given, else the release target
+/// dir, built first unless `no_build`.
+pub fn real(bin_dir: Option<&Path>, no_build: bool) -> anyhow::Result<Binaries> {
+    let dir = match bin_dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            if !no_build {
+                build_release()?;
+            }
+            target_dir().join("release")
+        }
+    };
+    let master = dir.join("mesoraft");
+    let raftctl = dir.join("raftctl");
+    for p in [&master, &raftctl] {
+        if !p.is_file() {
+            bail!("{} not found (build it, or give --bin-dir)", p.display());
+        }
+    }
+    Ok(Binaries {
+        describe: format!("{}", master.display()),
+        master: master.canonicalize()?,
+        master_prefix: vec!["master".into()],
+        raftctl: Some(raftctl.canonicalize()?),
+    })
+}
+
+/// The in-crate fake master (`jepsen fake-master`), for testing the harness
+/// itself without the real system.
+pub fn fake(jepsen_exe: &Path) -> Binaries {
+    Binaries {
+        master: jepsen_exe.to_path_buf(),
+        master_prefix: vec!["fake-master".into()],
+        raftctl: None,
+        describe: format!("fake master ({} fake-master)", jepsen_exe.display()),
+    }
+}

@@ -1,0 +1,359 @@
+//! The cluster under test: one master process per node, started, killed,
+//! paused and restarted on demand, plus waits for health and leadership
+//! with deadlines.
+
+pub mod binaries;
+pub mod process;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+pub use binaries::Binaries;
+use process::NodeProcess;
+
+use crate::cleanup::Slot;
+use crate::client::{ApiClient, RaftStatus};
+
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub id: u64,
+    /// `host:port` the node listens on and is reached at.
+    pub addr: String,
+    pub netns: Option<String>,
+    /// The master's `--work-dir`.
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub binaries: Binaries,
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub snapshot_logs: Option<u64>,
+    /// The deliberately broken setting: followers serve stale reads.
+    pub stale_reads: bool,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Cluster {
+    pub cfg: ClusterConfig,
+    pub nodes: Vec<NodeSpec>,
+    procs: Mutex<BTreeMap<u64, NodeProcess>>,
+    /// Nodes that must (re)start with `--join` (they were re-added by a
+    /// membership change and are no longer part of the initial `--peers`).
+    join_mode: Mutex<BTreeSet<u64>>,
+    /// Exits we did not cause: (node, status).
+    unexpected_exits: Mutex<Vec<(u64, String)>>,
+    slot: Arc<Slot>,
+    /// For status and health probes.
+    pub probe: ApiClient,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl Cluster {
+    pub fn new(cfg: ClusterConfig, nodes: Vec<NodeSpec>, slot: Arc<Slot>) -> anyhow::Result<Self> {
+        let addrs = nodes.iter().map(|n| n.addr.clone()).collect();
+        Ok(Self {
+            cfg,
+            nodes,
+            procs: Mutex::new(BTreeMap::new()),
+            join_mode: Mutex::new(BTreeSet::new()),
+            unexpected_exits: Mutex::new(Vec::new()),
+            slot,
+            probe: ApiClient::new(addrs, PROBE_TIMEOUT)?,
+        })
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    pub fn node(&self, id: u64) -> &NodeSpec {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("known node id")
+    }
+
+    pub fn addr(&self, id: u64) -> &str {
+        &self.node(id).addr
+    }
+
+    pub fn addrs(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.addr.clone()).collect()
+    }
+
+    fn procs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, NodeProcess>> {
+        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn master_args(&self, node: &NodeSpec) -> Vec<String> {
+        let mut args = self.cfg.binaries.master_prefix.clone();
+        args.extend([
+            "--id".into(),
+            node.id.to_string(),
+            "--listen".into(),
+            node.addr.clone(),
+            "--work-dir".into(),
+            node.data_dir.display().to_string(),
+        ]);
+        let join = self
+            .join_mode
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&node.id);
+        if join {
+            let others: Vec<String> = self
+                .nodes
+                .iter()
+                .filter(|n| n.id != node.id)
+                .map(|n| n.addr.clone())
+                .collect();
+            args.extend(["--join".into(), others.join(",")]);
+        } else {
+            let peers: Vec<String> = self
+                .nodes
+                .iter()
+                .map(|n| format!("{}={}", n.id, n.addr))
+                .collect();
+            args.extend(["--peers".into(), peers.join(",")]);
+        }
+        args.extend([
+            "--heartbeat-interval-ms".into(),
+            self.cfg.heartbeat_ms.to_string(),
+            "--election-timeout-min-ms".into(),
+            self.cfg.election_min_ms.to_string(),
+            "--election-timeout-max-ms".into(),
+            self.cfg.election_max_ms.to_string(),
+        ]);
+        if let Some(n) = self.cfg.snapshot_logs {
+            args.extend(["--snapshot-logs".into(), n.to_string()]);
+        }
+        if self.cfg.stale_reads {
+            args.push("--debug-unsafe-stale-reads".into());
+        }
+        args
+    }
+
+    /// Starts a node unless it is already running.
+    pub fn start(&self, id: u64) -> anyhow::Result<()> {
+        let mut procs = self.procs();
+        if let Some(p) = procs.get_mut(&id) {
+            match p.exited() {
+                None => return Ok(()),
+                Some(status) => {
+                    self.note_exit(id, status);
+                    if let Some(p) = procs.remove(&id) {
+                        p.kill();
+                    }
+                }
+            }
+        }
+        let node = self.node(id).clone();
+        std::fs::create_dir_all(&node.data_dir)
+            .with_context(|| format!("creating {}", node.data_dir.display()))?;
+        let args = self.master_args(&node);
+        let proc = NodeProcess::spawn(
+            &self.cfg.binaries.master,
+            &args,
+            node.netns.as_deref(),
+            &node.log,
+            &self.cfg.env,
+        )?;
+        self.slot.record_group(proc.pgid);
+        procs.insert(id, proc);
+        Ok(())
+    }
+
+    fn note_exit(&self, id: u64, status: String) {
+        tracing::warn!(node = id, %status, "master exited by itself");
+        self.unexpected_exits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, status));
+    }
+
+    pub fn start_all(&self) -> anyhow::Result<()> {
+        for id in self.ids() {
+            self.start(id)?;
+        }
+        Ok(())
+    }
+
+    /// kill -9; true if it was running.
+    pub fn kill(&self, id: u64) -> bool {
+        let p = self.procs().remove(&id);
+        match p {
+            Some(mut p) => {
+                if let Some(status) = p.exited() {
+                    self.note_exit(id, status);
+                }
+                p.kill();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn kill_all(&self) {
+        let all: Vec<NodeProcess> = std::mem::take(&mut *self.procs()).into_values().collect();
+        for p in all {
+            p.kill();
+        }
+    }
+
+    pub fn pause(&self, id: u64) -> bool {
+        match self.procs().get_mut(&id) {
+            Some(p) => {
+                p.pause();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn resume(&self, id: u64) -> bool {
+        match self.procs().get_mut(&id) {
+            Some(p) if p.is_paused() => {
+                p.resume();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn resume_all(&self) -> Vec<u64> {
+        let mut resumed = Vec::new();
+        for (id, p) in self.procs().iter_mut() {
+            if p.is_paused() {
+                p.resume();
+                resumed.push(*id);
+            }
+        }
+        resumed
+    }
+
+    /// Nodes with a live process (exited ones are reaped and noted).
+    pub fn running(&self) -> Vec<u64> {
+        let mut procs = self.procs();
+        let exited: Vec<(u64, String)> = procs
+            .iter_mut()
+            .filter_map(|(id, p)| p.exited().map(|s| (*id, s)))
+            .collect();
+        for (id, status) in exited {
+            self.note_exit(id, status);
+            if let Some(p) = procs.remove(&id) {
+                p.kill();
+            }
+        }
+        procs.keys().copied().collect()
+    }
+
+    pub fn unexpected_exits(&self) -> Vec<(u64, String)> {
+        self.unexpected_exits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Deletes a (stopped) node's data, as for a brand-new machine.
+    pub fn wipe(&self, id: u64) -> anyhow::Result<()> {
+        let dir = &self.node(id).data_dir;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("wiping {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn set_join_mode(&self, id: u64) {
+        self.join_mode
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+    }
+
+    pub async fn status(&self, id: u64) -> Result<RaftStatus, String> {
+        self.probe.status(self.addr(id), PROBE_TIMEOUT).await
+    }
+
+    /// Every node's status, concurrently.
+    pub async fn statuses(&self) -> Vec<(u64, Result<RaftStatus, String>)> {
+        let futs = self
+            .ids()
+            .into_iter()
+            .map(|id| async move { (id, self.status(id).await) });
+        futures::future::join_all(futs).await
+    }
+
+    /// The node that reports itself leader with the highest term.
+    pub async fn leader(&self) -> Option<u64> {
+        self.statuses()
+            .await
+            .into_iter()
+            .filter_map(|(id, s)| s.ok().filter(|s| s.is_leader()).map(|s| (s.term, id)))
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// Waits until the given nodes answer `/health`.
+    pub async fn wait_healthy(&self, ids: &[u64], timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let futs = ids
+                .iter()
+                .map(|id| self.probe.healthy(self.addr(*id), PROBE_TIMEOUT));
+            let ok = futures::future::join_all(futs).await;
+            if ok.iter().all(|b| *b) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let down: Vec<u64> = ids
+                    .iter()
+                    .zip(ok)
+                    .filter(|(_, ok)| !ok)
+                    .map(|(id, _)| *id)
+                    .collect();
+                bail!("nodes {down:?} not healthy after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until some node is leader and serves a linearizable read;
+    /// returns the leader.
+    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last;
+            if let Some(leader) = self.leader().await {
+                let (outcome, _) = self
+                    .probe
+                    .operator(self.addr(leader), &crate::client::get_weights(), false)
+                    .await;
+                match outcome {
+                    crate::client::Outcome::Ok(_) => return Ok(leader),
+                    other => last = format!("leader {leader} answered GET_WEIGHTS with {other:?}"),
+                }
+            } else {
+                last = "no node reports itself leader".to_string();
+            }
+            if Instant::now() >= deadline {
+                bail!("cluster not ready after {timeout:?}: {last}");
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}

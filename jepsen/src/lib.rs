@@ -1,0 +1,27 @@
+//! Jepsen-style testing of mesoraft: real master processes (in network
+//! namespaces when possible) under a seeded schedule of faults, every
+//! client operation recorded in a history, and checkers that judge it
+//! (linearizability per register, election safety, durability).
+//!
+//! Extension points: `workload::Workload`, `nemesis::Nemesis` and
+//! `checker::Checker`.
+
+pub mod checker;
+pub mod cleanup;
+pub mod client;
+pub mod cluster;
+pub mod fake;
+pub mod history;
+pub mod nemesis;
+pub mod net;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod workload;
+
+/// `<workspace>/jepsen/store` (git-ignored).
+pub fn default_store() -> std::path::PathBuf {
+    cluster::binaries::workspace_root()
+        .join("jepsen")
+        .join("store")
+}

@@ -1,0 +1,463 @@
+//! A self-contained HTML report (inline SVG, no scripts, no server):
+//! verdicts, a timeline of operations per client with fault windows shaded,
+//! and latency over time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{fault_windows, FaultWindow};
+use crate::history::{pair, Completed, Op, OpType, Process};
+
+const PLOT_W: f64 = 1100.0;
+const LEFT: f64 = 80.0;
+const LANE_H: f64 = 12.0;
+const MAX_DRAWN: usize = 40_000;
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn color(kind: OpType) -> &'static str {
+    match kind {
+        OpType::Ok => "#2e7d32",
+        OpType::Fail => "#c62828",
+        _ => "#f9a825",
+    }
+}
+
+fn fault_color(name: &str) -> &'static str {
+    if name.starts_with("partition") {
+        "#1565c0"
+    } else if name.starts_with("kill") {
+        "#6a1b9a"
+    } else if name == "pause" {
+        "#00838f"
+    } else {
+        "#5d4037"
+    }
+}
+
+/// Client lane of a process: workers share a lane across process numbers
+/// (a new number after each `info`).
+fn lane_of(p: u64, concurrency: u64) -> String {
+    if p < 500_000 && concurrency > 0 {
+        format!("client {}", p % concurrency)
+    } else if (500_000..1_000_000).contains(&p) {
+        format!("poll n{}", p - 500_000)
+    } else {
+        "final".to_string()
+    }
+}
+
+struct Scale {
+    end_ns: f64,
+}
+
+impl Scale {
+    fn x(&self, ns: u64) -> f64 {
+        LEFT + PLOT_W * (ns as f64 / self.end_ns.max(1.0))
+    }
+}
+
+fn shade_faults(
+    out: &mut String,
+    faults: &[FaultWindow],
+    scale: &Scale,
+    top: f64,
+    height: f64,
+    labels: bool,
+) {
+    for f in faults {
+        let x1 = scale.x(f.start_ns);
+        let x2 = scale.x(f.stop_ns.unwrap_or(scale.end_ns as u64));
+        let _ = write!(
+            out,
+            r#"<rect x="{x1:.1}" y="{top:.1}" width="{:.1}" height="{height:.1}" fill="{}" fill-opacity="0.13"><title>{} {:.1}s-{:.1}s {}</title></rect>"#,
+            (x2 - x1).max(1.0),
+            fault_color(&f.nemesis),
+            esc(&f.nemesis),
+            f.start_ns as f64 / 1e9,
+            f.stop_ns.unwrap_or(scale.end_ns as u64) as f64 / 1e9,
+            esc(&f.description.to_string()),
+        );
+        if labels {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{}">{}</text>"#,
+                x1 + 2.0,
+                top + 10.0,
+                fault_color(&f.nemesis),
+                esc(&f.nemesis)
+            );
+        }
+    }
+}
+
+fn time_axis(out: &mut String, scale: &Scale, y: f64) {
+    let secs = scale.end_ns / 1e9;
+    let step = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]
+        .into_iter()
+        .find(|s| secs / s <= 12.0)
+        .unwrap_or(600.0);
+    let mut t = 0.0;
+    while t <= secs {
+        let x = scale.x((t * 1e9) as u64);
+        let _ = write!(
+            out,
+            r##"<line x1="{x:.1}" y1="{y:.1}" x2="{x:.1}" y2="{:.1}" stroke="#888"/><text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle">{t}s</text>"##,
+            y + 4.0,
+            y + 15.0
+        );
+        t += step;
+    }
+}
+
+fn describe_op(c: &Completed) -> String {
+    let done = c.complete;
+    format!(
+        "#{} p{} {} {}{} -> {} {}{} {:.1}ms{}",
+        c.invoke.index,
+        match c.invoke.process {
+            Process::Client(p) => p.to_string(),
+            Process::Nemesis => "nemesis".into(),
+        },
+        c.invoke.f,
+        c.invoke
+            .key
+            .as_deref()
+            .map(|k| format!("{k} "))
+            .unwrap_or_default(),
+        if c.invoke.value.is_null() {
+            String::new()
+        } else {
+            c.invoke.value.to_string()
+        },
+        match c.kind() {
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            _ => "info",
+        },
+        done.map(|d| if d.value.is_null() {
+            String::new()
+        } else {
+            d.value.to_string()
+        })
+        .unwrap_or_default(),
+        done.and_then(|d| d.node.as_deref())
+            .map(|n| format!(" @{n}"))
+            .unwrap_or_default(),
+        done.map_or(0.0, |d| (d.time - c.invoke.time) as f64 / 1e6),
+        done.and_then(|d| d.error.as_deref())
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default(),
+    )
+}
+
+/// History indices of operations named in checker failures (highlighted).
+fn flagged(results: &Value) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    fn walk(v: &Value, out: &mut BTreeSet<usize>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if (k == "index" || k == "read_index") && x.is_u64() {
+                        out.insert(x.as_u64().unwrap_or(0) as usize);
+                    } else {
+                        walk(x, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    if let Some(checkers) = results["checkers"].as_array() {
+        for c in checkers.iter().filter(|c| c["valid"] == "false") {
+            walk(&c["details"], &mut out);
+        }
+    }
+    out
+}
+
+fn timeline(
+    history: &[Op],
+    ops: &[Completed],
+    faults: &[FaultWindow],
+    scale: &Scale,
+    concurrency: u64,
+    hot: &BTreeSet<usize>,
+) -> String {
+    let lanes: BTreeSet<String> = ops
+        .iter()
+        .filter_map(|c| match c.invoke.process {
+            Process::Client(p) => Some(lane_of(p, concurrency)),
+            Process::Nemesis => None,
+        })
+        .collect();
+    let lane_index: BTreeMap<&String, usize> =
+        lanes.iter().enumerate().map(|(i, l)| (l, i)).collect();
+    let top = 20.0;
+    let height = lanes.len() as f64 * LANE_H;
+    let total_h = top + height + 30.0;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{total_h:.0}" font-family="sans-serif">"#,
+        LEFT + PLOT_W + 20.0
+    );
+    shade_faults(&mut out, faults, scale, top - 14.0, height + 14.0, true);
+    for (lane, i) in &lane_index {
+        let y = top + *i as f64 * LANE_H;
+        let _ = write!(
+            out,
+            r#"<text x="4" y="{:.1}" font-size="9">{}</text>"#,
+            y + 9.0,
+            esc(lane)
+        );
+    }
+    let end = scale.end_ns as u64;
+    for c in ops.iter().take(MAX_DRAWN) {
+        let Process::Client(p) = c.invoke.process else {
+            continue;
+        };
+        let lane = lane_index[&lane_of(p, concurrency)];
+        let y = top + lane as f64 * LANE_H + 1.0;
+        let x1 = scale.x(c.invoke.time);
+        let x2 = scale.x(c.complete.map_or(end, |d| d.time));
+        let opacity = if c.invoke.f == "write" { 0.95 } else { 0.5 };
+        let stroke = if hot.contains(&c.invoke.index) {
+            r#" stroke="black" stroke-width="2""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r#"<rect x="{x1:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="{opacity}"{stroke}><title>{}</title></rect>"#,
+            (x2 - x1).max(1.0),
+            LANE_H - 2.0,
+            color(c.kind()),
+            esc(&describe_op(c)),
+        );
+    }
+    let _ = history;
+    time_axis(&mut out, scale, top + height + 4.0);
+    out.push_str("</svg>");
+    out
+}
+
+fn latency_plot(ops: &[Completed], faults: &[FaultWindow], scale: &Scale) -> String {
+    let points: Vec<(u64, f64, OpType, bool)> = ops
+        .iter()
+        .filter(|c| c.invoke.process != Process::Nemesis)
+        .filter_map(|c| {
+            let d = c.complete?;
+            Some((
+                c.invoke.time,
+                ((d.time - c.invoke.time) as f64 / 1e6).max(0.01),
+                c.kind(),
+                c.invoke.f == "write",
+            ))
+        })
+        .collect();
+    let max_ms = points.iter().map(|p| p.1).fold(10.0f64, f64::max);
+    let (lo, hi) = (0.1f64.log10(), max_ms.log10().ceil().max(1.0));
+    let (top, height) = (10.0, 260.0);
+    let y = |ms: f64| top + height * (1.0 - (ms.log10() - lo) / (hi - lo));
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{:.0}" font-family="sans-serif">"#,
+        LEFT + PLOT_W + 20.0,
+        top + height + 30.0
+    );
+    shade_faults(&mut out, faults, scale, top, height, false);
+    let mut decade = lo.ceil() as i32;
+    while decade as f64 <= hi {
+        let ms = 10f64.powi(decade);
+        let yy = y(ms);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{} ms</text>"##,
+            LEFT + PLOT_W,
+            LEFT - 4.0,
+            yy + 3.0,
+            ms
+        );
+        decade += 1;
+    }
+    for (t, ms, kind, write) in points.iter().take(MAX_DRAWN) {
+        let (cx, cy) = (scale.x(*t), y(*ms));
+        if *write {
+            let _ = write!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="3" height="3" fill="{}" fill-opacity="0.7"/>"#,
+                cx - 1.5,
+                cy - 1.5,
+                color(*kind)
+            );
+        } else {
+            let _ = write!(
+                out,
+                r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="1.6" fill="{}" fill-opacity="0.6"/>"#,
+                color(*kind)
+            );
+        }
+    }
+    time_axis(&mut out, scale, top + height + 4.0);
+    out.push_str("</svg>");
+    out
+}
+
+/// The whole page.
+pub fn render(results: &Value, history: &[Op], concurrency: u64) -> String {
+    let ops = pair(history);
+    let faults = fault_windows(history);
+    let end_ns = history.last().map_or(1, |o| o.time).max(1) as f64;
+    let scale = Scale { end_ns };
+    let hot = flagged(results);
+    let verdict = match &results["valid"] {
+        Value::Bool(true) => ("PASS", "#2e7d32"),
+        Value::Bool(false) => ("FAIL", "#c62828"),
+        _ => ("UNKNOWN", "#f9a825"),
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:20px;color:#222}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:400px}}
+.legend span{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}</style></head><body>
+<h1>{title} <span style="color:{color}">{verdict}</span></h1>"#,
+        title = esc(results["test"].as_str().unwrap_or("jepsen run")),
+        color = verdict.1,
+        verdict = verdict.0,
+    );
+    let _ = write!(out, "<table>");
+    for key in [
+        "seed",
+        "workload",
+        "nemeses",
+        "masters",
+        "network",
+        "binaries",
+        "time_limit_s",
+        "duration_s",
+        "reproduce",
+        "error",
+    ] {
+        if !results[key].is_null() {
+            let v = match &results[key] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = write!(
+                out,
+                "<tr><th>{key}</th><td><code>{}</code></td></tr>",
+                esc(&v)
+            );
+        }
+    }
+    if let Some(skipped) = results["skipped_nemeses"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+    {
+        let _ = write!(
+            out,
+            "<tr><th>skipped nemeses</th><td>{}</td></tr>",
+            esc(&Value::Array(skipped.clone()).to_string())
+        );
+    }
+    out.push_str(
+        "</table><h2>Checkers</h2><table><tr><th>checker</th><th>valid</th><th>summary</th></tr>",
+    );
+    if let Some(checkers) = results["checkers"].as_array() {
+        for c in checkers {
+            let v = &c["valid"];
+            let col = match v {
+                Value::String(s) if s == "true" => "#2e7d32",
+                Value::String(s) if s == "false" => "#c62828",
+                _ => "#f9a825",
+            };
+            let _ = write!(
+                out,
+                r#"<tr><td>{}</td><td style="color:{col}"><b>{}</b></td><td>{}<details><summary>details</summary><pre>{}</pre></details></td></tr>"#,
+                esc(c["checker"].as_str().unwrap_or("?")),
+                esc(&v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())),
+                esc(c["summary"].as_str().unwrap_or("")),
+                esc(&serde_json::to_string_pretty(&c["details"]).unwrap_or_default()),
+            );
+        }
+    }
+    out.push_str("</table>");
+    out.push_str(r#"<h2>Timeline</h2><p class="legend">one row per client; bars from invocation to completion (writes solid, reads pale);<span style="background:#2e7d32"></span>ok<span style="background:#c62828"></span>fail<span style="background:#f9a825"></span>info (unknown)<span style="background:#1565c0;opacity:.3"></span>partition<span style="background:#6a1b9a;opacity:.3"></span>kill<span style="background:#00838f;opacity:.3"></span>pause<span style="background:#5d4037;opacity:.3"></span>membership; operations named by a failing checker are outlined in black. Hover for details.</p>"#);
+    out.push_str(&timeline(history, &ops, &faults, &scale, concurrency, &hot));
+    out.push_str("<h2>Latency</h2><p>completed operations: latency (log scale) against invocation time; squares are writes, dots reads.</p>");
+    out.push_str(&latency_plot(&ops, &faults, &scale));
+    out.push_str(
+        "<h2>Faults</h2><table><tr><th>nemesis</th><th>start</th><th>stop</th><th>what</th></tr>",
+    );
+    for f in &faults {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{:.2}s</td><td>{}</td><td><code>{}</code>{}</td></tr>",
+            esc(&f.nemesis),
+            f.start_ns as f64 / 1e9,
+            f.stop_ns
+                .map(|s| format!("{:.2}s", s as f64 / 1e9))
+                .unwrap_or_else(|| "-".into()),
+            esc(&f.description.to_string()),
+            f.error
+                .as_deref()
+                .map(|e| format!("<br><b>error:</b> {}", esc(e)))
+                .unwrap_or_default(),
+        );
+    }
+    out.push_str("</table><h2>Statistics</h2><pre>");
+    out.push_str(&esc(
+        &serde_json::to_string_pretty(&results["stats"]).unwrap_or_default()
+    ));
+    out.push_str("</pre><p>Files: <a href=\"history.jsonl\">history.jsonl</a>, <a href=\"schedule.json\">schedule.json</a>, <a href=\"results.json\">results.json</a>, node logs in <a href=\"nodes/\">nodes/</a>.</p></body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Recorder;
+    use serde_json::json;
+    use std::time::Instant;
+
+    #[test]
+    fn renders_timeline_faults_and_latency() {
+        let rec = Recorder::new(Instant::now());
+        let a = rec.invoke(Process::Client(0), "write", Some("k"), json!(1.0));
+        rec.nemesis(
+            "start",
+            json!({"nemesis": "partition", "value": {"x": 1}}),
+            None,
+        );
+        rec.complete(a, OpType::Ok, Value::Null, Some("n1".into()), None);
+        let b = rec.invoke(Process::Client(1), "read", None, Value::Null);
+        rec.complete(b, OpType::Info, Value::Null, None, Some("<timeout>".into()));
+        rec.nemesis("stop", json!({"nemesis": "partition"}), None);
+        let h = rec.snapshot();
+        let results = json!({"test": "t<1>", "valid": false, "checkers": [
+            {"checker": "c", "valid": "false", "summary": "bad", "details": {"window": [{"index": 0}]}}]});
+        let page = render(&results, &h, 2);
+        assert!(page.contains("<svg"));
+        assert!(page.contains("FAIL"));
+        assert!(page.contains("t&lt;1&gt;"), "escaped");
+        assert!(page.contains("&lt;timeout&gt;"));
+        assert!(page.contains(r#"stroke="black""#), "flagged op outlined");
+        assert_eq!(fault_windows(&h).len(), 1);
+        assert!(fault_windows(&h)[0].stop_ns.is_some());
+    }
+}

@@ -1,0 +1,121 @@
+//! Durability workload: each client writes a numbered record and its
+//! counter in one UPDATE_WEIGHTS (`du-<w>-<s>` = s, `du-<w>` = s), one at a
+//! time. At the end every master is killed with SIGKILL and restarted; a
+//! final read must show every acknowledged record, in order.
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+
+use super::{
+    final_op, perform, think, worker_rng, NodePicker, ProcessNumber, Workload, WorkloadCtx,
+    WorkloadOpts,
+};
+use crate::checker::durability::DurabilityChecker;
+use crate::checker::Checker;
+use crate::client::{get_weights, parse_weights, update_weights};
+use crate::history::Process;
+
+pub struct DurabilityWorkload {
+    think: Duration,
+}
+
+impl DurabilityWorkload {
+    pub fn new(opts: &WorkloadOpts) -> Self {
+        Self { think: opts.think }
+    }
+
+    fn project(answer: Value) -> Option<Value> {
+        let weights = parse_weights(&answer)?;
+        Some(Value::Object(
+            weights
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("du-"))
+                .map(|(k, w)| (k, json!(w)))
+                .collect(),
+        ))
+    }
+
+    async fn writer(&self, ctx: &WorkloadCtx, w: usize) {
+        let mut rng = worker_rng(ctx.seed, w);
+        let mut process = ProcessNumber::new(w, ctx.concurrency);
+        let mut picker = NodePicker::new();
+        let counter = format!("du-{w}");
+        let mut seq = 0u64;
+        while Instant::now() < ctx.end {
+            seq += 1;
+            let node = picker.pick(ctx, &mut rng);
+            let began = Instant::now();
+            let body = update_weights(&[
+                (format!("du-{w}-{seq}"), seq as f64),
+                (counter.clone(), seq as f64),
+            ]);
+            let (kind, _) = perform(
+                ctx,
+                process.get(),
+                "write",
+                Some(&counter),
+                json!(seq),
+                &node,
+                &body,
+                true,
+                |_| None,
+            )
+            .await;
+            picker.took(ctx, &node, began.elapsed());
+            process.after(kind);
+            think(&mut rng, self.think, ctx.end).await;
+        }
+    }
+}
+
+impl Workload for DurabilityWorkload {
+    fn name(&self) -> &'static str {
+        "durability"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            futures::future::join_all((0..ctx.concurrency).map(|w| self.writer(ctx, w))).await;
+            Ok(())
+        })
+    }
+
+    fn finish<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let ids = ctx.cluster.ids();
+            ctx.recorder.nemesis(
+                "start",
+                json!({"nemesis": "kill-all", "final": true, "value": {"killed": ids}}),
+                None,
+            );
+            ctx.cluster.kill_all();
+            ctx.cluster.start_all()?;
+            let ready = ctx.cluster.wait_ready(Duration::from_secs(60)).await;
+            ctx.recorder.nemesis(
+                "stop",
+                json!({"nemesis": "kill-all", "final": true, "value": {"restarted": ids,
+                       "ready": ready.as_ref().is_ok()}}),
+                ready.as_ref().err().map(|e| e.to_string()),
+            );
+            ready?;
+            let got = final_op(
+                ctx,
+                Process::Client(1_000_000),
+                "final-read",
+                &get_weights(),
+                Self::project,
+            )
+            .await;
+            if got.is_none() {
+                tracing::warn!("final read after the restart never succeeded");
+            }
+            Ok(())
+        })
+    }
+
+    fn checkers(&self, _: &WorkloadCtx) -> Vec<Box<dyn Checker>> {
+        vec![Box::new(DurabilityChecker)]
+    }
+}

@@ -1,0 +1,171 @@
+//! Election workload: every master's Raft state is polled continuously
+//! (`/raft/status`), while clients write roles that are each written once
+//! (`el-<n>` = n) and sometimes read them all. The checker looks for two
+//! leaders in one term and for acknowledged writes missing from later reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::{
+    final_op, perform, think, worker_rng, NodePicker, ProcessNumber, Workload, WorkloadCtx,
+    WorkloadOpts,
+};
+use crate::checker::election::ElectionChecker;
+use crate::checker::Checker;
+use crate::client::{get_weights, parse_weights, update_weights};
+use crate::history::{OpType, Process};
+
+pub struct ElectionWorkload {
+    next: AtomicU64,
+    think: Duration,
+}
+
+const POLL_EVERY: Duration = Duration::from_millis(100);
+const POLL_TIMEOUT: Duration = Duration::from_millis(400);
+/// Process numbers of the pollers (far from the writers').
+const POLLER_BASE: u64 = 500_000;
+
+impl ElectionWorkload {
+    pub fn new(opts: &WorkloadOpts) -> Self {
+        Self {
+            next: AtomicU64::new(0),
+            think: opts.think,
+        }
+    }
+
+    fn project(answer: Value) -> Option<Value> {
+        let weights = parse_weights(&answer)?;
+        Some(Value::Object(
+            weights
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("el-"))
+                .map(|(k, w)| (k, json!(w)))
+                .collect(),
+        ))
+    }
+
+    async fn poll(ctx: &WorkloadCtx, id: u64, until: Instant) {
+        // Polls of one node are sequential and always end ok or fail, so
+        // one process number per node suffices.
+        let process = Process::Client(POLLER_BASE + id);
+        while Instant::now() < until {
+            let pending = ctx.recorder.invoke(process, "status", None, Value::Null);
+            let addr = ctx.cluster.addr(id).to_string();
+            match ctx.cluster.probe.status(&addr, POLL_TIMEOUT).await {
+                Ok(s) => ctx
+                    .recorder
+                    .complete(pending, OpType::Ok, s.summary(), Some(addr), None),
+                Err(e) => {
+                    // A status read has no effect; a new process number keeps
+                    // the history well-formed either way.
+                    ctx.recorder
+                        .complete(pending, OpType::Fail, Value::Null, Some(addr), Some(e));
+                }
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    async fn writer(&self, ctx: &WorkloadCtx, w: usize) {
+        let mut rng = worker_rng(ctx.seed, w);
+        let mut process = ProcessNumber::new(w, ctx.concurrency);
+        let mut picker = NodePicker::new();
+        while Instant::now() < ctx.end {
+            let node = picker.pick(ctx, &mut rng);
+            let began = Instant::now();
+            let kind = if rng.gen_bool(0.25) {
+                perform(
+                    ctx,
+                    process.get(),
+                    "read",
+                    None,
+                    Value::Null,
+                    &node,
+                    &get_weights(),
+                    false,
+                    Self::project,
+                )
+                .await
+                .0
+            } else {
+                let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+                let role = format!("el-{n}");
+                let body = update_weights(&[(role.clone(), n as f64)]);
+                perform(
+                    ctx,
+                    process.get(),
+                    "write",
+                    Some(&role),
+                    json!(n as f64),
+                    &node,
+                    &body,
+                    true,
+                    |_| None,
+                )
+                .await
+                .0
+            };
+            picker.took(ctx, &node, began.elapsed());
+            process.after(kind);
+            think(&mut rng, self.think, ctx.end).await;
+        }
+    }
+}
+
+impl Workload for ElectionWorkload {
+    fn name(&self) -> &'static str {
+        "election"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let pollers = ctx
+                .cluster
+                .ids()
+                .into_iter()
+                .map(|id| Self::poll(ctx, id, ctx.end));
+            let writers = (0..ctx.concurrency).map(|w| self.writer(ctx, w));
+            futures::future::join(
+                futures::future::join_all(pollers),
+                futures::future::join_all(writers),
+            )
+            .await;
+            Ok(())
+        })
+    }
+
+    fn finish<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            // The final read happens after healing, in a later term than most
+            // writes; then one more round of status polls.
+            let got = final_op(
+                ctx,
+                Process::Client(1_000_000),
+                "final-read",
+                &get_weights(),
+                Self::project,
+            )
+            .await;
+            if got.is_none() {
+                tracing::warn!("final read never succeeded");
+            }
+            let until = Instant::now() + POLL_EVERY * 3;
+            futures::future::join_all(
+                ctx.cluster
+                    .ids()
+                    .into_iter()
+                    .map(|id| Self::poll(ctx, id, until)),
+            )
+            .await;
+            Ok(())
+        })
+    }
+
+    fn checkers(&self, _: &WorkloadCtx) -> Vec<Box<dyn Checker>> {
+        vec![Box::new(ElectionChecker)]
+    }
+}

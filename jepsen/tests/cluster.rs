@@ -1,0 +1,269 @@
+//! End-to-end runs of the harness.
+//!
+//! - Against the built-in fake master (fast, always available): the whole
+//!   pipeline works, passes a correct system and catches a broken one.
+//! - Against the real masters (release build, built by the harness): the CI
+//!   smoke run (register workload, two nemeses, ~60 s) and the deliberately
+//!   broken setting (`--debug-unsafe-stale-reads`) that the checker must
+//!   catch.
+//! - The full workload x nemesis matrix is behind a flag:
+//!   `cargo test -p jepsen --release --test cluster -- --ignored full_matrix`.
+//!
+//! Every test uses network namespaces when run as root with `ip netns`
+//! working, else loopback with process faults only. Runs are serialized:
+//! two clusters at once on a 2-core machine would make each other slow.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jepsen::checker::Validity;
+use jepsen::cluster::binaries;
+use jepsen::net::{namespaces_unusable, MethodWant, NetWant};
+use jepsen::runner::{run_test, RunOutcome, TestOpts};
+use jepsen::schedule::Timing;
+use serde_json::Value;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn fake() -> binaries::Binaries {
+    binaries::fake(Path::new(env!("CARGO_BIN_EXE_jepsen")))
+}
+
+fn store() -> PathBuf {
+    jepsen::default_store().join("cargo-test")
+}
+
+fn namespaces_available() -> bool {
+    match namespaces_unusable(99) {
+        None => true,
+        Some(reason) => {
+            eprintln!("network namespaces unavailable ({reason}): loopback, process faults only");
+            false
+        }
+    }
+}
+
+fn short_timing() -> Timing {
+    Timing {
+        fault_min: Duration::from_secs(2),
+        fault_max: Duration::from_secs(4),
+        quiet_min: Duration::from_secs(1),
+        quiet_max: Duration::from_secs(2),
+    }
+}
+
+fn checker<'a>(out: &'a RunOutcome, name: &str) -> &'a Value {
+    out.results["checkers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["checker"] == name))
+        .unwrap_or_else(|| panic!("no {name} checker in {}", out.results))
+}
+
+fn assert_run_dir(out: &RunOutcome) {
+    for f in [
+        "history.jsonl",
+        "schedule.json",
+        "results.json",
+        "report.html",
+    ] {
+        assert!(
+            out.dir.join(f).is_file(),
+            "{f} missing in {}",
+            out.dir.display()
+        );
+    }
+    let logs = std::fs::read_dir(out.dir.join("nodes")).unwrap().count();
+    assert!(logs >= 3, "node logs missing");
+    let page = std::fs::read_to_string(out.dir.join("report.html")).unwrap();
+    assert!(page.contains("<svg"), "report has plots");
+}
+
+fn nemeses_for_fake() -> Vec<&'static str> {
+    if namespaces_available() {
+        vec!["partition", "kill", "pause"]
+    } else {
+        vec!["kill", "pause"]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_register_passes_under_faults() {
+    let _serial = SERIAL.lock().await;
+    let mut o = TestOpts::new("register", &nemeses_for_fake(), fake());
+    o.time_limit = Duration::from_secs(12);
+    o.timing = short_timing();
+    o.seed = 11;
+    o.store = store();
+    let out = run_test(&o).await.expect("run");
+    assert_run_dir(&out);
+    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
+    // Faults really happened and were logged in the history.
+    let history = std::fs::read_to_string(out.dir.join("history.jsonl")).unwrap();
+    assert!(history.contains("\"process\":\"nemesis\""));
+    let ops = &out.results["stats"]["operations"];
+    assert!(ops["read"]["ok"].as_u64().unwrap_or(0) > 50, "{ops}");
+    assert!(ops["write"]["ok"].as_u64().unwrap_or(0) > 50, "{ops}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_stale_reads_are_caught() {
+    let _serial = SERIAL.lock().await;
+    let mut o = TestOpts::new("register", &["kill"], fake());
+    o.time_limit = Duration::from_secs(6);
+    o.timing = short_timing();
+    o.seed = 12;
+    o.store = store();
+    o.stale_reads = true;
+    let out = run_test(&o).await.expect("run");
+    assert_eq!(out.valid, Validity::False);
+    let c = checker(&out, "linearizable-register");
+    assert_eq!(c["valid"], "false");
+    let failure = &c["details"]["failures"][0];
+    assert!(
+        failure["window"].as_array().is_some_and(|w| !w.is_empty()),
+        "a failing window is reported: {failure:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_election_and_durability_pass() {
+    let _serial = SERIAL.lock().await;
+    for (workload, nemeses) in [
+        ("election", vec!["kill", "pause"]),
+        ("durability", vec!["kill-all"]),
+    ] {
+        let mut o = TestOpts::new(workload, &nemeses, fake());
+        o.time_limit = Duration::from_secs(6);
+        o.timing = short_timing();
+        o.seed = 13;
+        o.store = store();
+        let out = run_test(&o).await.expect("run");
+        assert_run_dir(&out);
+        assert_eq!(out.valid, Validity::True, "{workload}: {:#}", out.results);
+    }
+}
+
+/// Leaves nothing behind: no namespace or bridge of ours, no master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_leaves_nothing_behind() {
+    let _serial = SERIAL.lock().await;
+    let mut o = TestOpts::new("register", &["kill"], fake());
+    o.time_limit = Duration::from_secs(2);
+    o.seed = 14;
+    o.store = store();
+    o.net = if namespaces_available() {
+        NetWant::Namespaces
+    } else {
+        NetWant::Loopback
+    };
+    let out = run_test(&o).await.expect("run");
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("fake-master") && c.contains(&out.dir.display().to_string()))
+        .collect();
+    assert!(pids.is_empty(), "masters left running: {pids:?}");
+    if o.net == NetWant::Namespaces {
+        // "network namespaces on bridge jepKbr (...)": this run's slot.
+        let network = out.results["network"].as_str().unwrap_or("");
+        let bridge = network
+            .split_whitespace()
+            .find(|w| w.starts_with("jep") && w.ends_with("br"))
+            .expect("bridge named in results");
+        assert!(
+            jepsen::net::ip(&["link", "show", bridge]).is_err(),
+            "bridge {bridge} left"
+        );
+        let prefix = format!("{}n", bridge.trim_end_matches("br"));
+        let list = jepsen::net::ip(&["netns", "list"]).unwrap();
+        assert!(
+            !list.lines().any(|l| l.starts_with(&prefix)),
+            "namespaces left: {list}"
+        );
+    }
+}
+
+/// The real masters, in release mode, built by the harness.
+fn real() -> binaries::Binaries {
+    binaries::real(None, false).expect("building and finding mesoraft and raftctl")
+}
+
+/// The CI smoke run: register workload, two nemeses, about a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_register_with_two_nemeses() {
+    let bins = real();
+    let _serial = SERIAL.lock().await;
+    let nemeses = if namespaces_available() {
+        vec!["partition", "kill"]
+    } else {
+        vec!["kill", "pause"]
+    };
+    let mut o = TestOpts::new("register", &nemeses, bins);
+    o.time_limit = Duration::from_secs(45);
+    o.seed = 7;
+    o.store = store();
+    o.partition_method = MethodWant::Auto;
+    let out = run_test(&o).await.expect("run");
+    assert_run_dir(&out);
+    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
+}
+
+/// The deliberately broken setting: every master answers GET_WEIGHTS from
+/// its local copy. Stale reads must be caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_reads_on_the_real_cluster_are_caught() {
+    let bins = real();
+    let _serial = SERIAL.lock().await;
+    // Partitions and pauses leave a follower behind while the majority moves
+    // on; without namespaces, pause and kill/restart do.
+    let nemeses = if namespaces_available() {
+        vec!["partition", "partition-leader", "pause"]
+    } else {
+        vec!["pause", "kill"]
+    };
+    let mut o = TestOpts::new("register", &nemeses, bins);
+    o.time_limit = Duration::from_secs(45);
+    o.seed = 8;
+    o.store = store();
+    o.stale_reads = true;
+    o.concurrency = 6;
+    o.workload_opts.read_ratio = 0.7;
+    let out = run_test(&o).await.expect("run");
+    let c = checker(&out, "linearizable-register");
+    assert_eq!(
+        c["valid"], "false",
+        "stale reads went unnoticed: {:#}",
+        out.results
+    );
+}
+
+/// Every workload x nemesis pairing (about 40 minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full matrix: cargo test -p jepsen --release --test cluster -- --ignored full_matrix"]
+async fn full_matrix() {
+    let bins = real();
+    let _serial = SERIAL.lock().await;
+    let mut failures = Vec::new();
+    let mut pairings: Vec<Vec<&str>> = vec![vec![]];
+    pairings.extend(jepsen::nemesis::ALL.iter().map(|n| vec![*n]));
+    for workload in jepsen::workload::ALL {
+        for nemeses in &pairings {
+            let mut o = TestOpts::new(workload, nemeses, bins.clone());
+            o.seed = 1;
+            o.store = store();
+            match run_test(&o).await {
+                Ok(out) if out.valid == Validity::True => {}
+                Ok(out) => failures.push(format!(
+                    "{}: {:?} ({})",
+                    o.test_name(),
+                    out.valid,
+                    out.dir.display()
+                )),
+                Err(e) => failures.push(format!("{}: error {e:#}", o.test_name())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

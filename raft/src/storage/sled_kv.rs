@@ -1,0 +1,228 @@
+//! [`KvStore`] on sled 0.34.
+//!
+//! All spaces live in sled's default tree under a one-byte key prefix, so a
+//! [`WriteBatch`] touching several spaces is one `sled::Batch`, which sled
+//! applies atomically (also across a crash).
+//!
+//! Durability: sled's `flush_async` writes its buffers and then calls
+//! `sync_file_range`, which neither persists file metadata (a grown file's
+//! size) nor flushes the disk cache. [`SledKv::flush_durable`] therefore
+//! follows it with a real `fsync` of the data file, of any blob files (sled
+//! never syncs those) and of the directory (sled renames its own snapshot
+//! files into place without syncing the directory).
+
+use std::fs::File;
+use std::io;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::fsutil;
+use super::kv::{BatchOp, Direction, KeyRange, KvError, KvStore, Space, Visitor, WriteBatch};
+
+/// sled's page cache size. Its default (1 GiB) is far more than a Raft log
+/// of small entries needs on a master.
+const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
+/// Values above this size are written by sled to separate blob files
+/// (segment size 512 KiB / 4). The log store keeps entries far smaller, but
+/// a huge command must still be durable, so such writes are logged and the
+/// blob files are synced on flush.
+pub const SLED_BLOB_THRESHOLD: usize = 128 * 1024;
+
+pub struct SledKv {
+    db: sled::Db,
+    path: PathBuf,
+    /// sled's single data file (`<path>/db`), kept open for `fsync`.
+    db_file: Arc<File>,
+}
+
+impl SledKv {
+    /// Opens (or creates) the sled database in `path`.
+    pub async fn open(path: &Path) -> Result<Self, KvError> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| KvError::Io {
+                path: "<sled open task>".into(),
+                source: io::Error::other(e),
+            })?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self, KvError> {
+        let io_err = |p: &Path| {
+            let p = p.display().to_string();
+            move |source| KvError::Io { path: p, source }
+        };
+        fsutil::create_dir_durable(&path).map_err(io_err(&path))?;
+
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+            .map_err(|e| sled_err(&path, e))?;
+
+        let db_path = path.join("db");
+        let db_file = File::open(&db_path).map_err(io_err(&db_path))?;
+        // sled writes `conf` once at creation and never syncs it or the
+        // directory: do it now so a new store's layout survives a crash.
+        let conf = path.join("conf");
+        if conf.exists() {
+            fsutil::sync_file(&conf).map_err(io_err(&conf))?;
+        }
+        db_file.sync_all().map_err(io_err(&db_path))?;
+        fsutil::sync_dir(&path).map_err(io_err(&path))?;
+
+        tracing::debug!(path = %path.display(), "opened sled");
+        Ok(Self {
+            db,
+            path,
+            db_file: Arc::new(db_file),
+        })
+    }
+
+    fn err(&self, e: sled::Error) -> KvError {
+        sled_err(&self.path, e)
+    }
+}
+
+fn sled_err(path: &Path, e: sled::Error) -> KvError {
+    KvError::Engine {
+        engine: "sled",
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn prefix(space: Space) -> u8 {
+    match space {
+        Space::Log => b'L',
+        Space::Meta => b'M',
+    }
+}
+
+fn full_key(space: Space, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(prefix(space));
+    k.extend_from_slice(key);
+    k
+}
+
+/// Maps a range inside `space` onto the prefixed keys of the shared tree.
+fn full_range(space: Space, (start, end): KeyRange) -> KeyRange {
+    let p = prefix(space);
+    let start = match start {
+        Bound::Included(k) => Bound::Included(full_key(space, &k)),
+        Bound::Excluded(k) => Bound::Excluded(full_key(space, &k)),
+        Bound::Unbounded => Bound::Included(vec![p]),
+    };
+    let end = match end {
+        Bound::Included(k) => Bound::Included(full_key(space, &k)),
+        Bound::Excluded(k) => Bound::Excluded(full_key(space, &k)),
+        // Every key of the space sorts before the next prefix byte.
+        Bound::Unbounded => Bound::Excluded(vec![p + 1]),
+    };
+    (start, end)
+}
+
+/// fsyncs every blob file sled has written, and their directory.
+fn sync_blobs(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut any = false;
+    for entry in entries {
+        let path = entry?.path();
+        match fsutil::sync_file(&path) {
+            Ok(()) => any = true,
+            // sled garbage-collects blobs concurrently.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if any {
+        fsutil::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+impl KvStore for SledKv {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        let v = self.db.get(full_key(space, key)).map_err(|e| self.err(e))?;
+        Ok(v.map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        space: Space,
+        range: KeyRange,
+        direction: Direction,
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), KvError> {
+        let iter = self.db.range(full_range(space, range));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction
+        {
+            Direction::Forward => Box::new(iter),
+            Direction::Reverse => Box::new(iter.rev()),
+        };
+        for item in iter {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            // Every key in the range carries the space's prefix byte.
+            if visit(&k[1..], &v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), KvError> {
+        let mut b = sled::Batch::default();
+        for op in batch.into_ops() {
+            match op {
+                BatchOp::Put { space, key, value } => {
+                    if value.len() > SLED_BLOB_THRESHOLD {
+                        tracing::warn!(
+                            len = value.len(),
+                            "value above sled's blob threshold; it goes to a blob file"
+                        );
+                    }
+                    b.insert(full_key(space, &key), value);
+                }
+                BatchOp::Delete { space, key } => b.remove(full_key(space, &key)),
+            }
+        }
+        self.db.apply_batch(b).map_err(|e| self.err(e))
+    }
+
+    async fn flush_durable(&self) -> Result<(), KvError> {
+        self.db.flush_async().await.map_err(|e| self.err(e))?;
+
+        let db_file = Arc::clone(&self.db_file);
+        let path = self.path.clone();
+        let res = tokio::task::spawn_blocking(move || -> Result<(), KvError> {
+            let at = |p: &Path| {
+                let p = p.display().to_string();
+                move |source| KvError::Io { path: p, source }
+            };
+            db_file.sync_all().map_err(at(&path.join("db")))?;
+            let blobs = path.join("blobs");
+            sync_blobs(&blobs).map_err(at(&blobs))?;
+            fsutil::sync_dir(&path).map_err(at(&path))?;
+            Ok(())
+        })
+        .await;
+        match res {
+            Ok(r) => r,
+            Err(e) => Err(KvError::Io {
+                path: self.path.display().to_string(),
+                source: io::Error::other(e),
+            }),
+        }
+    }
+}

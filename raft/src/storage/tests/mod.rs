@@ -1,0 +1,9 @@
+//! Storage tests: openraft's suite, restarts, corruption, a Raft group on
+//! the real storage, and the durable-append latency.
+
+mod corruption;
+mod latency;
+mod raft_group;
+mod restart;
+mod suite;
+mod util;

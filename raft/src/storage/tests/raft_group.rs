@@ -1,0 +1,210 @@
+//! A real openraft group on this storage, with an in-process network:
+//! automatic snapshots and purging, snapshot transfer to a new learner in
+//! small chunks, and a restart that re-applies the committed log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, Config, SnapshotPolicy};
+
+use super::util::*;
+use crate::storage::{open, RegistryHandle};
+use crate::{NodeId, Raft, TypeConfig};
+
+#[derive(Clone, Default)]
+struct Router {
+    nodes: Arc<Mutex<HashMap<NodeId, Raft>>>,
+}
+
+impl Router {
+    fn get(&self, id: NodeId) -> Result<Raft, Unreachable> {
+        self.nodes
+            .lock()
+            .unwrap()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Unreachable::new(&std::io::Error::other(format!("node {id} is down"))))
+    }
+}
+
+struct Conn {
+    router: Router,
+    target: NodeId,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Router {
+    type Network = Conn;
+
+    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> Conn {
+        Conn {
+            router: self.clone(),
+            target,
+        }
+    }
+}
+
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+
+impl RaftNetwork<TypeConfig> for Conn {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        let raft = self.router.get(self.target)?;
+        raft.append_entries(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        let raft = self.router.get(self.target)?;
+        raft.install_snapshot(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        let raft = self.router.get(self.target)?;
+        raft.vote(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+fn config() -> Arc<Config> {
+    let config = Config {
+        cluster_name: "storage-test".into(),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(20),
+        max_in_snapshot_log_to_keep: 0,
+        // Force a multi-chunk transfer through begin_receiving_snapshot.
+        snapshot_max_chunk_size: 100,
+        install_snapshot_timeout: 2000,
+        ..Default::default()
+    };
+    Arc::new(config.validate().unwrap())
+}
+
+async fn start(router: &Router, id: NodeId, dir: &Path) -> (Raft, RegistryHandle) {
+    let (log, sm) = open(dir).await.unwrap();
+    let handle = sm.registry_handle();
+    let raft = Raft::new(id, config(), router.clone(), log, sm)
+        .await
+        .unwrap();
+    router.nodes.lock().unwrap().insert(id, raft.clone());
+    (raft, handle)
+}
+
+async fn stop(router: &Router, id: NodeId, raft: Raft) {
+    router.nodes.lock().unwrap().remove(&id);
+    raft.shutdown().await.unwrap();
+}
+
+fn registry_json(h: &RegistryHandle) -> String {
+    h.read(|r| serde_json::to_string(r).unwrap())
+}
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(10));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_transfer_and_restart() {
+    let dir1 = tempfile::tempdir().unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let router = Router::default();
+
+    let (raft1, reg1) = start(&router, 1, dir1.path()).await;
+    raft1
+        .initialize(BTreeMap::from([(1, BasicNode::new("n1"))]))
+        .await
+        .unwrap();
+    raft1.wait(WAIT).current_leader(1, "leader").await.unwrap();
+    for n in 0..50 {
+        raft1.client_write(command(n)).await.unwrap();
+    }
+    let last = raft1.metrics().borrow().last_log_index.unwrap();
+    raft1
+        .wait(WAIT)
+        .applied_index(Some(last), "applied")
+        .await
+        .unwrap();
+    // Policy: a snapshot every 20 logs, nothing kept after it.
+    let m = raft1
+        .wait(WAIT)
+        .metrics(|m| m.purged.is_some(), "purged")
+        .await
+        .unwrap();
+    assert_eq!(reg1.last_applied().map(|l| l.index), Some(last));
+    assert!(snapshot_files(dir1.path()).len() == 1, "one snapshot file");
+    println!(
+        "leader: last log {last}, snapshot {:?}, purged {:?}",
+        m.snapshot, m.purged
+    );
+
+    // A new learner can only catch up via the snapshot.
+    let (raft2, reg2) = start(&router, 2, dir2.path()).await;
+    raft1
+        .add_learner(2, BasicNode::new("n2"), true)
+        .await
+        .unwrap();
+    raft2
+        .wait(WAIT)
+        .applied_index_at_least(Some(last), "learner caught up")
+        .await
+        .unwrap();
+    assert_eq!(registry_json(&reg2), registry_json(&reg1));
+    assert_eq!(
+        snapshot_files(dir2.path()).len(),
+        1,
+        "installed snapshot stored"
+    );
+
+    // More writes after the snapshot, then restart both from disk.
+    for n in 50..55 {
+        raft1.client_write(command(n)).await.unwrap();
+    }
+    let last = raft1.metrics().borrow().last_log_index.unwrap();
+    raft2
+        .wait(WAIT)
+        .applied_index_at_least(Some(last), "learner applied")
+        .await
+        .unwrap();
+    let before = registry_json(&reg1);
+    stop(&router, 2, raft2).await;
+    stop(&router, 1, raft1).await;
+    drop((reg1, reg2));
+
+    let (raft1, reg1) = start(&router, 1, dir1.path()).await;
+    let (raft2, reg2) = start(&router, 2, dir2.path()).await;
+    // openraft re-applies the committed entries after the snapshot.
+    raft1
+        .wait(WAIT)
+        .applied_index_at_least(Some(last), "re-applied")
+        .await
+        .unwrap();
+    raft2
+        .wait(WAIT)
+        .applied_index_at_least(Some(last), "re-applied")
+        .await
+        .unwrap();
+    assert_eq!(registry_json(&reg1), before);
+    assert_eq!(registry_json(&reg2), before);
+    stop(&router, 2, raft2).await;
+    stop(&router, 1, raft1).await;
+}
