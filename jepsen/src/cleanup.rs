@@ -110,8 +110,14 @@ pub fn install_process_handlers() {
     });
 }
 
-const SLOT_DIR: &str = "/tmp/mesoraft-jepsen";
 pub const MAX_SLOTS: u32 = 16;
+
+/// Per user, so that runs by different users never fight over lock files
+/// (only root can create namespaces anyway).
+fn slot_dir() -> String {
+    // SAFETY: geteuid has no preconditions.
+    format!("/tmp/mesoraft-jepsen-{}", unsafe { libc::geteuid() })
+}
 
 /// An exclusive claim on one set of names and addresses.
 pub struct Slot {
@@ -123,9 +129,10 @@ pub struct Slot {
 impl Slot {
     /// Takes the first free slot, killing processes a crashed holder left.
     pub fn acquire() -> anyhow::Result<Arc<Slot>> {
-        std::fs::create_dir_all(SLOT_DIR).with_context(|| format!("creating {SLOT_DIR}"))?;
+        let dir = slot_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
         for index in 0..MAX_SLOTS {
-            let path = PathBuf::from(format!("{SLOT_DIR}/slot-{index}.lock"));
+            let path = PathBuf::from(format!("{dir}/slot-{index}.lock"));
             let lock = OpenOptions::new()
                 .create(true)
                 .truncate(false)
@@ -137,7 +144,7 @@ impl Slot {
             if rc != 0 {
                 continue;
             }
-            let pid_path = PathBuf::from(format!("{SLOT_DIR}/slot-{index}.pids"));
+            let pid_path = PathBuf::from(format!("{dir}/slot-{index}.pids"));
             kill_leftover_pids(&pid_path);
             let pids = OpenOptions::new()
                 .create(true)
@@ -150,7 +157,7 @@ impl Slot {
                 pids: Mutex::new(pids),
             }));
         }
-        bail!("all {MAX_SLOTS} jepsen slots are in use (see {SLOT_DIR})")
+        bail!("all {MAX_SLOTS} jepsen slots are in use (see {dir})")
     }
 
     /// Remembers a process group so a later run can kill it if we crash.
@@ -183,5 +190,25 @@ fn kill_leftover_pids(path: &PathBuf) {
             tracing::warn!(pgid, "killing a master left behind by a crashed run");
             kill_group(pgid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_exclusive() {
+        let a = Slot::acquire().unwrap();
+        let b = Slot::acquire().unwrap();
+        assert_ne!(a.index, b.index);
+    }
+
+    #[test]
+    fn unregistered_teardowns_are_forgotten() {
+        let id = register_teardown(Arc::new(|| {}));
+        assert!(with(|r| r.teardowns.contains_key(&id)));
+        unregister_teardown(id);
+        assert!(!with(|r| r.teardowns.contains_key(&id)));
     }
 }

@@ -38,6 +38,9 @@ enum Cmd {
         workload: Option<String>,
         #[arg(long, default_value_t = 120)]
         check_budget_s: u64,
+        /// Also rewrite results.json (verdicts) and report.html.
+        #[arg(long)]
+        rewrite: bool,
     },
     /// Remove leftovers (namespaces, bridges, processes) of crashed runs.
     Cleanup,
@@ -206,19 +209,21 @@ async fn test(args: TestArgs) -> anyhow::Result<bool> {
     Ok(summary.iter().all(|(_, v)| v == "True"))
 }
 
-fn check(dir: PathBuf, workload: Option<String>, budget: u64) -> anyhow::Result<bool> {
+fn check(
+    dir: PathBuf,
+    workload: Option<String>,
+    budget: u64,
+    rewrite: bool,
+) -> anyhow::Result<bool> {
     let history = history::read_jsonl(&dir.join("history.jsonl"))?;
-    let name = match workload {
-        Some(w) => w,
-        None => {
-            let results: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("results.json"))?)?;
-            results["workload"]
-                .as_str()
-                .unwrap_or("register")
-                .to_string()
-        }
+    let results_path = dir.join("results.json");
+    let mut results: serde_json::Value = match std::fs::read(&results_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(_) => serde_json::json!({}),
     };
+    let name = workload
+        .or_else(|| results["workload"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "register".to_string());
     let checkers: Vec<Box<dyn checker::Checker>> = match name.as_str() {
         "register" => vec![Box::new(checker::register::RegisterChecker {
             time_budget: Duration::from_secs(budget),
@@ -228,10 +233,27 @@ fn check(dir: PathBuf, workload: Option<String>, budget: u64) -> anyhow::Result<
         other => anyhow::bail!("unknown workload {other:?}"),
     };
     let mut all = Validity::True;
+    let mut verdicts = Vec::new();
     for c in checkers {
         let r = c.check(&history);
         println!("{}", serde_json::to_string_pretty(&r)?);
         all = all.and(r.valid);
+        verdicts.push(r);
+    }
+    if rewrite {
+        results["checkers"] = serde_json::to_value(&verdicts)?;
+        results["valid"] = match all {
+            Validity::True => serde_json::json!(true),
+            Validity::False => serde_json::json!(false),
+            Validity::Unknown => serde_json::json!("unknown"),
+        };
+        let concurrency = results["concurrency"].as_u64().unwrap_or(5);
+        std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
+        std::fs::write(
+            dir.join("report.html"),
+            jepsen::report::html::render(&results, &history, concurrency),
+        )?;
+        eprintln!("jepsen: rewrote {} and report.html", results_path.display());
     }
     Ok(all.is_pass())
 }
@@ -259,7 +281,8 @@ fn main() {
                 dir,
                 workload,
                 check_budget_s,
-            } => check(dir, workload, check_budget_s),
+                rewrite,
+            } => check(dir, workload, check_budget_s, rewrite),
             Cmd::Cleanup => {
                 // Only slots nobody holds: taking one kills the processes its
                 // last holder left; then its network objects go.

@@ -75,8 +75,14 @@ impl TestOpts {
     }
 
     pub fn test_name(&self) -> String {
+        let everything = crate::nemesis::ALL.len() == self.nemeses.len()
+            && crate::nemesis::ALL
+                .iter()
+                .all(|n| self.nemeses.iter().any(|m| m == n));
         let nem = if self.nemeses.is_empty() {
             "none".to_string()
+        } else if everything {
+            "all".to_string()
         } else {
             self.nemeses.join("+")
         };
@@ -276,7 +282,14 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
         end: Instant::now(),
         check_budget: opts.check_budget,
     };
-    if let Err(e) = drive(
+    // On Ctrl-C the emergency cleanup also saves what was recorded so far.
+    let partial = {
+        let (rec, path) = (recorder.clone(), dir.join("history.partial.jsonl"));
+        crate::cleanup::register_teardown(Arc::new(move || {
+            let _ = history::write_jsonl(&path, &rec.snapshot());
+        }))
+    };
+    let driven = drive(
         opts,
         workload.as_ref(),
         &active,
@@ -284,8 +297,9 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
         &nemesis_ctx,
         &mut ctx,
     )
-    .await
-    {
+    .await;
+    crate::cleanup::unregister_teardown(partial);
+    if let Err(e) = driven {
         eprintln!("jepsen: run aborted: {e:#}");
         phases.error = Some(format!("{e:#}"));
     }
@@ -451,4 +465,32 @@ async fn drive(
     let leader = ready.context("cluster did not recover after healing")?;
     eprintln!("jepsen: healed; leader {leader}; final operations");
     workload.finish(ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_and_sortable() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000_000_123);
+        assert_eq!(timestamp(t), "20010909T014640.123Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(timestamp(leap), "20000229T000000.000Z");
+    }
+
+    #[test]
+    fn names_and_reproduction() {
+        let bins = crate::cluster::binaries::fake(std::path::Path::new("/x/jepsen"));
+        let mut o = TestOpts::new("register", &["partition", "kill"], bins);
+        o.seed = 7;
+        assert_eq!(o.test_name(), "register-partition+kill");
+        assert!(o.reproduce().contains("--nemesis partition,kill"));
+        assert!(o.reproduce().contains("--seed 7"));
+        o.nemeses = crate::nemesis::ALL.iter().map(|s| s.to_string()).collect();
+        assert_eq!(o.test_name(), "register-all");
+        o.nemeses.clear();
+        o.stale_reads = true;
+        assert_eq!(o.test_name(), "register-none-STALE-READS");
+    }
 }

@@ -134,7 +134,12 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         cluster.set(&id);
     }
     let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
-    let network = GrpcNetworkFactory::new(args.id, cluster.clone(), connect_timeout);
+    let network = GrpcNetworkFactory::new(
+        args.id,
+        cluster.clone(),
+        connect_timeout,
+        Duration::from_millis(args.heartbeat_interval_ms),
+    );
     let raft = Raft::new(args.id, config, network, log_store, state_machine)
         .await
         .context("cannot start the Raft core")?;
@@ -188,6 +193,9 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
 
     tracing::info!(node_id = master.id, address = %master.address, initialized = !membership.is_empty(),
         "master serving");
+    if !membership.is_empty() {
+        tasks.push(tokio::spawn(quiet_start(master.clone(), shutdown.clone())));
+    }
     if membership.is_empty() {
         tasks.push(tokio::spawn(initialize_when_possible(
             master.clone(),
@@ -200,6 +208,28 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         server,
         tasks,
     })
+}
+
+/// A restarted master does not know when it last heard the leader, so
+/// openraft treats its leader lease as expired and it would start an
+/// election as soon as its timer fires, deposing a healthy leader that
+/// simply had not reached it yet (Raft without pre-vote). Stay quiet until
+/// a leader makes contact or a few election timeouts pass with none.
+async fn quiet_start(master: Arc<Master>, shutdown: CancellationToken) {
+    let raft = &master.raft;
+    raft.runtime_config().elect(false);
+    let patience = Duration::from_millis(3 * master.args.election_timeout_max_ms);
+    tokio::select! {
+        _ = master.contact.wait_first_contact() => {}
+        _ = tokio::time::sleep(patience) => {}
+        _ = shutdown.cancelled() => {}
+    }
+    raft.runtime_config().elect(true);
+    tracing::info!(
+        node_id = master.id,
+        heard_leader = master.contact.millis_since().is_some(),
+        "elections enabled"
+    );
 }
 
 fn http_client() -> reqwest::Client {

@@ -37,17 +37,19 @@ pub struct MasterArgs {
     #[arg(long)]
     pub work_dir: PathBuf,
 
-    /// Leader heartbeat period. Default measured on a loaded 2-core VM: see
-    /// ARCHITECTURE.md "Timeouts".
-    #[arg(long, default_value_t = 100)]
+    /// Leader heartbeat period. The defaults of the three timing flags were
+    /// chosen by measurement (ARCHITECTURE.md, "Timeouts").
+    #[arg(long, default_value_t = 50)]
     pub heartbeat_interval_ms: u64,
 
-    /// A follower that hears no leader for a random time in
-    /// [min, max) starts an election.
-    #[arg(long, default_value_t = 400)]
+    /// A follower that hears no leader for a random time in [min, max)
+    /// starts an election.
+    #[arg(long, default_value_t = 150)]
     pub election_timeout_min_ms: u64,
 
-    #[arg(long, default_value_t = 800)]
+    /// Also the follower's leader lease: it refuses to vote for another
+    /// candidate until this long after it last heard the leader.
+    #[arg(long, default_value_t = 300)]
     pub election_timeout_max_ms: u64,
 
     /// Take a registry snapshot (and compact the log) every N entries.

@@ -13,7 +13,7 @@
 //! have no effect and are dropped; unknown writes may take effect at any time
 //! after their invocation, or never.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -216,15 +216,170 @@ fn describe(op: &RegOp, history: &[Op]) -> Value {
     })
 }
 
-/// Builds the failure report: the longest linearizable prefix found, the
-/// operation that could not be placed after it, and the window of
-/// operations that could have been placed before that one returned, shrunk
-/// (greedily, keeping the stuck operation) while it stays non-linearizable
-/// from the prefix's final state.
+/// A register whose value at the start of a window may be any of
+/// `initial` (the initial None, or anything written before the window).
+struct WindowModel<'a> {
+    initial: &'a HashSet<RegValue>,
+}
+
+impl Model for WindowModel<'_> {
+    /// None: the value is not pinned down yet.
+    type State = Option<RegValue>;
+    type Input = RegInput;
+    type Output = RegValue;
+
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &RegInput,
+        output: Option<&RegValue>,
+    ) -> Option<Self::State> {
+        match (state, input) {
+            (_, RegInput::Write(v)) => Some(Some(Some(*v))),
+            (None, RegInput::Read) => match output {
+                None => Some(None),
+                Some(seen) if self.initial.contains(seen) => Some(Some(*seen)),
+                Some(_) => None,
+            },
+            (Some(current), RegInput::Read) => RegisterModel.step(current, input, output).map(Some),
+        }
+    }
+}
+
+/// Shrinks a failure to a small, self-contained counterexample: the latest
+/// start time `t0` such that the operations still running at or after `t0`
+/// (up to the stuck operation's return) cannot be linearized *whatever* the
+/// register held at `t0`, then greedily drops operations that are not
+/// needed (never a write whose value a remaining read returns, so the
+/// window never "fails" just because a write was cut out).
+/// Returns (window, t0, number of possible values at t0).
+fn self_contained_window(
+    ops: &[RegOp],
+    stuck: usize,
+    deadline: Instant,
+) -> Option<(Vec<usize>, u64, usize)> {
+    let stuck_ret = ops[stuck].ret?;
+    let base: Vec<usize> = (0..ops.len())
+        .filter(|i| ops[*i].call <= stuck_ret)
+        .collect();
+    let window_at = |t0: u64| -> (Vec<usize>, HashSet<RegValue>) {
+        let idx = base
+            .iter()
+            .copied()
+            .filter(|i| ops[*i].ret.is_none_or(|r| r >= t0))
+            .collect();
+        let mut initial = HashSet::from([None]);
+        for i in &base {
+            if let RegInput::Write(v) = ops[*i].input {
+                if ops[*i].call < t0 {
+                    initial.insert(Some(v));
+                }
+            }
+        }
+        (idx, initial)
+    };
+    let illegal = |idx: &[usize], initial: &HashSet<RegValue>| {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        let sub: Vec<RegOp> = idx.iter().map(|i| ops[*i].clone()).collect();
+        let budget = Budget {
+            deadline: Some(deadline.min(Instant::now() + Duration::from_secs(2))),
+            max_cache: 300_000,
+        };
+        matches!(
+            wgl::check(&WindowModel { initial }, None, &sub, &budget),
+            Outcome::Illegal(_)
+        )
+    };
+    let mut times: Vec<u64> = base.iter().filter_map(|i| ops[*i].ret).collect();
+    times.push(0);
+    times.sort_unstable();
+    times.dedup();
+    let (w, init) = window_at(0);
+    if !illegal(&w, &init) {
+        return None;
+    }
+    // Binary search for the latest start that still fails (failing is
+    // close to monotone in t0: a later start leaves fewer constraints).
+    let (mut lo, mut hi) = (0usize, times.len());
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let (w, init) = window_at(times[mid]);
+        if illegal(&w, &init) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let t0 = times[lo];
+    let (mut window, initial) = window_at(t0);
+    if window.len() <= 150 {
+        let mut i = 0;
+        while i < window.len() {
+            let victim = window[i];
+            let observed = match ops[victim].input {
+                RegInput::Write(v) => window
+                    .iter()
+                    .any(|j| ops[*j].input == RegInput::Read && ops[*j].output == Some(Some(v))),
+                RegInput::Read => false,
+            };
+            if victim == stuck || observed {
+                i += 1;
+                continue;
+            }
+            let mut candidate = window.clone();
+            candidate.remove(i);
+            if illegal(&candidate, &initial) {
+                window = candidate;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    window.sort_by_key(|i| (ops[*i].call, *i));
+    Some((window, t0, initial.len()))
+}
+
+/// The failure report: the longest linearizable prefix the search found,
+/// the operation that could not be placed after it, and the smallest
+/// failing window: self-contained when one is found (see
+/// `self_contained_window`), else the operations that could have been
+/// placed before the stuck one returned, shrunk while they stay
+/// non-linearizable from the prefix's final state.
 fn explain(key: &str, ops: &[RegOp], cx: wgl::Counterexample<RegValue>, history: &[Op]) -> Value {
     let stuck = &ops[cx.stuck];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let last_write = cx
+        .prefix
+        .iter()
+        .rev()
+        .find(|i| matches!(ops[**i].input, RegInput::Write(_)));
+    let mut report = json!({
+        "key": key,
+        "operations": ops.len(),
+        "linearizable_prefix_len": cx.prefix.len(),
+        "state_after_prefix": show(cx.state),
+        "last_write_in_prefix": last_write.map(|i| describe(&ops[*i], history)),
+        "stuck_op": describe(stuck, history),
+    });
+    if let Some((window, t0, possible)) = self_contained_window(ops, cx.stuck, deadline) {
+        report["window"] = window.iter().map(|i| describe(&ops[*i], history)).collect();
+        report["window_kind"] = json!("self-contained");
+        report["window_start_ms"] = json!(t0 as f64 / 1e6);
+        report["window_is_minimal"] = json!(true);
+        report["explanation"] = json!(format!(
+            "whatever the register held at {:.3} ms (initially nothing, or any of the {} values \
+             written before), these {} operations cannot be linearized",
+            t0 as f64 / 1e6,
+            possible - 1,
+            window.len()
+        ));
+        return report;
+    }
+
     let stuck_ret = stuck.ret.unwrap_or(u64::MAX);
-    let in_prefix: std::collections::HashSet<usize> = cx.prefix.iter().copied().collect();
+    let in_prefix: HashSet<usize> = cx.prefix.iter().copied().collect();
     let mut window: Vec<usize> = (0..ops.len())
         .filter(|i| !in_prefix.contains(i) && ops[*i].call <= stuck_ret)
         .collect();
@@ -239,22 +394,21 @@ fn explain(key: &str, ops: &[RegOp], cx: wgl::Counterexample<RegValue>, history:
         }
     }
     window.sort_by_key(|i| (ops[*i].call, *i));
-
-    let sub = |idx: &[usize]| -> Vec<RegOp> { idx.iter().map(|i| ops[*i].clone()).collect() };
-    let budget = Budget {
-        deadline: Some(Instant::now() + Duration::from_secs(2)),
-        max_cache: 200_000,
-    };
     let illegal = |idx: &[usize]| {
+        let sub: Vec<RegOp> = idx.iter().map(|i| ops[*i].clone()).collect();
+        let budget = Budget {
+            deadline: Some(deadline.max(Instant::now() + Duration::from_millis(500))),
+            max_cache: 200_000,
+        };
         matches!(
-            wgl::check(&RegisterModel, cx.state, &sub(idx), &budget),
+            wgl::check(&RegisterModel, cx.state, &sub, &budget),
             Outcome::Illegal(_)
         )
     };
     let minimal = illegal(&window);
     if minimal {
         let mut i = 0;
-        while i < window.len() {
+        while i < window.len() && Instant::now() < deadline {
             if window[i] == cx.stuck {
                 i += 1;
                 continue;
@@ -268,27 +422,17 @@ fn explain(key: &str, ops: &[RegOp], cx: wgl::Counterexample<RegValue>, history:
             }
         }
     }
-    let last_write = cx
-        .prefix
-        .iter()
-        .rev()
-        .find(|i| matches!(ops[**i].input, RegInput::Write(_)));
-    json!({
-        "key": key,
-        "operations": ops.len(),
-        "linearizable_prefix_len": cx.prefix.len(),
-        "state_after_prefix": show(cx.state),
-        "last_write_in_prefix": last_write.map(|i| describe(&ops[*i], history)),
-        "stuck_op": describe(stuck, history),
-        "window": window.iter().map(|i| describe(&ops[*i], history)).collect::<Vec<_>>(),
-        "window_is_minimal": minimal,
-        "explanation": format!(
-            "starting from value {} (after the longest linearizable prefix of {} operations), \
-             the {} operations of `window` cannot all be linearized before the stuck operation \
-             returns",
-            show(cx.state), cx.prefix.len(), window.len()
-        ),
-    })
+    report["window"] = window.iter().map(|i| describe(&ops[*i], history)).collect();
+    report["window_kind"] = json!("after-prefix");
+    report["window_is_minimal"] = json!(minimal);
+    report["explanation"] = json!(format!(
+        "starting from value {} (after the longest linearizable prefix of {} operations), the {} \
+         operations of `window` cannot all be linearized before the stuck operation returns",
+        show(cx.state),
+        cx.prefix.len(),
+        window.len()
+    ));
+    report
 }
 
 /// Linearizability of every register in the history.

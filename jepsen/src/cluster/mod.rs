@@ -313,6 +313,21 @@ impl Cluster {
             if ok.iter().all(|b| *b) {
                 return Ok(());
             }
+            // A master that died will not become healthy: say why at once.
+            let running = self.running();
+            if let Some(dead) = ids.iter().find(|id| !running.contains(id)) {
+                let status = self
+                    .unexpected_exits()
+                    .into_iter()
+                    .rev()
+                    .find(|(id, _)| id == dead)
+                    .map_or_else(|| "not started".to_string(), |(_, s)| s);
+                bail!(
+                    "master {dead} is not running ({status}); end of its log {}:\n{}",
+                    self.node(*dead).log.display(),
+                    log_tail(&self.node(*dead).log, 8)
+                );
+            }
             if Instant::now() >= deadline {
                 let down: Vec<u64> = ids
                     .iter()
@@ -350,6 +365,13 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
+}
+
+/// The last `n` lines of a log file.
+pub fn log_tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 impl Drop for Cluster {

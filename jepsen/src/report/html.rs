@@ -313,6 +313,119 @@ fn latency_plot(ops: &[Completed], faults: &[FaultWindow], scale: &Scale) -> Str
     out
 }
 
+/// One failing window drawn on its own: a bar per operation from
+/// invocation to completion, labelled with what it did and saw.
+fn window_plot(window: &[Value]) -> String {
+    let start = window
+        .iter()
+        .filter_map(|w| w["invoke_ms"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let end = window
+        .iter()
+        .map(|w| {
+            w["complete_ms"]
+                .as_f64()
+                .or(w["invoke_ms"].as_f64())
+                .unwrap_or(0.0)
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !start.is_finite() || !end.is_finite() {
+        return String::new();
+    }
+    let span = (end - start).max(0.001);
+    let (left, width, row) = (10.0, 700.0, 22.0);
+    let x = |ms: f64| left + width * (ms - start) / span;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{:.0}" font-family="sans-serif">"#,
+        left + width + 260.0,
+        row * window.len() as f64 + 24.0
+    );
+    for (i, w) in window.iter().enumerate() {
+        let y = 4.0 + i as f64 * row;
+        let x1 = x(w["invoke_ms"].as_f64().unwrap_or(start));
+        let open = w["complete_ms"].is_null();
+        let x2 = if open {
+            left + width
+        } else {
+            x(w["complete_ms"].as_f64().unwrap_or(end))
+        };
+        let kind = match w["type"].as_str() {
+            Some("ok") => OpType::Ok,
+            Some("fail") => OpType::Fail,
+            _ => OpType::Info,
+        };
+        let label = format!(
+            "p{} {} {} ({}{})",
+            w["process"],
+            w["f"].as_str().unwrap_or("?"),
+            w["value"],
+            w["type"].as_str().unwrap_or("?"),
+            w["node"]
+                .as_str()
+                .map(|n| format!(" @{n}"))
+                .unwrap_or_default()
+        );
+        let _ = write!(
+            out,
+            r#"<rect x="{x1:.1}" y="{y:.1}" width="{:.1}" height="14" fill="{}" fill-opacity="0.8"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+            (x2 - x1).max(2.0),
+            color(kind),
+            left + width + 8.0,
+            y + 11.0,
+            esc(&label)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"<text x="{left}" y="{:.1}" font-size="10">{start:.3} ms</text><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end">{end:.3} ms</text></svg>"#,
+        row * window.len() as f64 + 18.0,
+        left + width,
+        row * window.len() as f64 + 18.0
+    );
+    out
+}
+
+/// Readable failure sections of the failing checkers.
+fn failures(results: &Value) -> String {
+    let mut out = String::new();
+    for c in results["checkers"].as_array().into_iter().flatten() {
+        if c["valid"] != "false" {
+            continue;
+        }
+        let name = esc(c["checker"].as_str().unwrap_or("?"));
+        for f in c["details"]["failures"].as_array().into_iter().flatten() {
+            let _ = write!(
+                out,
+                "<h3>{name}: register {}</h3><p>{}</p>",
+                esc(f["key"].as_str().unwrap_or("?")),
+                esc(f["explanation"].as_str().unwrap_or(""))
+            );
+            if let Some(window) = f["window"].as_array() {
+                out.push_str(&window_plot(window));
+            }
+        }
+        for p in c["details"]["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(20)
+        {
+            let _ = write!(
+                out,
+                "<h3>{name}</h3><pre>{}</pre>",
+                esc(&serde_json::to_string_pretty(p).unwrap_or_default())
+            );
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("<h2>Failures</h2>{out}")
+    }
+}
+
 /// The whole page.
 pub fn render(results: &Value, history: &[Op], concurrency: u64) -> String {
     let ops = pair(history);
@@ -397,6 +510,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
         }
     }
     out.push_str("</table>");
+    out.push_str(&failures(results));
     out.push_str(r#"<h2>Timeline</h2><p class="legend">one row per client; bars from invocation to completion (writes solid, reads pale);<span style="background:#2e7d32"></span>ok<span style="background:#c62828"></span>fail<span style="background:#f9a825"></span>info (unknown)<span style="background:#1565c0;opacity:.3"></span>partition<span style="background:#6a1b9a;opacity:.3"></span>kill<span style="background:#00838f;opacity:.3"></span>pause<span style="background:#5d4037;opacity:.3"></span>membership; operations named by a failing checker are outlined in black. Hover for details.</p>"#);
     out.push_str(&timeline(history, &ops, &faults, &scale, concurrency, &hot));
     out.push_str("<h2>Latency</h2><p>completed operations: latency (log scale) against invocation time; squares are writes, dots reads.</p>");
@@ -450,13 +564,16 @@ mod tests {
         rec.nemesis("stop", json!({"nemesis": "partition"}), None);
         let h = rec.snapshot();
         let results = json!({"test": "t<1>", "valid": false, "checkers": [
-            {"checker": "c", "valid": "false", "summary": "bad", "details": {"window": [{"index": 0}]}}]});
+            {"checker": "c", "valid": "false", "summary": "bad", "details": {"failures": [{"key": "k",
+                "explanation": "stale", "window": [{"index": 0, "process": 0, "f": "write", "value": 1.0,
+                "type": "ok", "invoke_ms": 0.0, "complete_ms": 1.0}]}]}}]});
         let page = render(&results, &h, 2);
         assert!(page.contains("<svg"));
         assert!(page.contains("FAIL"));
         assert!(page.contains("t&lt;1&gt;"), "escaped");
         assert!(page.contains("&lt;timeout&gt;"));
         assert!(page.contains(r#"stroke="black""#), "flagged op outlined");
+        assert!(page.contains("<h2>Failures</h2>") && page.contains("p0 write 1.0"));
         assert_eq!(fault_windows(&h).len(), 1);
         assert!(fault_windows(&h)[0].stop_ns.is_some());
     }

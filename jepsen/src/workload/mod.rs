@@ -249,3 +249,27 @@ pub async fn final_op(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_moves_a_client_to_a_new_process() {
+        let mut p = ProcessNumber::new(2, 5);
+        assert_eq!(p.get(), Process::Client(2));
+        p.after(OpType::Ok);
+        p.after(OpType::Fail);
+        assert_eq!(p.get(), Process::Client(2));
+        p.after(OpType::Info);
+        assert_eq!(p.get(), Process::Client(7));
+    }
+
+    #[test]
+    fn workloads_by_name() {
+        for w in ALL {
+            assert_eq!(by_name(w, &WorkloadOpts::default()).unwrap().name(), *w);
+        }
+        assert!(by_name("nope", &WorkloadOpts::default()).is_none());
+    }
+}

@@ -10,7 +10,7 @@ use mesoraft_proto::raft::RaftPayload;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -29,17 +29,27 @@ pub struct GrpcNetworkFactory {
     local_id: NodeId,
     cluster: ClusterIdentity,
     connect_timeout: Duration,
+    retry_interval: Duration,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl GrpcNetworkFactory {
     /// `connect_timeout` bounds how long a send to a silently partitioned
-    /// peer can hang before it counts as unreachable.
-    pub fn new(local_id: NodeId, cluster: ClusterIdentity, connect_timeout: Duration) -> Self {
+    /// peer can hang before it counts as unreachable. `retry_interval` is
+    /// how often an unreachable peer is tried again (use the heartbeat
+    /// interval): openraft's default of 500 ms lets a restarted master's
+    /// election timer fire before the leader contacts it.
+    pub fn new(
+        local_id: NodeId,
+        cluster: ClusterIdentity,
+        connect_timeout: Duration,
+        retry_interval: Duration,
+    ) -> Self {
         Self {
             local_id,
             cluster,
             connect_timeout,
+            retry_interval,
             channels: Arc::default(),
         }
     }
@@ -86,6 +96,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
             target,
             node: node.clone(),
             cluster: self.cluster.clone(),
+            retry_interval: self.retry_interval,
             client,
         }
     }
@@ -97,6 +108,7 @@ pub struct GrpcPeer {
     target: NodeId,
     node: BasicNode,
     cluster: ClusterIdentity,
+    retry_interval: Duration,
     client: Result<RaftClient<Channel>, String>,
 }
 
@@ -195,6 +207,10 @@ fn encode_failure<E: std::error::Error>(
 }
 
 impl RaftNetwork<TypeConfig> for GrpcPeer {
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(self.retry_interval))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,

@@ -56,6 +56,7 @@ pub struct LeaderContact {
     origin: Instant,
     /// Millis since `origin` + 1; 0 = never.
     last: Arc<AtomicU64>,
+    first: Arc<tokio::sync::Notify>,
 }
 
 impl Default for LeaderContact {
@@ -63,6 +64,7 @@ impl Default for LeaderContact {
         Self {
             origin: Instant::now(),
             last: Arc::new(AtomicU64::new(0)),
+            first: Arc::default(),
         }
     }
 }
@@ -70,7 +72,21 @@ impl Default for LeaderContact {
 impl LeaderContact {
     pub fn touch(&self) {
         let now = self.origin.elapsed().as_millis() as u64 + 1;
-        self.last.store(now, Ordering::Relaxed);
+        if self.last.swap(now, Ordering::Relaxed) == 0 {
+            self.first.notify_waiters();
+        }
+    }
+
+    /// Resolves once a leader has made contact (at once if it already has).
+    pub async fn wait_first_contact(&self) {
+        loop {
+            // Registered before the check, so a touch in between is not lost.
+            let notified = self.first.notified();
+            if self.millis_since().is_some() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Millis since the last accepted AppendEntries, None if never.

@@ -149,11 +149,16 @@ fn stale_read_fails() {
     assert_eq!(failure["key"], "a");
     assert_eq!(failure["stuck_op"]["f"], "read");
     assert_eq!(failure["window_is_minimal"], true);
-    // The window names the stale read; the state before it is 2.0.
     assert_eq!(failure["state_after_prefix"], json!(2.0));
+    // The smallest self-contained window: the write of 2.0 and the read of
+    // 1.0 after it (the first write is not needed to explain the failure).
+    assert_eq!(failure["window_kind"], "self-contained", "{failure:#}");
     let window = failure["window"].as_array().unwrap();
-    assert_eq!(window.len(), 1, "{failure:#}");
-    assert_eq!(window[0]["value"], json!(1.0));
+    assert_eq!(window.len(), 2, "{failure:#}");
+    assert_eq!(window[0]["f"], "write");
+    assert_eq!(window[0]["value"], json!(2.0));
+    assert_eq!(window[1]["f"], "read");
+    assert_eq!(window[1]["value"], json!(1.0));
 }
 
 #[test]
