@@ -130,9 +130,6 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     let registry = state_machine.registry_handle();
 
     let cluster = ClusterIdentity::default();
-    if let Some(id) = registry.read(|r| r.cluster_id().map(str::to_string)) {
-        cluster.set(&id);
-    }
     let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
     let network = GrpcNetworkFactory::new(
         args.id,
@@ -144,7 +141,14 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .await
         .context("cannot start the Raft core")?;
 
-    let membership = MembershipView::from_metrics(&raft.metrics().borrow());
+    // Raft::new re-applied the committed log, so the registry now knows
+    // the cluster id even if no snapshot recorded it yet.
+    if let Some(id) = registry.read(|r| r.cluster_id().map(str::to_string)) {
+        cluster.set(&id);
+    }
+    let Some(membership) = crate::status::stored_membership(&raft).await else {
+        bail!("the Raft core stopped during start-up; see the log above");
+    };
     if !membership.is_empty() && !membership.nodes.contains_key(&args.id) {
         let _ = raft.shutdown().await;
         bail!(

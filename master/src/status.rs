@@ -62,7 +62,10 @@ pub struct PeerReplication {
 
 impl MembershipView {
     pub fn from_metrics(m: &RaftMetrics) -> Self {
-        let membership = m.membership_config.membership();
+        Self::from_membership(m.membership_config.membership())
+    }
+
+    pub fn from_membership(membership: &mesoraft_raft::Membership) -> Self {
         Self {
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
@@ -141,6 +144,16 @@ impl RaftStatus {
             membership,
         }
     }
+}
+
+/// The effective membership, asked of the Raft core itself: right after
+/// `Raft::new` the metrics channel may not carry it yet.
+pub async fn stored_membership(raft: &mesoraft_raft::Raft) -> Option<MembershipView> {
+    raft.with_raft_state(|st| {
+        MembershipView::from_membership(st.membership_state.effective().membership())
+    })
+    .await
+    .ok()
 }
 
 /// The committed index, asked of the Raft core; None if it is shutting down.

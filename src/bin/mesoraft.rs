@@ -36,12 +36,20 @@ fn init_logging() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.command {
+    let result = match cli.command {
         Cmd::Master(args) => run_master(args).await,
         Cmd::Local(args) => mesoraft_master::local::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message chain, not a backtrace: these are operator errors.
+            eprintln!("mesoraft: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub struct MasterProc {
 }
 
 impl MasterProc {
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -134,6 +134,16 @@ impl Drop for Cluster {
 impl Cluster {
     /// Starts `n` masters of a new group; `extra` flags go to every master.
     pub fn start(n: u64, extra: &[&str]) -> Self {
+        let mut c = Self::create(n, extra);
+        for m in &mut c.masters {
+            m.spawn();
+        }
+        c
+    }
+
+    /// Like [`Cluster::start`], but starts no process: `spawn` them in any
+    /// order.
+    pub fn create(n: u64, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let addrs: Vec<String> = (0..n)
             .map(|_| format!("127.0.0.1:{}", free_port()))
@@ -162,7 +172,7 @@ impl Cluster {
     }
 
     fn add_proc(&mut self, id: u64, addr: String, args: Vec<String>) {
-        let mut m = MasterProc {
+        let m = MasterProc {
             id,
             addr,
             work_dir: self.dir.path().join(format!("master-{id}")),
@@ -171,7 +181,6 @@ impl Cluster {
             child: None,
             paused: false,
         };
-        m.spawn();
         self.masters.push(m);
     }
 
@@ -182,6 +191,7 @@ impl Cluster {
         let mut args = vec!["--join".to_string(), join];
         args.extend(extra.iter().map(|s| s.to_string()));
         self.add_proc(id, addr.clone(), args);
+        self.master(id).spawn();
         addr
     }
 
@@ -215,6 +225,26 @@ impl Cluster {
 
     pub fn kill9(&mut self, id: u64) {
         self.master(id).kill9();
+    }
+
+    pub fn spawn(&mut self, id: u64) {
+        self.master(id).spawn();
+    }
+
+    /// Runs `mesoraft master` for `id` (its address and work dir) with
+    /// `args`, expecting it to refuse to start: returns its exit code and
+    /// output. A master still running after 10 s is killed (code None).
+    pub fn run_to_exit(&self, id: u64, args: &[&str]) -> (Option<i32>, String) {
+        let m = self
+            .masters
+            .iter()
+            .find(|m| m.id == id)
+            .expect("no such master");
+        let mut full = vec!["master".to_string(), "--id".into(), id.to_string()];
+        full.extend(["--listen".into(), m.addr.clone(), "--work-dir".into()]);
+        full.push(m.work_dir.display().to_string());
+        full.extend(args.iter().map(|s| s.to_string()));
+        run_bounded(MESORAFT, &full, Duration::from_secs(10))
     }
 
     pub fn restart(&mut self, id: u64) {
@@ -264,6 +294,25 @@ impl Cluster {
             (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
         })
         .await
+    }
+
+    /// Watches for `limit` whether any master reports a leader (for
+    /// checking that none is elected when none may be).
+    pub async fn leader_within(&self, limit: Duration) -> Option<u64> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            for m in self.masters.iter().filter(|m| m.is_running()) {
+                if let Some(l) = self
+                    .status(m.id)
+                    .await
+                    .and_then(|s| s["leader_id"].as_u64())
+                {
+                    return Some(l);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// One operator call to one master, no redirect following.
@@ -353,6 +402,37 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
+}
+
+/// Runs a command to completion or kills it after `limit`; returns the
+/// exit code (None if killed) and stdout + stderr.
+pub fn run_bounded(program: &str, args: &[String], limit: Duration) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("out");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let mut child = Command::new(program)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("output handle"))
+        .stderr(out)
+        .spawn()
+        .expect("cannot start command");
+    let deadline = Instant::now() + limit;
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (code, std::fs::read_to_string(&out_path).unwrap_or_default())
 }
 
 pub fn update_weights(role: &str, weight: f64) -> Value {

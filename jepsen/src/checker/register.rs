@@ -54,6 +54,10 @@ impl Model for RegisterModel {
             },
         }
     }
+
+    fn is_read_only(&self, input: &RegInput) -> bool {
+        *input == RegInput::Read
+    }
 }
 
 pub type RegOp = Operation<RegInput, RegValue>;
@@ -244,6 +248,8 @@ impl Model for WindowModel<'_> {
             (Some(current), RegInput::Read) => RegisterModel.step(current, input, output).map(Some),
         }
     }
+
+    // Not read-only: the first read pins the value down.
 }
 
 /// Shrinks a failure to a small, self-contained counterexample: the latest
@@ -286,6 +292,7 @@ fn self_contained_window(
         let budget = Budget {
             deadline: Some(deadline.min(Instant::now() + Duration::from_secs(2))),
             max_cache: 300_000,
+            ..Budget::default()
         };
         matches!(
             wgl::check(&WindowModel { initial }, None, &sub, &budget),
@@ -399,6 +406,7 @@ fn explain(key: &str, ops: &[RegOp], cx: wgl::Counterexample<RegValue>, history:
         let budget = Budget {
             deadline: Some(deadline.max(Instant::now() + Duration::from_millis(500))),
             max_cache: 200_000,
+            ..Budget::default()
         };
         matches!(
             wgl::check(&RegisterModel, cx.state, &sub, &budget),

@@ -36,6 +36,17 @@ pub trait Model {
         input: &Self::Input,
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
+
+    /// True when `input` never changes the state (e.g. a register read).
+    /// The search then linearizes such an operation as soon as it is legal
+    /// without treating that as a choice: any successful continuation can
+    /// be reordered to put it first (it is already invoked and nothing
+    /// pending returned before its invocation, so real time allows it, and
+    /// it changes nothing for the operations it moves ahead of). This
+    /// removes the 2^k orders of k concurrent reads from the search.
+    fn is_read_only(&self, _input: &Self::Input) -> bool {
+        false
+    }
 }
 
 /// One operation of a (single-key) history.
@@ -55,8 +66,11 @@ pub struct Operation<I, O> {
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     pub deadline: Option<Instant>,
-    /// Maximum number of cached configurations (bounds memory).
+    /// Maximum number of cached configurations.
     pub max_cache: usize,
+    /// Approximate memory limit of the cache (each entry holds a bit set
+    /// of all operations, so long histories need more per entry).
+    pub max_bytes: usize,
 }
 
 impl Default for Budget {
@@ -64,6 +78,7 @@ impl Default for Budget {
         Self {
             deadline: None,
             max_cache: 4_000_000,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -198,10 +213,12 @@ pub fn check<M: Model>(
     let mut state = init;
     let mut linearized = BitSet::new(ops.len());
     let mut cache: HashSet<(BitSet, M::State)> = HashSet::new();
-    // (operation, state before it)
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    // (operation, state before it, read-only)
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut best: Option<Counterexample<M::State>> = None;
     let mut steps: u64 = 0;
+    let entry_bytes = 8 * ops.len().div_ceil(64) + std::mem::size_of::<(BitSet, M::State)>() + 16;
+    let max_cache = budget.max_cache.min(budget.max_bytes / entry_bytes);
     let mut cur = list.next[list.head];
 
     loop {
@@ -217,7 +234,7 @@ pub fn check<M: Model>(
                     ));
                 }
             }
-            if cache.len() > budget.max_cache {
+            if cache.len() > max_cache {
                 return Outcome::Unknown(format!(
                     "memory budget exhausted: {} cached configurations ({} operations)",
                     cache.len(),
@@ -231,37 +248,53 @@ pub fn check<M: Model>(
             return Outcome::Unknown("internal: ran off the end of the event list".into());
         }
         let op = list.op[cur];
+        let mut backtrack = false;
         if list.is_call[cur] {
             let o = &ops[op];
+            let read_only = model.is_read_only(&o.input);
             if let Some(next_state) = model.step(&state, &o.input, o.output.as_ref()) {
                 linearized.set(op);
                 if cache.insert((linearized.clone(), next_state.clone())) {
                     let before = std::mem::replace(&mut state, next_state);
-                    stack.push((op, before));
+                    stack.push((op, before, read_only));
                     list.lift(op);
                     if o.ret.is_some() {
                         remaining -= 1;
                         if remaining == 0 {
-                            return Outcome::Linearizable(stack.iter().map(|(i, _)| *i).collect());
+                            return Outcome::Linearizable(
+                                stack.iter().map(|(i, _, _)| *i).collect(),
+                            );
                         }
                     }
                     cur = list.next[list.head];
                     continue;
                 }
                 linearized.clear(op);
+                // A legal read-only operation could go first in any
+                // successful continuation; that continuation already failed.
+                backtrack = read_only;
             }
-            cur = list.next[cur];
-        } else {
-            // `op` returned without being linearized: undo the last choice.
-            if best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
-                best = Some(Counterexample {
-                    prefix: stack.iter().map(|(i, _)| *i).collect(),
-                    state: state.clone(),
-                    stuck: op,
-                });
+            if !backtrack {
+                cur = list.next[cur];
+                continue;
             }
-            let Some((undone, before)) = stack.pop() else {
-                return Outcome::Illegal(best.expect("recorded just above"));
+        } else if best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
+            // `op` returned without being linearized.
+            best = Some(Counterexample {
+                prefix: stack.iter().map(|(i, _, _)| *i).collect(),
+                state: state.clone(),
+                stuck: op,
+            });
+        }
+        // Undo the last choice; undoing a read-only operation that was
+        // legal when chosen is not a choice (see `Model::is_read_only`), so
+        // keep undoing until a real alternative exists.
+        loop {
+            let Some((undone, before, forced)) = stack.pop() else {
+                return match best {
+                    Some(b) => Outcome::Illegal(b),
+                    None => Outcome::Unknown("internal: failed without a stuck operation".into()),
+                };
             };
             state = before;
             linearized.clear(undone);
@@ -269,7 +302,10 @@ pub fn check<M: Model>(
             if ops[undone].ret.is_some() {
                 remaining += 1;
             }
-            cur = list.next[list.call_of[undone]];
+            if !forced {
+                cur = list.next[list.call_of[undone]];
+                break;
+            }
         }
     }
 }

@@ -526,3 +526,124 @@ fn wgl_witness_is_a_valid_order() {
         }
     }
 }
+
+/// How the search scales with concurrency on one register (6000 ops):
+/// `cargo test --release -p jepsen --lib scaling_probe -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn scaling_probe() {
+    for procs in [5u64, 8, 10, 12, 15, 20] {
+        let h = simulate(99, procs, 6000 / procs as usize, &["a"]);
+        let start = std::time::Instant::now();
+        let r = RegisterChecker {
+            time_budget: Duration::from_secs(30),
+        }
+        .check(&h);
+        eprintln!("{procs} procs: {:?} in {:?}", r.valid, start.elapsed());
+    }
+}
+
+#[test]
+fn moderately_concurrent_long_histories_check_quickly() {
+    // 10 clients on one register, 6000 operations, timeouts sprinkled in.
+    let h = simulate(99, 10, 600, &["a"]);
+    let start = std::time::Instant::now();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::True, "{}", r.summary);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+/// Reference: exhaustive search over every order (and every subset of the
+/// unknown-outcome writes) that respects real time.
+fn brute_force(ops: &[RegOp]) -> bool {
+    fn go(ops: &[RegOp], used: u32, state: RegValue, seen: &mut HashSet<(u32, RegValue)>) -> bool {
+        let definite_left = (0..ops.len()).any(|i| used & (1 << i) == 0 && ops[i].ret.is_some());
+        if !definite_left {
+            return true;
+        }
+        if !seen.insert((used, state)) {
+            return false;
+        }
+        for i in 0..ops.len() {
+            if used & (1 << i) != 0 {
+                continue;
+            }
+            // Everything that returned before i was invoked must come first.
+            let blocked = (0..ops.len()).any(|j| {
+                j != i && used & (1 << j) == 0 && ops[j].ret.is_some_and(|r| r < ops[i].call)
+            });
+            if blocked {
+                continue;
+            }
+            if let Some(next) = RegisterModel.step(&state, &ops[i].input, ops[i].output.as_ref()) {
+                if go(ops, used | (1 << i), next, seen) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    go(ops, 0, None, &mut HashSet::new())
+}
+
+#[test]
+fn agrees_with_brute_force_on_random_small_histories() {
+    let mut rng = StdRng::seed_from_u64(4242);
+    let (mut legal, mut illegal) = (0, 0);
+    for case in 0..3000 {
+        let mut b = Builder::default();
+        let mut written: Vec<f64> = Vec::new();
+        let mut next_value = 1.0;
+        let processes = rng.gen_range(2..=4u64);
+        for p in 0..processes {
+            let mut t = rng.gen_range(0..4u64);
+            for _ in 0..rng.gen_range(1..=3) {
+                let t1 = t + rng.gen_range(0..6u64);
+                if rng.gen_bool(0.5) {
+                    let v = next_value;
+                    next_value += 1.0;
+                    written.push(v);
+                    match rng.gen_range(0..6) {
+                        0 => {
+                            b.write_open(p, "a", v, t);
+                            break; // the process never finished this op
+                        }
+                        1 => b.write(p, "a", v, t, t1, Info),
+                        2 => b.write(p, "a", v, t, t1, Fail),
+                        _ => b.write(p, "a", v, t, t1, Done),
+                    };
+                } else {
+                    let pool = written.len() + 1;
+                    let seen = match rng.gen_range(0..pool + 1) {
+                        0 => None,
+                        k if k <= written.len() => Some(written[k - 1]),
+                        _ => Some(next_value + 100.0), // never written
+                    };
+                    b.read(p, "a", seen, t, t1);
+                }
+                t = t1 + rng.gen_range(0..3u64);
+            }
+        }
+        let h = b.build();
+        let ops = partition(&h).remove("a").unwrap_or_default();
+        let expected = brute_force(&ops);
+        let got = matches!(check_key("a", ops.clone(), &h, None), KeyVerdict::Ok);
+        assert_eq!(
+            got, expected,
+            "case {case}: checker {got}, brute force {expected}: {ops:#?}"
+        );
+        if expected {
+            legal += 1;
+        } else {
+            illegal += 1;
+        }
+    }
+    assert!(
+        legal > 300 && illegal > 300,
+        "{legal} legal, {illegal} illegal"
+    );
+}

@@ -1,0 +1,123 @@
+//! Forming a group and the start-up refusals that protect it.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn cluster_ids(c: &Cluster) -> Vec<String> {
+    let mut ids = Vec::new();
+    for m in c.masters.iter().filter(|m| m.is_running()) {
+        let s = c.status(m.id).await.expect("status");
+        ids.push(s["cluster_id"].as_str().unwrap_or("").to_string());
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_start_order_forms_exactly_one_group() {
+    // Highest id first, the initializer last.
+    let mut c = Cluster::create(3, &[]);
+    c.spawn(3);
+    c.spawn(2);
+    let leader = c.leader_within(Duration::from_millis(800)).await;
+    assert!(
+        leader.is_none(),
+        "masters 2 and 3 must wait for master 1 to initialize"
+    );
+    c.spawn(1);
+    c.wait_leader(LIMIT).await;
+    let ids = cluster_ids(&c).await;
+    assert!(
+        ids.iter().all(|id| !id.is_empty() && *id == ids[0]),
+        "{ids:?}"
+    );
+
+    // The initializer and one other: a majority is enough to begin; the
+    // third joins the same group later.
+    let mut c = Cluster::create(3, &[]);
+    c.spawn(1);
+    c.spawn(2);
+    c.wait_leader(LIMIT).await;
+    c.spawn(3);
+    wait_for("master 3 follows", LIMIT, || async {
+        let s = c.status(3).await?;
+        s["leader_id"].as_u64().map(|_| ())
+    })
+    .await;
+    let ids = cluster_ids(&c).await;
+    assert!(
+        ids.iter().all(|id| !id.is_empty() && *id == ids[0]),
+        "{ids:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_work_dirs_that_are_not_its_own() {
+    let mut c = Cluster::start(3, &[]);
+    c.wait_leader(LIMIT).await;
+    let peers = c.masters[0].args[1].clone();
+    c.kill9(3);
+
+    // The work dir of master 3 started as master 2.
+    let m3_dir = c.masters[2].work_dir.display().to_string();
+    let as_master_2: Vec<String> = [
+        "master",
+        "--id",
+        "2",
+        "--listen",
+        &c.addr(2),
+        "--peers",
+        &peers,
+        "--work-dir",
+        &m3_dir,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, out) = run_bounded(MESORAFT, &as_master_2, LIMIT);
+    assert!(matches!(code, Some(c) if c != 0), "{out}");
+    assert!(out.contains("belongs to master 3"), "{out}");
+
+    // A copy of a work dir (its id file gone) started as a master that is
+    // not in the stored membership.
+    std::fs::remove_file(c.masters[2].work_dir.join("master.json")).unwrap();
+    let peers_with_4 = format!("1={},2={},4={}", c.addr(1), c.addr(2), c.addr(3));
+    let as_master_4: Vec<String> = [
+        "master",
+        "--id",
+        "4",
+        "--listen",
+        &c.addr(3),
+        "--peers",
+        &peers_with_4,
+        "--work-dir",
+        &m3_dir,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, out) = run_bounded(MESORAFT, &as_master_4, LIMIT);
+    assert!(matches!(code, Some(c) if c != 0), "{out}");
+    assert!(out.contains("not a member"), "{out}");
+
+    // A work dir of this cluster pointed at another cluster's masters.
+    let other = Cluster::start(3, &[]);
+    other.wait_leader(LIMIT).await;
+    c.kill9(1);
+    let foreign = format!("1={},2={},3={}", c.addr(1), other.addr(2), other.addr(3));
+    let (code, out) = c.run_to_exit(1, &["--peers", &foreign]);
+    assert!(matches!(code, Some(c) if c != 0), "{out}");
+    assert!(out.contains("belongs to cluster"), "{out}");
+
+    // Bad flags are refused before anything touches disk.
+    let (code, out) = c.run_to_exit(1, &["--peers", "1=127.0.0.1:1,1=127.0.0.1:2"]);
+    assert!(matches!(code, Some(c) if c != 0), "{out}");
+    assert!(out.contains("listed twice"), "{out}");
+    let (code, out) = c.run_to_exit(1, &[]);
+    assert!(matches!(code, Some(c) if c != 0), "{out}");
+    assert!(out.contains("--peers") && out.contains("--join"), "{out}");
+}
