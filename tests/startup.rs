@@ -8,13 +8,18 @@ use support::*;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-async fn cluster_ids(c: &Cluster) -> Vec<String> {
-    let mut ids = Vec::new();
-    for m in c.masters.iter().filter(|m| m.is_running()) {
-        let s = c.status(m.id).await.expect("status");
-        ids.push(s["cluster_id"].as_str().unwrap_or("").to_string());
-    }
-    ids
+/// Waits until every running master reports the same, non-empty cluster
+/// id (followers learn it when they apply the leader's first entry).
+async fn one_cluster_id(c: &Cluster) {
+    wait_for("one cluster id on every master", LIMIT, || async {
+        let mut ids = Vec::new();
+        for m in c.masters.iter().filter(|m| m.is_running()) {
+            let s = c.status(m.id).await?;
+            ids.push(s["cluster_id"].as_str()?.to_string());
+        }
+        ids.windows(2).all(|w| w[0] == w[1]).then_some(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,11 +35,7 @@ async fn any_start_order_forms_exactly_one_group() {
     );
     c.spawn(1);
     c.wait_leader(LIMIT).await;
-    let ids = cluster_ids(&c).await;
-    assert!(
-        ids.iter().all(|id| !id.is_empty() && *id == ids[0]),
-        "{ids:?}"
-    );
+    one_cluster_id(&c).await;
 
     // The initializer and one other: a majority is enough to begin; the
     // third joins the same group later.
@@ -48,11 +49,7 @@ async fn any_start_order_forms_exactly_one_group() {
         s["leader_id"].as_u64().map(|_| ())
     })
     .await;
-    let ids = cluster_ids(&c).await;
-    assert!(
-        ids.iter().all(|id| !id.is_empty() && *id == ids[0]),
-        "{ids:?}"
-    );
+    one_cluster_id(&c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,15 @@ pub struct RaftStatus {
     pub applied_index: Option<u64>,
     #[serde(default)]
     pub membership: Membership,
+    /// Set once the group's identity is committed (None on a pristine node).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// Term changes this process has seen since it started.
+    #[serde(default)]
+    pub elections_seen: Option<u64>,
+    /// Leader changes this process has seen since it started.
+    #[serde(default)]
+    pub leader_changes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -91,11 +100,18 @@ impl ApiClient {
             .connect_timeout(op_timeout.min(Duration::from_millis(500)))
             .pool_idle_timeout(Duration::from_secs(5))
             .build()?;
-        Ok(Self {
+        Ok(Self::with_http(http, allowed, op_timeout))
+    }
+
+    /// Over a caller-built HTTP client (e.g. tuned for load: big pool,
+    /// `tcp_nodelay`); it must not follow redirects itself and should not
+    /// use a proxy.
+    pub fn with_http(http: reqwest::Client, allowed: Vec<String>, op_timeout: Duration) -> Self {
+        Self {
             http,
             allowed,
             op_timeout,
-        })
+        }
     }
 
     pub fn allowed(&self) -> &[String] {

@@ -4,8 +4,10 @@
 //! (linearizability per register, election safety, durability).
 //!
 //! Extension points: `workload::Workload`, `nemesis::Nemesis` and
-//! `checker::Checker`.
+//! `checker::Checker`. `bench` measures performance (failover, stability,
+//! throughput) on the same cluster code.
 
+pub mod bench;
 pub mod checker;
 pub mod cleanup;
 pub mod client;

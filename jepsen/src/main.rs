@@ -42,6 +42,9 @@ enum Cmd {
         #[arg(long)]
         rewrite: bool,
     },
+    /// Performance figures: failover time, idle stability, throughput
+    /// (optionally next to etcd).
+    Bench(jepsen::bench::BenchArgs),
     /// Remove leftovers (namespaces, bridges, processes) of crashed runs.
     Cleanup,
     /// List workloads and nemeses.
@@ -276,6 +279,10 @@ fn main() {
             Cmd::Test(args) => {
                 cleanup::install_process_handlers();
                 test(args).await
+            }
+            Cmd::Bench(args) => {
+                cleanup::install_process_handlers();
+                jepsen::bench::run(args).await
             }
             Cmd::Check {
                 dir,

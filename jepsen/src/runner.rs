@@ -216,9 +216,9 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
     let cluster = Arc::new(Cluster::new(
         ClusterConfig {
             binaries: opts.binaries.clone(),
-            heartbeat_ms: opts.heartbeat_ms,
-            election_min_ms: opts.election_min_ms,
-            election_max_ms: opts.election_max_ms,
+            heartbeat_ms: Some(opts.heartbeat_ms),
+            election_min_ms: Some(opts.election_min_ms),
+            election_max_ms: Some(opts.election_max_ms),
             snapshot_logs: opts.snapshot_logs,
             stale_reads: opts.stale_reads,
             env: vec![],

@@ -32,9 +32,11 @@ pub struct NodeSpec {
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     pub binaries: Binaries,
-    pub heartbeat_ms: u64,
-    pub election_min_ms: u64,
-    pub election_max_ms: u64,
+    /// The masters' timing flags; `None` leaves the flag out, so the
+    /// master's own default applies.
+    pub heartbeat_ms: Option<u64>,
+    pub election_min_ms: Option<u64>,
+    pub election_max_ms: Option<u64>,
     pub snapshot_logs: Option<u64>,
     /// The deliberately broken setting: followers serve stale reads.
     pub stale_reads: bool,
@@ -125,14 +127,15 @@ impl Cluster {
                 .collect();
             args.extend(["--peers".into(), peers.join(",")]);
         }
-        args.extend([
-            "--heartbeat-interval-ms".into(),
-            self.cfg.heartbeat_ms.to_string(),
-            "--election-timeout-min-ms".into(),
-            self.cfg.election_min_ms.to_string(),
-            "--election-timeout-max-ms".into(),
-            self.cfg.election_max_ms.to_string(),
-        ]);
+        for (flag, value) in [
+            ("--heartbeat-interval-ms", self.cfg.heartbeat_ms),
+            ("--election-timeout-min-ms", self.cfg.election_min_ms),
+            ("--election-timeout-max-ms", self.cfg.election_max_ms),
+        ] {
+            if let Some(v) = value {
+                args.extend([flag.to_string(), v.to_string()]);
+            }
+        }
         if let Some(n) = self.cfg.snapshot_logs {
             args.extend(["--snapshot-logs".into(), n.to_string()]);
         }

@@ -125,6 +125,14 @@ pub fn host_ip(slot: u32) -> String {
     format!("10.77.{slot}.254")
 }
 
+/// A port the kernel says is free on `ip` right now (loopback mode).
+pub fn free_port(ip: &str) -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind((ip, 0))
+        .with_context(|| format!("binding {ip}:0"))?
+        .local_addr()?
+        .port())
+}
+
 /// Why namespaces cannot be used here, if they cannot.
 pub fn namespaces_unusable(slot: u32) -> Option<String> {
     // SAFETY: geteuid has no preconditions.
@@ -257,11 +265,7 @@ impl Net {
         let mut nodes = BTreeMap::new();
         for id in ids {
             let ip = format!("127.0.0.{}", 10 + id);
-            // Ask the kernel for a free port on that address.
-            let port = std::net::TcpListener::bind((ip.as_str(), 0))
-                .with_context(|| format!("binding {ip}:0"))?
-                .local_addr()?
-                .port();
+            let port = free_port(&ip)?;
             nodes.insert(
                 *id,
                 NetNode {

@@ -1,0 +1,426 @@
+//! `jepsen bench`: performance figures of a real master group (failover
+//! time, idle stability, write throughput), optionally next to etcd on the
+//! same machine. Groups are started with the harness's cluster code and
+//! removed afterwards; progress goes to stderr, the tables to stdout.
+
+pub mod etcd;
+pub mod failover;
+pub mod group;
+pub mod report;
+pub mod stability;
+pub mod stats;
+pub mod system;
+pub mod table;
+pub mod throughput;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Map, Value};
+
+use crate::cluster::{binaries, Binaries};
+use crate::net::NetWant;
+use group::{GroupOpts, MesoGroup};
+use system::System;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// Kill -9 the leader; time until a survivor acknowledges a write.
+    Failover,
+    /// Idle group: elections and leader changes over time.
+    Stability,
+    /// Closed-loop writers: acknowledged writes per second and latency.
+    Throughput,
+    /// failover, throughput, then stability.
+    All,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub which: Which,
+    /// Masters in the Raft group (3 or 5); etcd gets as many members.
+    #[arg(long, default_value_t = 3, value_parser = parse_masters)]
+    pub masters: usize,
+    /// Passed to the masters (default: the master's own default).
+    #[arg(long)]
+    pub heartbeat_interval_ms: Option<u64>,
+    /// Passed to the masters (default: the master's own default).
+    #[arg(long)]
+    pub election_timeout_min_ms: Option<u64>,
+    /// Passed to the masters (default: the master's own default).
+    #[arg(long)]
+    pub election_timeout_max_ms: Option<u64>,
+    /// Also measure etcd (`/usr/bin/etcd`, default timeouts) side by side.
+    #[arg(long)]
+    pub etcd: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// failover: leader kills.
+    #[arg(long, default_value_t = 20)]
+    pub trials: usize,
+    /// failover: per-request time-out of the writes to the survivors.
+    #[arg(long, default_value_t = 250)]
+    pub request_timeout_ms: u64,
+
+    /// stability: idle time.
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// stability: seconds between status polls.
+    #[arg(long, default_value_t = 2.0)]
+    pub poll_seconds: f64,
+
+    /// throughput: measured window per writer count.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// throughput: writer counts, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    pub writers: Vec<usize>,
+    /// throughput: writes before the window are not counted.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_seconds: f64,
+    /// throughput with --etcd: workload of `etcdctl check perf` (s, m, l,
+    /// xl; about 60 s).
+    #[arg(long, default_value = "l", value_parser = ["s", "m", "l", "xl"])]
+    pub check_perf_load: String,
+    /// throughput with --etcd: skip `etcdctl check perf`.
+    #[arg(long)]
+    pub no_check_perf: bool,
+
+    /// Where the masters run: loopback (default, like etcd) or the
+    /// harness's network namespaces.
+    #[arg(long, value_enum, default_value = "loopback")]
+    pub net: NetWant,
+    /// Run directories go to STORE/bench/<timestamp> (default
+    /// <workspace>/jepsen/store).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Use the binaries in the release target dir without building them.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Directory holding `mesoraft` and `raftctl` (implies --no-build).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Keep the data directories (logs are always kept).
+    #[arg(long)]
+    pub keep_data: bool,
+}
+
+fn parse_masters(s: &str) -> Result<usize, String> {
+    match s.parse() {
+        Ok(n @ (3 | 5)) => Ok(n),
+        _ => Err(format!("{s:?}: the group has 3 or 5 masters")),
+    }
+}
+
+impl BenchArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.trials == 0 || self.trials > 10_000 {
+            bail!("--trials must be between 1 and 10000");
+        }
+        if !(10..=60_000).contains(&self.request_timeout_ms) {
+            bail!("--request-timeout-ms must be between 10 and 60000");
+        }
+        if !(self.minutes > 0.0 && self.minutes <= 24.0 * 60.0) {
+            bail!("--minutes must be > 0 and at most a day");
+        }
+        if !(self.poll_seconds >= 0.1 && self.poll_seconds <= 600.0) {
+            bail!("--poll-seconds must be between 0.1 and 600");
+        }
+        if !(self.seconds > 0.0 && self.seconds <= 3600.0) {
+            bail!("--seconds must be > 0 and at most 3600");
+        }
+        if !(0.0..=600.0).contains(&self.warmup_seconds) {
+            bail!("--warmup-seconds must be between 0 and 600");
+        }
+        if self.writers.is_empty() || self.writers.iter().any(|w| !(1..=4096).contains(w)) {
+            bail!("--writers must list counts between 1 and 4096");
+        }
+        let (hb, min, max) = (
+            self.heartbeat_interval_ms,
+            self.election_timeout_min_ms,
+            self.election_timeout_max_ms,
+        );
+        let increasing = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        };
+        if hb == Some(0) || !increasing(hb, min) || !increasing(min, max) || !increasing(hb, max) {
+            bail!("timing flags must satisfy 0 < heartbeat < election min < election max");
+        }
+        Ok(())
+    }
+
+    pub fn runs(&self, which: Which) -> bool {
+        self.which == which || self.which == Which::All
+    }
+
+    /// The command line, for the printed parameters and the JSON.
+    pub fn command(&self) -> String {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        format!("jepsen {}", args.join(" "))
+    }
+}
+
+/// The default value `help` shows for `flag`: clap's `[default: N]` or
+/// etcd's `--flag 'N'`.
+pub fn default_in_help(help: &str, flag: &str) -> Option<u64> {
+    let mut from = 0;
+    while let Some(pos) = help[from..].find(flag) {
+        let after = from + pos + flag.len();
+        from = after;
+        if !matches!(
+            help[after..].chars().next(),
+            Some(' ' | '=' | '<' | '\'' | '\n')
+        ) {
+            continue;
+        }
+        // The flag's own text: up to the next line that starts a flag.
+        let mut section = String::new();
+        for (i, line) in help[after..].lines().enumerate() {
+            if i > 0 && line.trim_start().starts_with('-') {
+                break;
+            }
+            section.push_str(line);
+            section.push('\n');
+        }
+        let value = if let Some(rest) = section.split("[default: ").nth(1) {
+            rest.split(']').next()
+        } else {
+            section.split('\'').nth(1)
+        };
+        return value.and_then(|v| v.trim().parse().ok());
+    }
+    None
+}
+
+/// The masters' default timing flags, from their `--help`.
+fn master_defaults(bins: &Binaries) -> [Option<u64>; 3] {
+    let help = std::process::Command::new(&bins.master)
+        .args(&bins.master_prefix)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    [
+        "--heartbeat-interval-ms",
+        "--election-timeout-min-ms",
+        "--election-timeout-max-ms",
+    ]
+    .map(|f| default_in_help(&help, f))
+}
+
+/// What every measurement shares.
+pub struct Ctx {
+    pub args: BenchArgs,
+    pub group: GroupOpts,
+    pub dir: PathBuf,
+    pub etcd: Result<etcd::EtcdBins, String>,
+    /// Printed above each table.
+    pub mesoraft_params: String,
+    pub etcd_params: String,
+}
+
+/// "heartbeat 50 ms (default)", or the value given.
+fn timing_text(given: Option<u64>, default: Option<u64>) -> String {
+    match (given, default) {
+        (Some(v), _) => format!("{v} ms"),
+        (None, Some(d)) => format!("{d} ms (default)"),
+        (None, None) => "master default".into(),
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
+    args.validate()?;
+    let bins = binaries::real(
+        args.bin_dir.as_deref(),
+        args.no_build || args.bin_dir.is_some(),
+    )?;
+    let defaults = master_defaults(&bins);
+    let store = args.store.clone().unwrap_or_else(crate::default_store);
+    let dir = store
+        .join("bench")
+        .join(crate::runner::timestamp(SystemTime::now()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let etcd = if args.etcd {
+        etcd::find()
+    } else {
+        Err("not requested (--etcd)".into())
+    };
+    let given = [
+        args.heartbeat_interval_ms,
+        args.election_timeout_min_ms,
+        args.election_timeout_max_ms,
+    ];
+    let mesoraft_params = format!(
+        "{} masters, heartbeat {}, election timeout min {}, max {}",
+        args.masters,
+        timing_text(given[0], defaults[0]),
+        timing_text(given[1], defaults[1]),
+        timing_text(given[2], defaults[2]),
+    );
+    let etcd_params = match &etcd {
+        Ok(b) => format!(
+            "{} members, heartbeat {}, election timeout {} (etcd defaults)",
+            args.masters,
+            b.heartbeat_ms.map_or("?".into(), |v| format!("{v} ms")),
+            b.election_ms.map_or("?".into(), |v| format!("{v} ms")),
+        ),
+        Err(_) => String::new(),
+    };
+    println!("jepsen bench: {}", args.command());
+    println!("  mesoraft: {mesoraft_params}");
+    match &etcd {
+        Ok(b) => println!("  etcd {}: {etcd_params}", b.version),
+        Err(reason) if args.etcd => println!("  etcd skipped: {reason}"),
+        Err(_) => {}
+    }
+    println!("  run directory (logs): {}", dir.display());
+    let ctx = Ctx {
+        group: GroupOpts {
+            masters: args.masters,
+            binaries: bins,
+            heartbeat_ms: given[0],
+            election_min_ms: given[1],
+            election_max_ms: given[2],
+            net: args.net,
+            keep_data: args.keep_data,
+        },
+        dir,
+        etcd,
+        mesoraft_params,
+        etcd_params,
+        args,
+    };
+    let mut out = Map::new();
+    out.insert("command".into(), json!(ctx.args.command()));
+    out.insert(
+        "parameters".into(),
+        json!({
+            "masters": ctx.args.masters,
+            "heartbeat_interval_ms": given[0].or(defaults[0]),
+            "election_timeout_min_ms": given[1].or(defaults[1]),
+            "election_timeout_max_ms": given[2].or(defaults[2]),
+            "timing_flags_given": given,
+            "mesoraft": ctx.mesoraft_params,
+            "etcd": match &ctx.etcd {
+                Ok(b) => json!({"version": b.version, "params": ctx.etcd_params,
+                                "heartbeat_ms": b.heartbeat_ms, "election_ms": b.election_ms}),
+                Err(reason) => json!({"skipped": reason}),
+            },
+            "run_dir": ctx.dir,
+        }),
+    );
+    let result = run_selected(&ctx, &mut out).await;
+    if let Err(e) = &result {
+        out.insert("error".into(), json!(format!("{e:#}")));
+    }
+    if let Some(path) = &ctx.args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&Value::Object(out))?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: figures written to {}", path.display());
+    }
+    result.map(|()| true)
+}
+
+async fn start_meso(ctx: &Ctx, dir: &Path) -> anyhow::Result<MesoGroup> {
+    let g = MesoGroup::start(&ctx.group, dir)?;
+    g.wait_agreed(None, Duration::from_secs(60))
+        .await
+        .context("mesoraft group did not come up")?;
+    eprintln!("bench: mesoraft group up ({})", g.network());
+    Ok(g)
+}
+
+async fn start_etcd(ctx: &Ctx, dir: &Path) -> anyhow::Result<Option<etcd::EtcdGroup>> {
+    let Ok(bins) = &ctx.etcd else {
+        return Ok(None);
+    };
+    let g = etcd::EtcdGroup::start(bins, ctx.args.masters, dir, ctx.args.keep_data)?;
+    g.wait_agreed(None, Duration::from_secs(60))
+        .await
+        .context("etcd did not come up")?;
+    eprintln!("bench: etcd {} group up", bins.version);
+    Ok(Some(g))
+}
+
+async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result<()> {
+    let a = &ctx.args;
+    if a.runs(Which::Failover) {
+        let timeout = Duration::from_millis(a.request_timeout_ms);
+        let mut reports = Vec::new();
+        {
+            let g = start_meso(ctx, &ctx.dir.join("failover-mesoraft")).await?;
+            reports.push(failover::run(&g, a.trials, timeout).await);
+        }
+        if let Some(g) = start_etcd(ctx, &ctx.dir.join("failover-etcd")).await? {
+            reports.push(failover::run(&g, a.trials, timeout).await);
+        }
+        println!("\n{}", report::failover(ctx, &reports));
+        out.insert("failover".into(), serde_json::to_value(&reports)?);
+    }
+    if a.runs(Which::Throughput) {
+        let warmup = Duration::from_secs_f64(a.warmup_seconds);
+        let window = Duration::from_secs_f64(a.seconds);
+        let mut runs = Vec::new();
+        {
+            let g = Arc::new(start_meso(ctx, &ctx.dir.join("throughput-mesoraft")).await?);
+            runs.extend(throughput::run(g, &a.writers, warmup, window).await?);
+        }
+        let mut perf = None;
+        if let Some(g) = start_etcd(ctx, &ctx.dir.join("throughput-etcd")).await? {
+            let g = Arc::new(g);
+            runs.extend(throughput::run(g.clone(), &a.writers, warmup, window).await?);
+            if !a.no_check_perf {
+                eprintln!(
+                    "bench: etcdctl check perf --load={} (about a minute)",
+                    a.check_perf_load
+                );
+                perf = Some(
+                    match g
+                        .check_perf(&a.check_perf_load, Duration::from_secs(180))
+                        .await
+                    {
+                        Ok((lines, exit)) => report::CheckPerf {
+                            load: a.check_perf_load.clone(),
+                            writes_per_s: etcd::check_perf_throughput(&lines),
+                            lines,
+                            exit,
+                        },
+                        Err(e) => report::CheckPerf {
+                            load: a.check_perf_load.clone(),
+                            writes_per_s: None,
+                            lines: vec![format!("check perf failed: {e:#}")],
+                            exit: "error".into(),
+                        },
+                    },
+                );
+            }
+        }
+        println!("\n{}", report::throughput(ctx, &runs, perf.as_ref()));
+        out.insert(
+            "throughput".into(),
+            json!({"runs": runs, "etcd_check_perf": perf}),
+        );
+    }
+    if a.runs(Which::Stability) {
+        let g = start_meso(ctx, &ctx.dir.join("stability-mesoraft")).await?;
+        let r = stability::run(
+            &g,
+            Duration::from_secs_f64(a.minutes * 60.0),
+            Duration::from_secs_f64(a.poll_seconds),
+        )
+        .await?;
+        drop(g);
+        println!("\n{}", report::stability(ctx, &r));
+        out.insert("stability".into(), serde_json::to_value(&r)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Argument parsing and help-text defaults.
+
+use clap::Parser;
+
+use super::*;
+
+#[derive(Parser)]
+struct Wrap {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+fn parse(argv: &[&str]) -> Result<BenchArgs, clap::Error> {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(argv);
+    Wrap::try_parse_from(all).map(|w| w.args)
+}
+
+#[test]
+fn defaults() {
+    let a = parse(&["all"]).unwrap();
+    assert_eq!(a.which, Which::All);
+    assert_eq!(a.masters, 3);
+    assert_eq!(a.trials, 20);
+    assert_eq!(a.request_timeout_ms, 250);
+    assert_eq!(a.minutes, 10.0);
+    assert_eq!(a.seconds, 10.0);
+    assert_eq!(a.writers, vec![1, 64]);
+    assert_eq!(a.check_perf_load, "l");
+    assert_eq!(a.net, NetWant::Loopback);
+    assert!(!a.etcd && a.json.is_none());
+    // Timing flags left to the masters' own defaults.
+    assert_eq!(
+        (
+            a.heartbeat_interval_ms,
+            a.election_timeout_min_ms,
+            a.election_timeout_max_ms
+        ),
+        (None, None, None)
+    );
+    assert!(a.validate().is_ok());
+    assert!(a.runs(Which::Failover) && a.runs(Which::Stability) && a.runs(Which::Throughput));
+}
+
+#[test]
+fn every_option() {
+    let a = parse(&[
+        "throughput",
+        "--masters",
+        "5",
+        "--heartbeat-interval-ms",
+        "40",
+        "--election-timeout-min-ms",
+        "200",
+        "--election-timeout-max-ms",
+        "400",
+        "--etcd",
+        "--json",
+        "/tmp/x.json",
+        "--seconds",
+        "2",
+        "--writers",
+        "1,4,16",
+        "--no-build",
+    ])
+    .unwrap();
+    assert_eq!(a.which, Which::Throughput);
+    assert!(a.runs(Which::Throughput) && !a.runs(Which::Failover));
+    assert_eq!(a.masters, 5);
+    assert_eq!(a.heartbeat_interval_ms, Some(40));
+    assert_eq!(a.election_timeout_min_ms, Some(200));
+    assert_eq!(a.election_timeout_max_ms, Some(400));
+    assert!(a.etcd && a.no_build);
+    assert_eq!(a.json.as_deref(), Some(std::path::Path::new("/tmp/x.json")));
+    assert_eq!(a.seconds, 2.0);
+    assert_eq!(a.writers, vec![1, 4, 16]);
+    assert!(a.validate().is_ok());
+    let f = parse(&["failover", "--trials", "2"]).unwrap();
+    assert_eq!((f.which, f.trials), (Which::Failover, 2));
+    let s = parse(&["stability", "--minutes", "0.5", "--poll-seconds", "1"]).unwrap();
+    assert_eq!(
+        (s.which, s.minutes, s.poll_seconds),
+        (Which::Stability, 0.5, 1.0)
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    assert!(parse(&[]).is_err(), "a measurement must be named");
+    assert!(parse(&["latency"]).is_err());
+    assert!(parse(&["failover", "--masters", "4"]).is_err());
+    assert!(parse(&["failover", "--masters", "1"]).is_err());
+    assert!(parse(&["throughput", "--writers", "1,x"]).is_err());
+    assert!(parse(&["throughput", "--check-perf-load", "huge"]).is_err());
+    let invalid = |argv: &[&str]| parse(argv).unwrap().validate().is_err();
+    assert!(invalid(&["failover", "--trials", "0"]));
+    assert!(invalid(&["throughput", "--writers", "0"]));
+    assert!(invalid(&["throughput", "--seconds", "0"]));
+    assert!(invalid(&["stability", "--minutes", "-1"]));
+    assert!(invalid(&[
+        "failover",
+        "--heartbeat-interval-ms",
+        "200",
+        "--election-timeout-min-ms",
+        "150"
+    ]));
+    assert!(invalid(&[
+        "failover",
+        "--election-timeout-min-ms",
+        "300",
+        "--election-timeout-max-ms",
+        "300"
+    ]));
+    assert!(invalid(&["failover", "--heartbeat-interval-ms", "0"]));
+}
+
+#[test]
+fn defaults_from_help_texts() {
+    let clap_help = "      --heartbeat-interval-ms <HEARTBEAT_INTERVAL_MS>
+          Leader heartbeat period
+
+          [default: 50]
+
+      --election-timeout-min-ms <ELECTION_TIMEOUT_MIN_MS>
+          A follower that hears no leader
+
+          [default: 150]
+
+      --election-timeout-max-ms <ELECTION_TIMEOUT_MAX_MS>
+          [default: 300]
+";
+    assert_eq!(
+        default_in_help(clap_help, "--heartbeat-interval-ms"),
+        Some(50)
+    );
+    assert_eq!(
+        default_in_help(clap_help, "--election-timeout-min-ms"),
+        Some(150)
+    );
+    assert_eq!(
+        default_in_help(clap_help, "--election-timeout-max-ms"),
+        Some(300)
+    );
+    assert_eq!(default_in_help(clap_help, "--snapshot-logs"), None);
+    let etcd_help = "  --heartbeat-interval '100'
+    Time (in milliseconds) of a heartbeat interval.
+  --election-timeout '1000'
+    Time (in milliseconds) for an election to timeout.
+";
+    assert_eq!(
+        default_in_help(etcd_help, "--heartbeat-interval"),
+        Some(100)
+    );
+    assert_eq!(default_in_help(etcd_help, "--election-timeout"), Some(1000));
+    // A longer flag with the same prefix is not taken for the short one.
+    let prefixed = "  --election-timeout-min-ms <X>\n     [default: 7]\n  --election-timeout '9'\n";
+    assert_eq!(default_in_help(prefixed, "--election-timeout"), Some(9));
+}

@@ -1,0 +1,158 @@
+//! Throughput: W writers in a closed loop (each its own key), each sending
+//! its next write as soon as the previous one is answered, over keep-alive
+//! connections to the leader; acknowledged writes and their latencies
+//! counted over a window after a warm-up.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::stats::Summary;
+use super::system::{http_client, System};
+
+/// Per-request limit under load (the masters' own write timeout is 5 s).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause after a failed request, so an unreachable target is not spun on.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadResult {
+    pub system: String,
+    pub writers: usize,
+    pub warmup_s: f64,
+    pub window_s: f64,
+    /// Writes acknowledged (200) within the window.
+    pub acked: u64,
+    pub writes_per_s: f64,
+    /// Latency of the acknowledged writes, ms.
+    pub latency_ms: Option<Summary>,
+    pub errors: u64,
+    /// Error texts (shortened) and how often each happened.
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Highest term before and after the run, and the difference.
+    pub term_before: Option<u64>,
+    pub term_after: Option<u64>,
+    pub term_changes: Option<u64>,
+}
+
+/// One load run per writer count, against whoever leads at its start.
+pub async fn run<S: System>(
+    sys: Arc<S>,
+    writers: &[usize],
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<Vec<LoadResult>> {
+    let http = http_client(writers.iter().copied().max().unwrap_or(1) * 2)?;
+    let mut out = Vec::new();
+    for &w in writers {
+        let agreed = sys.wait_agreed(None, Duration::from_secs(60)).await?;
+        let term_before = sys.max_term().await;
+        eprintln!(
+            "bench: {}: {w} writers to leader {} for {:?} (+{:?} warm-up)",
+            sys.label(),
+            agreed.leader,
+            window,
+            warmup
+        );
+        let mut r = load(sys.clone(), &http, agreed.leader, w, warmup, window).await?;
+        r.term_before = term_before;
+        r.term_after = sys.max_term().await;
+        r.term_changes = match (r.term_before, r.term_after) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+            _ => None,
+        };
+        eprintln!(
+            "bench: {}: {w} writers: {:.0} writes/s, p50 {} ms, {} errors",
+            r.system,
+            r.writes_per_s,
+            r.latency_ms
+                .as_ref()
+                .map_or("-".into(), |s| format!("{:.2}", s.p50)),
+            r.errors
+        );
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn error_kind(e: &str) -> String {
+    let t: String = e.chars().take(60).collect();
+    t.trim().to_string()
+}
+
+async fn load<S: System>(
+    sys: Arc<S>,
+    http: &reqwest::Client,
+    leader: u64,
+    writers: usize,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<LoadResult> {
+    let target = Arc::new(AtomicU64::new(leader));
+    let all: Arc<Vec<u64>> = Arc::new(sys.ids());
+    let from = Instant::now() + warmup;
+    let to = from + window;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let (sys, http, target, all) = (sys.clone(), http.clone(), target.clone(), all.clone());
+        tasks.spawn(async move {
+            let key = format!("bench-w{w}");
+            let mut latencies = Vec::new();
+            let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+            let mut seq = 0u64;
+            // Bounded by time: no request starts after the window.
+            while Instant::now() < to {
+                seq += 1;
+                let dest = target.load(Ordering::Relaxed);
+                let begin = Instant::now();
+                let r = sys.write(&http, dest, &all, &key, seq, WRITE_TIMEOUT).await;
+                let end = Instant::now();
+                let counted = end >= from && end <= to;
+                match r {
+                    Ok(a) => {
+                        if a.node != dest {
+                            target.store(a.node, Ordering::Relaxed);
+                        }
+                        if counted {
+                            latencies.push((end - begin).as_secs_f64() * 1000.0);
+                        }
+                    }
+                    Err(e) => {
+                        if counted {
+                            *errors.entry(error_kind(&e)).or_default() += 1;
+                        }
+                        tokio::time::sleep(ERROR_PAUSE).await;
+                    }
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut error_kinds: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (l, e) = joined?;
+        latencies.extend(l);
+        for (k, n) in e {
+            *error_kinds.entry(k).or_default() += n;
+        }
+    }
+    let acked = latencies.len() as u64;
+    Ok(LoadResult {
+        system: sys.label(),
+        writers,
+        warmup_s: warmup.as_secs_f64(),
+        window_s: window.as_secs_f64(),
+        acked,
+        writes_per_s: acked as f64 / window.as_secs_f64(),
+        latency_ms: Summary::of(&latencies),
+        errors: error_kinds.values().sum(),
+        error_kinds,
+        term_before: None,
+        term_after: None,
+        term_changes: None,
+    })
+}
