@@ -96,7 +96,8 @@ fn bad_arguments_are_refused() {
     assert!(invalid(&["failover", "--trials", "0"]));
     assert!(invalid(&["throughput", "--writers", "0"]));
     assert!(invalid(&["throughput", "--seconds", "0"]));
-    assert!(invalid(&["stability", "--minutes", "-1"]));
+    assert!(invalid(&["stability", "--minutes", "0"]));
+    assert!(invalid(&["stability", "--minutes=-1"]));
     assert!(invalid(&[
         "failover",
         "--heartbeat-interval-ms",

@@ -206,6 +206,12 @@ impl Master {
             Ok(Err(mesoraft_raft::RaftError::APIError(
                 mesoraft_raft::CheckIsLeaderError::ForwardToLeader(f),
             ))) => Err(forward_error(&f)),
+            Ok(Err(mesoraft_raft::RaftError::APIError(
+                mesoraft_raft::CheckIsLeaderError::QuorumNotEnough(q),
+            ))) => Err(ApiError::Unavailable(format!(
+                "leadership not confirmed: only masters {:?} answered, no quorum; retry shortly\n",
+                q.got
+            ))),
             Ok(Err(e)) => Err(ApiError::Unavailable(format!(
                 "cannot confirm leadership: {e}\n"
             ))),

@@ -96,14 +96,20 @@ pub fn forward_error(f: &ForwardToLeader) -> ApiError {
     }
 }
 
+/// Maps a failed proposal. openraft answers ForwardToLeader either before
+/// appending, or after the entry was truncated by a newer leader: both mean
+/// the command will never apply, so a redirect (or 503) is a definite
+/// failure the client may retry.
 pub fn write_error(e: RaftError<ClientWriteError>) -> ApiError {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward_error(&f),
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
             ApiError::Status(StatusCode::CONFLICT, format!("{e}\n"))
         }
-        RaftError::Fatal(e) => {
-            ApiError::Unavailable(format!("this master's Raft core stopped: {e}\n"))
-        }
+        // The command may have been appended and replicated before the
+        // core stopped; a new leader can still commit it.
+        RaftError::Fatal(e) => ApiError::OutcomeUnknown(format!(
+            "this master's Raft core stopped ({e}); the write may or may not take effect\n"
+        )),
     }
 }
