@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mesoraft_raft::{CheckIsLeaderError, RaftError};
+use mesoraft_raft::{CheckIsLeaderError, RaftError, RaftMetrics};
 use mesoraft_registry::Command;
 use openraft::ServerState;
 use tokio::sync::watch;
@@ -71,8 +71,28 @@ struct LeaderTerm {
     cancel: CancellationToken,
 }
 
+/// The term this master may act as leader in, if any: Raft must say it
+/// leads, and a quorum must have acknowledged it within the lease (the
+/// maximum election timeout). openraft 0.9 has no check-quorum: a leader
+/// cut off from the majority keeps its role until it hears a higher term,
+/// while the majority elects another leader once the lease is over. So
+/// past the lease this master stops acting as leader on its own.
+pub fn effective_leader_term(m: &RaftMetrics, lease_ms: u64) -> Option<u64> {
+    if m.state != ServerState::Leader {
+        return None;
+    }
+    match m.millis_since_quorum_ack {
+        Some(ms) if ms > lease_ms => None,
+        _ => Some(m.current_term),
+    }
+}
+
 /// Follows Raft metrics until `shutdown`; owns the leader-term task set.
 pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) {
+    let lease_ms = master.args.election_timeout_max_ms;
+    // Quorum contact ages without a metrics change: re-check every heartbeat.
+    let mut tick = tokio::time::interval(Duration::from_millis(master.args.heartbeat_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut metrics = master.raft.metrics();
     let mut current: Option<LeaderTerm> = None;
     let mut last_term = 0u64;
@@ -99,7 +119,7 @@ pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) 
         last_leader = m.current_leader;
         master.sync_cluster_identity();
 
-        let leading_term = (m.state == ServerState::Leader).then_some(m.current_term);
+        let leading_term = effective_leader_term(&m, lease_ms);
         if current.as_ref().map(|t| t.term) != leading_term {
             if let Some(old) = current.take() {
                 // Stop acting as leader before anything else happens.
@@ -120,6 +140,7 @@ pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) 
 
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { break },
+            _ = tick.tick() => {}
             _ = shutdown.cancelled() => break,
         }
     }
@@ -191,5 +212,42 @@ async fn ensure_cluster_id(master: &Master, term: u64, cancel: &CancellationToke
             }
             Err(e) => tracing::warn!(term, error = %e, "could not record the cluster id"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(state: ServerState, quorum_ack: Option<u64>) -> RaftMetrics {
+        let mut m = RaftMetrics::new_initial(1);
+        m.state = state;
+        m.current_term = 7;
+        m.millis_since_quorum_ack = quorum_ack;
+        m
+    }
+
+    #[test]
+    fn a_leader_acts_only_while_a_quorum_answers_within_the_lease() {
+        assert_eq!(
+            effective_leader_term(&metrics(ServerState::Leader, Some(20)), 300),
+            Some(7)
+        );
+        assert_eq!(
+            effective_leader_term(&metrics(ServerState::Leader, None), 300),
+            Some(7)
+        );
+        assert_eq!(
+            effective_leader_term(&metrics(ServerState::Leader, Some(301)), 300),
+            None
+        );
+        assert_eq!(
+            effective_leader_term(&metrics(ServerState::Follower, Some(1)), 300),
+            None
+        );
+        assert_eq!(
+            effective_leader_term(&metrics(ServerState::Candidate, None), 300),
+            None
+        );
     }
 }

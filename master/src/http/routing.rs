@@ -65,6 +65,14 @@ impl Master {
     pub fn require_leader(&self) -> Result<u64, ApiError> {
         let m = self.raft.metrics().borrow().clone();
         if m.state == ServerState::Leader {
+            if crate::leader::effective_leader_term(&m, self.args.election_timeout_max_ms).is_none()
+            {
+                return Err(ApiError::Unavailable(
+                    "this master lost contact with a quorum and no longer acts as leader; retry \
+                     another master\n"
+                        .into(),
+                ));
+            }
             return match self.leadership.ready_term() {
                 Some(term) if term == m.current_term => Ok(term),
                 _ => Err(ApiError::Unavailable(
