@@ -67,12 +67,29 @@ impl MasterHandle {
 #[derive(Serialize, Deserialize)]
 struct NodeMeta {
     id: NodeId,
+    /// The cluster this work dir belongs to, once learnt. Kept here rather
+    /// than read from the registry because the registry at start-up holds
+    /// only what the snapshot and the locally known commit index cover.
+    #[serde(default)]
+    cluster_id: Option<String>,
 }
 
 const META_FILE: &str = "master.json";
 
-/// Refuses a work dir written by a master with another `--id`.
-fn check_node_meta(dir: &Path, id: NodeId) -> anyhow::Result<()> {
+/// Records the cluster id in the work dir (once, when first learnt).
+pub fn record_cluster_id(dir: &Path, id: NodeId, cluster_id: &str) -> std::io::Result<()> {
+    let path = dir.join(META_FILE);
+    let bytes = serde_json::to_vec(&NodeMeta {
+        id,
+        cluster_id: Some(cluster_id.to_string()),
+    })
+    .map_err(std::io::Error::other)?;
+    write_durably(&dir.join(format!("{META_FILE}.tmp")), &path, &bytes)
+}
+
+/// Refuses a work dir written by a master with another `--id`; returns the
+/// cluster id recorded in it, if any.
+fn check_node_meta(dir: &Path, id: NodeId) -> anyhow::Result<Option<String>> {
     let path = dir.join(META_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -89,13 +106,17 @@ fn check_node_meta(dir: &Path, id: NodeId) -> anyhow::Result<()> {
                     meta.id
                 );
             }
-            Ok(())
+            Ok(meta.cluster_id)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let tmp = dir.join(format!("{META_FILE}.tmp"));
-            let bytes = serde_json::to_vec(&NodeMeta { id })?;
+            let bytes = serde_json::to_vec(&NodeMeta {
+                id,
+                cluster_id: None,
+            })?;
             write_durably(&tmp, &path, &bytes)
-                .with_context(|| format!("cannot write {}", path.display()))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(None)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -122,7 +143,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
 
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
-    check_node_meta(&args.work_dir, args.id)?;
+    let recorded_cluster = check_node_meta(&args.work_dir, args.id)?;
 
     let (log_store, state_machine) = mesoraft_raft::storage::open(&args.work_dir.join("raft"))
         .await
@@ -130,6 +151,9 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     let registry = state_machine.registry_handle();
 
     let cluster = ClusterIdentity::default();
+    if let Some(id) = &recorded_cluster {
+        cluster.set(id);
+    }
     let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
     let network = GrpcNetworkFactory::new(
         args.id,
@@ -144,7 +168,19 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     // Raft::new re-applied the committed log, so the registry now knows
     // the cluster id even if no snapshot recorded it yet.
     if let Some(id) = registry.read(|r| r.cluster_id().map(str::to_string)) {
-        cluster.set(&id);
+        if !cluster.set(&id) {
+            bail!(
+                "work dir {} records cluster {} but its Raft state belongs to cluster {id}; \
+                 the work dir is inconsistent: restore it or remove it and re-add this master",
+                args.work_dir.display(),
+                recorded_cluster.unwrap_or_default()
+            );
+        }
+        if recorded_cluster.is_none() {
+            record_cluster_id(&args.work_dir, args.id, &id).with_context(|| {
+                format!("cannot update {}", args.work_dir.join(META_FILE).display())
+            })?;
+        }
     }
     let Some(membership) = crate::status::stored_membership(&raft).await else {
         bail!("the Raft core stopped during start-up; see the log above");

@@ -54,6 +54,12 @@ impl Master {
         if let Some(id) = self.registry.read(|r| r.cluster_id().map(str::to_string)) {
             if !self.cluster.set(&id) {
                 tracing::error!(cluster_id = %id, "registry cluster id differs from the one in use");
+                return;
+            }
+            if let Err(e) = bootstrap::record_cluster_id(&self.args.work_dir, self.id, &id) {
+                tracing::error!(cluster_id = %id, error = %e,
+                    "cannot record the cluster id in the work dir; the start-up check against \
+                     other clusters will rely on the Raft state only");
             }
         }
     }

@@ -291,7 +291,12 @@ impl<K: KvStore> RaftLogStorage<TypeConfig> for LogStore<K> {
         // before they counted, and sled persists writes in order, so the
         // next append's flush makes this durable too.
         self.kv.write(batch).map_err(|e| {
-            storage_err(ErrorSubject::Store, ErrorVerb::Write, "saving the committed log id", e)
+            storage_err(
+                ErrorSubject::Store,
+                ErrorVerb::Write,
+                "saving the committed log id",
+                e,
+            )
         })
     }
 
