@@ -430,6 +430,10 @@ impl System for EtcdGroup {
         self.spawn(id, "existing")
     }
 
+    fn pids(&self) -> Vec<i32> {
+        self.procs().values().map(|p| p.pgid).collect()
+    }
+
     async fn term_of(&self, id: u64) -> Option<u64> {
         self.status(id).await.ok().map(|s| s.raft_term)
     }

@@ -210,6 +210,14 @@ impl System for MesoGroup {
         self.cluster.start(id)
     }
 
+    fn pids(&self) -> Vec<i32> {
+        self.cluster
+            .pids()
+            .into_iter()
+            .map(|(_, pid)| pid)
+            .collect()
+    }
+
     async fn term_of(&self, id: u64) -> Option<u64> {
         self.cluster.status(id).await.ok().map(|s| s.term)
     }

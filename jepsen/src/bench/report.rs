@@ -144,8 +144,11 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
         out,
         "  each writer its own role/key, next request as soon as the previous is answered, one HTTP/1.1 \
          keep-alive connection per writer;\n  {:.0} s measured after {:.0} s warm-up; latency of acknowledged \
-         (200) writes; term changes = highest term after - before\n",
-        ctx.args.seconds, ctx.args.warmup_seconds
+         (200) writes; term changes = highest term after - before;\n  CPU % = CPU time used during the window by the bench \
+         process (client) and by all members, per wall second, in % of one core ({} cores here)\n",
+        ctx.args.seconds,
+        ctx.args.warmup_seconds,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut t = Table::new(&[
         "system",
@@ -156,7 +159,10 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
         "max (ms)",
         "errors",
         "term changes",
+        "client CPU %",
+        "servers CPU %",
     ]);
+    let pct = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0}"));
     for r in runs {
         let l = |f: fn(&Summary) -> f64| r.latency_ms.as_ref().map_or("-".into(), |s| ms(f(s)));
         t.row(&[
@@ -168,6 +174,8 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             l(|s| s.max),
             r.errors.to_string(),
             r.term_changes.map_or("?".into(), |c| c.to_string()),
+            pct(r.client_cpu_pct),
+            pct(r.servers_cpu_pct),
         ]);
     }
     if let (Some(p), Ok(b)) = (perf, &ctx.etcd) {
@@ -175,6 +183,8 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             format!("etcd {} (etcdctl check perf --load={})", b.version, p.load),
             "-".into(),
             p.writes_per_s.map_or("-".into(), |w| format!("{w:.0}")),
+            "-".into(),
+            "-".into(),
             "-".into(),
             "-".into(),
             "-".into(),

@@ -43,6 +43,9 @@ pub trait System: Send + Sync + 'static {
     /// Starts a killed member again, same flags and data.
     fn restart(&self, id: u64) -> anyhow::Result<()>;
 
+    /// Process ids of the running members (for CPU accounting).
+    fn pids(&self) -> Vec<i32>;
+
     /// The term member `id` reports, if it answers.
     fn term_of(&self, id: u64) -> impl Future<Output = Option<u64>> + Send;
 

@@ -32,6 +32,11 @@ pub struct LoadResult {
     pub errors: u64,
     /// Error texts (shortened) and how often each happened.
     pub error_kinds: BTreeMap<String, u64>,
+    /// CPU used during the window, in % of one core (the machine has
+    /// `cores`): by this bench process (the client) and by all members.
+    pub client_cpu_pct: Option<f64>,
+    pub servers_cpu_pct: Option<f64>,
+    pub cores: usize,
     /// Highest term before and after the run, and the difference.
     pub term_before: Option<u64>,
     pub term_after: Option<u64>,
@@ -78,6 +83,31 @@ pub async fn run<S: System>(
     Ok(out)
 }
 
+/// utime + stime (clock ticks) from the text of `/proc/PID/stat`.
+pub fn stat_ticks(stat: &str) -> Option<u64> {
+    // "pid (comm) state ...": comm may hold spaces and parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // Fields 14 and 15 of the line; the remainder starts at field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// CPU seconds the processes have used so far (all threads); None if one
+/// of them is gone.
+fn cpu_seconds(pids: &[i32]) -> Option<f64> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let mut ticks = 0;
+    for pid in pids {
+        ticks += stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    }
+    Some(ticks as f64 / hz as f64)
+}
+
 fn error_kind(e: &str) -> String {
     let t: String = e.chars().take(60).collect();
     t.trim().to_string()
@@ -95,6 +125,20 @@ async fn load<S: System>(
     let all: Arc<Vec<u64>> = Arc::new(sys.ids());
     let from = Instant::now() + warmup;
     let to = from + window;
+    // CPU of the client (this process) and of the members over the window.
+    let cpu = {
+        let (me, members) = (vec![std::process::id() as i32], sys.pids());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(from.into()).await;
+            let start = (cpu_seconds(&me), cpu_seconds(&members));
+            tokio::time::sleep_until(to.into()).await;
+            let end = (cpu_seconds(&me), cpu_seconds(&members));
+            let pct = |a: Option<f64>, b: Option<f64>| {
+                Some((b? - a?) / (to - from).as_secs_f64() * 100.0)
+            };
+            (pct(start.0, end.0), pct(start.1, end.1))
+        })
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..writers {
         let (sys, http, target, all) = (sys.clone(), http.clone(), target.clone(), all.clone());
@@ -140,6 +184,7 @@ async fn load<S: System>(
             *error_kinds.entry(k).or_default() += n;
         }
     }
+    let (client_cpu_pct, servers_cpu_pct) = cpu.await?;
     let acked = latencies.len() as u64;
     Ok(LoadResult {
         system: sys.label(),
@@ -151,8 +196,27 @@ async fn load<S: System>(
         latency_ms: Summary::of(&latencies),
         errors: error_kinds.values().sum(),
         error_kinds,
+        client_cpu_pct,
+        servers_cpu_pct,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
         term_before: None,
         term_after: None,
         term_changes: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_from_proc_stat() {
+        let line = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    111 222 3 4 20 0 9 0 12345 1000 200";
+        assert_eq!(stat_ticks(line), Some(333));
+        assert_eq!(stat_ticks("4242 (x) S 1"), None);
+        let me = vec![std::process::id() as i32];
+        assert!(cpu_seconds(&me).is_some_and(|s| s >= 0.0));
+        assert_eq!(cpu_seconds(&[i32::MAX]), None);
+    }
 }

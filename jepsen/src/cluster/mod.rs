@@ -259,6 +259,12 @@ impl Cluster {
         procs.keys().copied().collect()
     }
 
+    /// (node, pid) of every master process we started and have not
+    /// killed (the pid is also its process group).
+    pub fn pids(&self) -> Vec<(u64, i32)> {
+        self.procs().iter().map(|(id, p)| (*id, p.pgid)).collect()
+    }
+
     pub fn unexpected_exits(&self) -> Vec<(u64, String)> {
         self.unexpected_exits
             .lock()
