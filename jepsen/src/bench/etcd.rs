@@ -358,11 +358,15 @@ pub fn verdict_lines(output: &str) -> Vec<String> {
         .collect()
 }
 
-/// "PASS: Throughput is 3922 writes/s" -> 3922.
+/// "PASS: Throughput is 3922 writes/s" or "FAIL: Throughput too low:
+/// 3450 writes/s" -> the number.
 pub fn check_perf_throughput(lines: &[String]) -> Option<f64> {
     lines.iter().find_map(|l| {
-        let rest = l.split("Throughput is ").nth(1)?;
-        rest.split_whitespace().next()?.parse().ok()
+        if !l.contains("Throughput") {
+            return None;
+        }
+        let before = l.split("writes/s").next()?;
+        before.split_whitespace().last()?.parse().ok()
     })
 }
 
@@ -507,5 +511,11 @@ mod tests {
         let lines = verdict_lines(out);
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert_eq!(check_perf_throughput(&lines), Some(3917.0));
+        let failed = verdict_lines(
+            "FAIL: Throughput too low: 3450 writes/s\nPASS: Slowest request took 0.41s\nFAIL\n",
+        );
+        assert_eq!(failed.len(), 3);
+        assert_eq!(check_perf_throughput(&failed), Some(3450.0));
+        assert_eq!(check_perf_throughput(&["PASS".to_string()]), None);
     }
 }

@@ -2,9 +2,11 @@
 //! fast as they answer until one acknowledges; the time from the kill to
 //! that acknowledgement, and how many terms it took.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
+
+use crate::runner::timestamp;
 
 use super::stats::Summary;
 use super::system::{http_client, System};
@@ -19,6 +21,10 @@ const MAX_ATTEMPTS: u64 = 1_000_000;
 #[derive(Clone, Debug, Serialize)]
 pub struct Trial {
     pub killed: u64,
+    /// Wall-clock time of the kill and of the acknowledgement (UTC,
+    /// `YYYYMMDDTHHMMSS.mmmZ`), to line a trial up with the node logs.
+    pub killed_at: String,
+    pub acked_at: Option<String>,
     pub new_leader: Option<u64>,
     /// kill -> acknowledged write, None when the trial failed.
     pub ms: Option<f64>,
@@ -90,6 +96,7 @@ async fn trials_into<S: System>(
         let agreed = sys.wait_agreed(restarted, HEAL_TIMEOUT).await?;
         let leader = agreed.leader;
         let survivors: Vec<u64> = sys.ids().into_iter().filter(|id| *id != leader).collect();
+        let killed_at = timestamp(SystemTime::now());
         let t0 = Instant::now();
         sys.kill(leader);
         let mut attempts = 0u64;
@@ -112,12 +119,14 @@ async fn trials_into<S: System>(
                 )
                 .await
             {
-                Ok(a) => break Some((a, t0.elapsed())),
+                Ok(a) => break Some((a, t0.elapsed(), SystemTime::now())),
                 Err(e) => last_error = e,
             }
         };
         let mut trial = Trial {
             killed: leader,
+            killed_at,
+            acked_at: None,
             new_leader: None,
             ms: None,
             term_before: agreed.term,
@@ -126,8 +135,9 @@ async fn trials_into<S: System>(
             error: None,
         };
         match acked {
-            Some((a, took)) => {
+            Some((a, took, at)) => {
                 trial.ms = Some(took.as_secs_f64() * 1000.0);
+                trial.acked_at = Some(timestamp(at));
                 trial.new_leader = Some(a.node);
                 trial.term_after = match a.term {
                     Some(t) => Some(t),

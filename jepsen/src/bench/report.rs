@@ -180,7 +180,7 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
     }
     if let (Some(p), Ok(b)) = (perf, &ctx.etcd) {
         t.row(&[
-            format!("etcd {} (etcdctl check perf --load={})", b.version, p.load),
+            format!("etcd {} check perf --load={}", b.version, p.load),
             "-".into(),
             p.writes_per_s.map_or("-".into(), |w| format!("{w:.0}")),
             "-".into(),
@@ -225,7 +225,7 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             Some(w) => (w, "etcdctl check perf measured here"),
             None => (
                 THROUGHPUT_GOAL,
-                "about what etcdctl check perf --load=l reached on this machine",
+                "what etcdctl check perf --load=l reached on the reference machine; not measured here",
             ),
         };
         let _ = writeln!(

@@ -283,21 +283,13 @@ impl<K: KvStore> RaftLogStorage<TypeConfig> for LogStore<K> {
             COMMITTED,
             Self::encode(&committed, ErrorSubject::Store)?,
         );
-        // Not fsynced on its own: openraft calls this on every commit-index
-        // move, and an fsync here halved write throughput. Losing the
-        // latest value is safe: it only means re-applying fewer entries at
-        // start-up (the leader re-sends the commit index). It can never
-        // get ahead of the log on disk: committed entries were fsynced
-        // before they counted, and sled persists writes in order, so the
-        // next append's flush makes this durable too.
-        self.kv.write(batch).map_err(|e| {
-            storage_err(
-                ErrorSubject::Store,
-                ErrorVerb::Write,
-                "saving the committed log id",
-                e,
-            )
-        })
+        // Durable, although openraft calls this on every commit-index move:
+        // openraft 0.9 lets a restarted leader resume its term without
+        // committing a new entry, and its read index is the committed id
+        // it finds on disk. A stale one would let it serve reads that miss
+        // writes it acknowledged before the crash.
+        self.write_durable(batch, ErrorSubject::Store, "saving the committed log id")
+            .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
