@@ -55,24 +55,13 @@ async fn follower_redirects_and_acknowledged_write_is_read_everywhere() {
         .await
         .unwrap();
     assert_eq!(code, 400, "negative weights are refused");
-    let resp = c
-        .http
-        .post(format!("http://{}/api/v1", c.addr(leader)))
-        .header("Content-Type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
-    let resp = c
-        .http
-        .post(format!("http://{}/api/v1", c.addr(leader)))
-        .header("Content-Type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 415);
+    let leader_addr = c.addr(leader);
+    assert_eq!(
+        c.post_raw(&leader_addr, "application/json", "{not json")
+            .await,
+        400
+    );
+    assert_eq!(c.post_raw(&leader_addr, "text/plain", "{}").await, 415);
     let (code, _, text) = c
         .operator(&c.addr(follower), &json!({"type": "GET_MASTER"}))
         .await

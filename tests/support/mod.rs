@@ -315,6 +315,19 @@ impl Cluster {
         None
     }
 
+    /// POSTs a raw body to `/api/v1` of `addr`; returns the status code.
+    pub async fn post_raw(&self, addr: &str, content_type: &str, body: &str) -> u16 {
+        self.http
+            .post(format!("http://{addr}/api/v1"))
+            .header("Content-Type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("master answers")
+            .status()
+            .as_u16()
+    }
+
     /// One operator call to one master, no redirect following.
     pub async fn operator(
         &self,
