@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use mesoraft_raft::network::{ClusterIdentity, GrpcNetworkFactory, LeaderContact, RaftGrpcService};
+use mesoraft_raft::proposer::{BatchLimits, Proposer};
 use mesoraft_raft::{BasicNode, NodeId, Raft};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -212,6 +213,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         address,
         args: args.clone(),
         raft: raft.clone(),
+        proposer: Proposer::spawn(raft.clone(), BatchLimits::default()),
         registry,
         cluster: cluster.clone(),
         contact: contact.clone(),

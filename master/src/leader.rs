@@ -200,14 +200,14 @@ async fn ensure_cluster_id(master: &Master, term: u64, cancel: &CancellationToke
         return;
     }
     let cluster_id = uuid::Uuid::new_v4().to_string();
-    let write = master.raft.client_write(Command::InitCluster {
+    let write = master.proposer.write(Command::InitCluster {
         cluster_id: cluster_id.clone(),
     });
     tokio::select! {
         _ = cancel.cancelled() => {}
         result = write => match result {
-            Ok(resp) => {
-                tracing::info!(term, cluster_id = %cluster_id, result = ?resp.data, "cluster id recorded");
+            Ok(result) => {
+                tracing::info!(term, cluster_id = %cluster_id, ?result, "cluster id recorded");
                 master.sync_cluster_identity();
             }
             Err(e) => tracing::warn!(term, error = %e, "could not record the cluster id"),

@@ -23,6 +23,7 @@ pub mod status;
 use std::time::SystemTime;
 
 use mesoraft_raft::network::{ClusterIdentity, LeaderContact};
+use mesoraft_raft::proposer::Proposer;
 use mesoraft_raft::storage::RegistryHandle;
 use mesoraft_raft::{NodeId, Raft};
 use serde_json::json;
@@ -37,6 +38,9 @@ pub struct Master {
     pub address: String,
     pub args: MasterArgs,
     pub raft: Raft,
+    /// Every registry write goes through here, so concurrent writes share
+    /// log entries (see `mesoraft_raft::proposer`).
+    pub proposer: Proposer,
     pub registry: RegistryHandle,
     pub cluster: ClusterIdentity,
     pub contact: LeaderContact,

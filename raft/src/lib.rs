@@ -11,6 +11,7 @@
 use std::io::Cursor;
 
 pub mod network;
+pub mod proposer;
 pub mod storage;
 
 pub use openraft;
@@ -20,10 +21,11 @@ pub use openraft::BasicNode;
 pub type NodeId = u64;
 
 openraft::declare_raft_types!(
-    /// The master group's Raft types: registry commands in, command results out.
+    /// The master group's Raft types: batches of registry commands in, one
+    /// result per command out (see [`proposer`]).
     pub TypeConfig:
-        D = mesoraft_registry::Command,
-        R = mesoraft_registry::CommandResult,
+        D = proposer::Proposal,
+        R = Vec<mesoraft_registry::CommandResult>,
         NodeId = NodeId,
         Node = BasicNode,
         SnapshotData = Cursor<Vec<u8>>,

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mesoraft_proto::mesos::v1::WeightInfo;
+use mesoraft_raft::proposer::WriteError;
 use mesoraft_registry::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -187,9 +188,12 @@ impl Master {
         command: Command,
     ) -> Result<mesoraft_registry::CommandResult, ApiError> {
         let timeout = self.args.write_timeout();
-        match tokio::time::timeout(timeout, self.raft.client_write(command)).await {
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(e)) => Err(write_error(e)),
+        match tokio::time::timeout(timeout, self.proposer.write(command)).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(WriteError::Raft(e))) => Err(write_error(e)),
+            Ok(Err(WriteError::OutcomeUnknown(why))) => {
+                Err(ApiError::OutcomeUnknown(format!("{why}\n")))
+            }
             Err(_) => Err(ApiError::OutcomeUnknown(format!(
                 "the write was not acknowledged within {} ms; it may or may not take effect\n",
                 timeout.as_millis()

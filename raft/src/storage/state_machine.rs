@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mesoraft_registry::{Registry, Response};
+use mesoraft_registry::Registry;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 
@@ -99,7 +99,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((st.last_applied, st.last_membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<CommandResult>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -112,11 +112,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             // (e.g. re-applying the log after a restart).
             let mut st = self.live.write();
             let reply = match entry.payload {
-                EntryPayload::Blank => Ok(Response::Unchanged),
-                EntryPayload::Normal(ref command) => st.registry.apply(command),
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(ref proposal) => proposal
+                    .commands
+                    .iter()
+                    .map(|command| st.registry.apply(command))
+                    .collect(),
                 EntryPayload::Membership(membership) => {
                     st.last_membership = StoredMembership::new(Some(entry.log_id), membership);
-                    Ok(Response::Unchanged)
+                    Vec::new()
                 }
             };
             st.last_applied = Some(entry.log_id);

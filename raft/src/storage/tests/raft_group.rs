@@ -16,6 +16,7 @@ use openraft::raft::{
 use openraft::{BasicNode, Config, SnapshotPolicy};
 
 use super::util::*;
+use crate::proposer::{BatchLimits, Proposal, Proposer};
 use crate::storage::{open, RegistryHandle};
 use crate::{NodeId, Raft, TypeConfig};
 
@@ -136,7 +137,10 @@ async fn snapshot_transfer_and_restart() {
         .unwrap();
     raft1.wait(WAIT).current_leader(1, "leader").await.unwrap();
     for n in 0..50 {
-        raft1.client_write(command(n)).await.unwrap();
+        raft1
+            .client_write(Proposal::single(command(n)))
+            .await
+            .unwrap();
     }
     let last = raft1.metrics().borrow().last_log_index.unwrap();
     raft1
@@ -177,7 +181,10 @@ async fn snapshot_transfer_and_restart() {
 
     // More writes after the snapshot, then restart both from disk.
     for n in 50..55 {
-        raft1.client_write(command(n)).await.unwrap();
+        raft1
+            .client_write(Proposal::single(command(n)))
+            .await
+            .unwrap();
     }
     let last = raft1.metrics().borrow().last_log_index.unwrap();
     raft2
@@ -207,4 +214,59 @@ async fn snapshot_transfer_and_restart() {
     assert_eq!(registry_json(&reg2), before);
     stop(&router, 2, raft2).await;
     stop(&router, 1, raft1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_entries_and_keep_their_own_results() {
+    use mesoraft_proto::mesos::v1::WeightInfo;
+    use mesoraft_registry::{Command, RegistryError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let router = Router::default();
+    let (raft, reg) = start(&router, 1, dir.path()).await;
+    raft.initialize(BTreeMap::from([(1, BasicNode::new("n1"))]))
+        .await
+        .unwrap();
+    raft.wait(WAIT).current_leader(1, "leader").await.unwrap();
+    let first_index = raft.metrics().borrow().last_log_index.unwrap();
+    let proposer = Proposer::spawn(raft.clone(), BatchLimits::default());
+
+    // Every fourth command is refused by the registry; the others in the
+    // same entry must still apply.
+    const WRITES: usize = 200;
+    let writes = (0..WRITES).map(|n| {
+        let proposer = proposer.clone();
+        tokio::spawn(async move {
+            let role = (n % 4 != 3).then(|| format!("role-{n}"));
+            let command = Command::UpdateWeights {
+                weights: vec![WeightInfo {
+                    role,
+                    weight: n as f64 + 1.0,
+                }],
+            };
+            (n, proposer.write(command).await)
+        })
+    });
+    for write in futures::future::join_all(writes).await {
+        let (n, result) = write.unwrap();
+        let result = result.expect("every write is answered");
+        if n % 4 == 3 {
+            assert!(
+                matches!(result, Err(RegistryError::MissingRole)),
+                "write {n}: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "write {n}: {result:?}");
+        }
+    }
+    let entries = raft.metrics().borrow().last_log_index.unwrap() - first_index;
+    println!("{WRITES} concurrent writes took {entries} log entries");
+    assert!(
+        (entries as usize) < WRITES,
+        "concurrent writes were not batched ({entries} entries)"
+    );
+    let weights = reg.read(|r| r.weights().clone());
+    assert_eq!(weights.len(), WRITES - WRITES / 4);
+    assert_eq!(weights.get("role-0"), Some(&1.0));
+    stop(&router, 1, raft).await;
 }

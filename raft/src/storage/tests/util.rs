@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use mesoraft_registry::Command;
 use openraft::{CommittedLeaderId, EntryPayload};
 
+use crate::proposer::Proposal;
 use crate::storage::{open, LogStore, StateMachineStore};
 use crate::{Entry, LogId, Membership};
 
@@ -29,7 +30,7 @@ pub fn command(n: u64) -> Command {
 pub fn normal(term: u64, index: u64) -> Entry {
     Entry {
         log_id: log_id(term, index),
-        payload: EntryPayload::Normal(command(index)),
+        payload: EntryPayload::Normal(Proposal::single(command(index))),
     }
 }
 
