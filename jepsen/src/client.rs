@@ -122,6 +122,20 @@ impl ApiClient {
     /// operation's time budget. Returns the outcome and the node last
     /// contacted.
     pub async fn operator(&self, addr: &str, body: &Value, is_write: bool) -> (Outcome, String) {
+        self.operator_avoiding(addr, body, is_write, &[]).await
+    }
+
+    /// Like [`ApiClient::operator`], but a redirect to one of `avoid` (nodes
+    /// that just timed out) ends the operation as a failure instead of
+    /// spending the rest of its budget there: a redirect means "not done
+    /// here", so nothing was applied.
+    pub async fn operator_avoiding(
+        &self,
+        addr: &str,
+        body: &Value,
+        is_write: bool,
+        avoid: &[String],
+    ) -> (Outcome, String) {
         let deadline = Instant::now() + self.op_timeout;
         let mut node = addr.to_string();
         for _ in 0..=MAX_REDIRECTS {
@@ -154,6 +168,14 @@ impl ApiClient {
                     .unwrap_or("")
                     .to_string();
                 match self.redirect_target(&location) {
+                    Some(next) if avoid.contains(&next) => {
+                        return (
+                            Outcome::Fail(format!(
+                                "redirected to {next}, which just timed out; not followed"
+                            )),
+                            node,
+                        )
+                    }
                     Some(next) if next != node => {
                         node = next;
                         continue;

@@ -14,6 +14,7 @@ pub mod client;
 pub mod cluster;
 pub mod fake;
 pub mod history;
+pub mod matrix;
 pub mod nemesis;
 pub mod net;
 pub mod report;

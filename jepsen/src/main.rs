@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a test (or, with --all, every workload x nemesis pairing).
+    /// Run a test (or, with --all, every nemesis pairing with all workloads).
     Test(TestArgs),
     /// Re-run the checkers on a stored run directory.
     Check {
@@ -56,9 +56,11 @@ enum Cmd {
 
 #[derive(Args, Clone)]
 struct TestArgs {
-    /// register | election | durability
-    #[arg(long, default_value = "register")]
-    workload: String,
+    /// register | election | durability, a comma-separated list run
+    /// together against one cluster, or all (default: register; with
+    /// --all: all).
+    #[arg(long)]
+    workload: Option<String>,
     /// Comma-separated nemeses (see `jepsen list`); aliases: partitions,
     /// kills, process, all, none.
     #[arg(long, default_value = "partition,kill", value_delimiter = ',')]
@@ -73,7 +75,8 @@ struct TestArgs {
     /// Masters in the Raft group (3 or 5).
     #[arg(long, default_value_t = 3)]
     masters: usize,
-    /// Every workload x nemesis pairing, one run each.
+    /// Every nemesis pairing (none, each alone, all together), one run
+    /// each with the workloads composed; prints a workload x nemesis table.
     #[arg(long)]
     all: bool,
     /// Concurrent clients.
@@ -150,7 +153,11 @@ fn opts_from(args: &TestArgs) -> anyhow::Result<TestOpts> {
             args.no_build || args.bin_dir.is_some(),
         )?
     };
-    let mut o = TestOpts::new(&args.workload, &[], bins);
+    let default_workload = if args.all { "all" } else { "register" };
+    let workload = args.workload.as_deref().unwrap_or(default_workload);
+    // Validates the names before any cluster starts.
+    workload::names(workload)?;
+    let mut o = TestOpts::new(workload, &[], bins);
     o.nemeses = nemesis::expand(&args.nemesis)?;
     o.time_limit = Duration::from_secs(args.time_limit);
     o.seed = args.seed.unwrap_or_else(rand::random);
@@ -185,31 +192,10 @@ fn opts_from(args: &TestArgs) -> anyhow::Result<TestOpts> {
 
 async fn test(args: TestArgs) -> anyhow::Result<bool> {
     let base = opts_from(&args)?;
-    if !args.all {
-        return Ok(run_test(&base).await?.valid.is_pass());
+    if args.all {
+        return jepsen::matrix::run_all(&base).await;
     }
-    // Every workload with no faults, each nemesis alone, and all together.
-    let mut pairings: Vec<Vec<String>> = vec![vec![]];
-    pairings.extend(nemesis::ALL.iter().map(|n| vec![n.to_string()]));
-    pairings.push(nemesis::ALL.iter().map(|n| n.to_string()).collect());
-    let mut summary = Vec::new();
-    for w in workload::ALL {
-        for nem in &pairings {
-            let mut o = base.clone();
-            o.workload = w.to_string();
-            o.nemeses = nem.clone();
-            let verdict = match run_test(&o).await {
-                Ok(out) => format!("{:?}", out.valid),
-                Err(e) => format!("ERROR {e:#}"),
-            };
-            summary.push((o.test_name(), verdict));
-        }
-    }
-    eprintln!("\njepsen: --all summary (seed {}):", base.seed);
-    for (name, verdict) in &summary {
-        eprintln!("  {name:<50} {verdict}");
-    }
-    Ok(summary.iter().all(|(_, v)| v == "True"))
+    Ok(run_test(&base).await?.valid.is_pass())
 }
 
 fn check(
@@ -227,29 +213,29 @@ fn check(
     let name = workload
         .or_else(|| results["workload"].as_str().map(str::to_string))
         .unwrap_or_else(|| "register".to_string());
-    let checkers: Vec<Box<dyn checker::Checker>> = match name.as_str() {
-        "register" => vec![Box::new(checker::register::RegisterChecker {
-            time_budget: Duration::from_secs(budget),
-        })],
-        "election" => vec![Box::new(checker::election::ElectionChecker)],
-        "durability" => vec![Box::new(checker::durability::DurabilityChecker)],
-        other => anyhow::bail!("unknown workload {other:?}"),
-    };
+    let parts = workload::checkers_by_workload(
+        &name,
+        &WorkloadOpts::default(),
+        Duration::from_secs(budget),
+    )?;
     let mut all = Validity::True;
     let mut verdicts = Vec::new();
-    for c in checkers {
-        let r = c.check(&history);
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        all = all.and(r.valid);
-        verdicts.push(r);
+    for (i, (_, checkers)) in parts.into_iter().enumerate() {
+        let mut part = Validity::True;
+        for c in checkers {
+            let r = c.check(&history);
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            part = part.and(r.valid);
+            verdicts.push(r);
+        }
+        if let Some(w) = results["workloads"].get_mut(i) {
+            w["valid"] = part.to_json();
+        }
+        all = all.and(part);
     }
     if rewrite {
         results["checkers"] = serde_json::to_value(&verdicts)?;
-        results["valid"] = match all {
-            Validity::True => serde_json::json!(true),
-            Validity::False => serde_json::json!(false),
-            Validity::Unknown => serde_json::json!("unknown"),
-        };
+        results["valid"] = all.to_json();
         let concurrency = results["concurrency"].as_u64().unwrap_or(5);
         std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
         std::fs::write(

@@ -86,7 +86,10 @@ impl TestOpts {
         } else {
             self.nemeses.join("+")
         };
-        let mut name = format!("{}-{nem}", self.workload);
+        let workloads = workload::names(&self.workload)
+            .map(|names| names.join("+"))
+            .unwrap_or_else(|_| self.workload.replace(',', "+"));
+        let mut name = format!("{workloads}-{nem}");
         if self.stale_reads {
             name.push_str("-STALE-READS");
         }
@@ -156,14 +159,6 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
-fn validity_json(v: Validity) -> Value {
-    match v {
-        Validity::True => json!(true),
-        Validity::False => json!(false),
-        Validity::Unknown => json!("unknown"),
-    }
-}
-
 /// What the run produced before the checkers.
 struct Phases {
     error: Option<String>,
@@ -183,13 +178,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
     );
     eprintln!("jepsen: reproduce with: {}", opts.reproduce());
 
-    let workload = workload::by_name(&opts.workload, &opts.workload_opts).with_context(|| {
-        format!(
-            "unknown workload {:?}; known: {}",
-            opts.workload,
-            workload::ALL.join(", ")
-        )
-    })?;
+    let workload = workload::by_name(&opts.workload, &opts.workload_opts)?;
     let nemeses: Vec<Box<dyn Nemesis>> = opts
         .nemeses
         .iter()
@@ -280,7 +269,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
         seed: opts.seed,
         concurrency: opts.concurrency,
         end: Instant::now(),
-        check_budget: opts.check_budget,
+        process_base: 0,
     };
     // On Ctrl-C the emergency cleanup also saves what was recorded so far.
     let partial = {
@@ -311,22 +300,34 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
     history::write_jsonl(&dir.join("history.jsonl"), &history)?;
     eprintln!("jepsen: {} history records; checking", history.len());
 
-    let checkers = workload.checkers(&ctx);
     let shared = Arc::new(history);
-    let mut results: Vec<CheckResult> = Vec::new();
-    for checker in checkers {
-        let h = shared.clone();
-        let r = tokio::task::spawn_blocking(move || checker.check(&h)).await?;
-        eprintln!("jepsen:   {:<22} {:?}: {}", r.checker, r.valid, r.summary);
-        results.push(r);
+    let mut per_workload: Vec<(String, Vec<CheckResult>)> = Vec::new();
+    for (name, checkers) in
+        workload::checkers_by_workload(&opts.workload, &opts.workload_opts, opts.check_budget)?
+    {
+        let mut own = Vec::new();
+        for checker in checkers {
+            let h = shared.clone();
+            let r = tokio::task::spawn_blocking(move || checker.check(&h)).await?;
+            eprintln!(
+                "jepsen:   {name:<11} {:<22} {:?}: {}",
+                r.checker, r.valid, r.summary
+            );
+            own.push(r);
+        }
+        per_workload.push((name, own));
     }
+    let results: Vec<CheckResult> = per_workload
+        .iter()
+        .flat_map(|(_, r)| r.iter().cloned())
+        .collect();
     let mut valid = results.iter().fold(Validity::True, |v, r| v.and(r.valid));
     if phases.error.is_some() {
         valid = valid.and(Validity::Unknown);
     }
     let results_json = json!({
         "test": name,
-        "valid": validity_json(valid),
+        "valid": valid.to_json(),
         "seed": opts.seed,
         "workload": opts.workload,
         "nemeses": opts.nemeses,
@@ -343,6 +344,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
         "unexpected_exits": exits.iter().map(|(id, s)| json!({"node": id, "status": s})).collect::<Vec<_>>(),
         "checkers": results,
         "stats": report::stats(&shared),
+        "workloads": workload_summaries(&shared, &per_workload),
     });
     drop(net);
     std::fs::write(
@@ -370,6 +372,27 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
         valid,
         results: results_json,
     })
+}
+
+/// Each workload of the run with its own verdict and figures (a composed
+/// run shares one history; see `workload::composed`).
+fn workload_summaries(history: &[history::Op], parts: &[(String, Vec<CheckResult>)]) -> Value {
+    let composed = parts.len() > 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, (name, results))| {
+            let own;
+            let ops: &[history::Op] = if composed {
+                own = workload::composed::part_history(history, i);
+                &own
+            } else {
+                history
+            };
+            let verdict = results.iter().fold(Validity::True, |v, r| v.and(r.valid));
+            json!({"workload": name, "valid": verdict.to_json(), "stats": report::stats(ops)})
+        })
+        .collect()
 }
 
 /// Cluster start, workload with the schedule, heal, final phase.

@@ -6,7 +6,8 @@
 //!   smoke run (register workload, two nemeses, ~60 s) and the deliberately
 //!   broken setting (`--debug-unsafe-stale-reads`) that the checker must
 //!   catch.
-//! - The full workload x nemesis matrix is behind a flag:
+//! - The full matrix (every nemesis pairing, all workloads composed) is
+//!   behind a flag:
 //!   `cargo test -p jepsen --release --test cluster -- --ignored full_matrix`.
 //!
 //! Every test uses network namespaces when run as root with `ip netns`
@@ -143,6 +144,35 @@ async fn fake_cluster_election_and_durability_pass() {
     }
 }
 
+/// All workloads against one cluster: each part is checked on its own
+/// operations and reported on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_composed_workloads_pass_each_on_its_own() {
+    let _serial = SERIAL.lock().await;
+    let mut o = TestOpts::new("all", &["kill", "pause"], fake());
+    o.time_limit = Duration::from_secs(6);
+    o.timing = short_timing();
+    o.seed = 17;
+    o.store = store();
+    let out = run_test(&o).await.expect("run");
+    assert_run_dir(&out);
+    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
+    let parts = out.results["workloads"].as_array().expect("workloads");
+    let names: Vec<&str> = parts
+        .iter()
+        .map(|w| w["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["register", "election", "durability"]);
+    for w in parts {
+        assert_eq!(w["valid"], true, "{w:#}");
+        let writes = &w["stats"]["operations"]["write"];
+        assert!(writes["ok"].as_u64().unwrap_or(0) > 0, "{w:#}");
+    }
+    let rows = jepsen::matrix::rows("kill+pause", &out.results, &out.dir);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.verdict == "true" && r.attempted > 0));
+}
+
 /// Leaves nothing behind: no namespace or bridge of ours, no master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_leaves_nothing_behind() {
@@ -239,31 +269,17 @@ async fn stale_reads_on_the_real_cluster_are_caught() {
     );
 }
 
-/// Every workload x nemesis pairing (about 40 minutes).
+/// Every nemesis pairing with all workloads composed, 60 s per run (about
+/// 15 minutes). Longer runs: `cargo run --release -p jepsen -- test --all
+/// --time-limit 300 [--masters 5]`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "full matrix: cargo test -p jepsen --release --test cluster -- --ignored full_matrix"]
 async fn full_matrix() {
     let bins = real();
     let _serial = SERIAL.lock().await;
-    let mut failures = Vec::new();
-    let mut pairings: Vec<Vec<&str>> = vec![vec![]];
-    pairings.extend(jepsen::nemesis::ALL.iter().map(|n| vec![*n]));
-    for workload in jepsen::workload::ALL {
-        for nemeses in &pairings {
-            let mut o = TestOpts::new(workload, nemeses, bins.clone());
-            o.seed = 1;
-            o.store = store();
-            match run_test(&o).await {
-                Ok(out) if out.valid == Validity::True => {}
-                Ok(out) => failures.push(format!(
-                    "{}: {:?} ({})",
-                    o.test_name(),
-                    out.valid,
-                    out.dir.display()
-                )),
-                Err(e) => failures.push(format!("{}: error {e:#}", o.test_name())),
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{failures:#?}");
+    let mut o = TestOpts::new("all", &[], bins);
+    o.seed = 1;
+    o.store = store();
+    let passed = jepsen::matrix::run_all(&o).await.expect("matrix");
+    assert!(passed, "see the table above and in {}/matrix", store().display());
 }

@@ -37,6 +37,15 @@ impl Validity {
     pub fn is_pass(self) -> bool {
         self == Validity::True
     }
+
+    /// As results.json writes verdicts: `true`, `false` or `"unknown"`.
+    pub fn to_json(self) -> Value {
+        match self {
+            Validity::True => Value::Bool(true),
+            Validity::False => Value::Bool(false),
+            Validity::Unknown => Value::String("unknown".into()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -101,6 +101,19 @@ async fn ok_answers_and_redirects() {
         .await;
     assert_eq!(o, Outcome::Ok(Value::Null));
 
+    // A redirect to a node being avoided (it just timed out) is a definite
+    // failure, recorded against the node that redirected.
+    let (o, node) = c
+        .operator_avoiding(
+            &follower,
+            &update_weights(&[("a".into(), 4.0)]),
+            true,
+            std::slice::from_ref(&leader),
+        )
+        .await;
+    assert!(matches!(o, Outcome::Fail(_)), "{o:?}");
+    assert_eq!(node, follower);
+
     // A redirect outside the cluster is never followed.
     let c = client(&[&follower]);
     let (o, node) = c.operator(&follower, &get_weights(), false).await;

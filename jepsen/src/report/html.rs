@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{fault_windows, FaultWindow};
 use crate::history::{pair, Completed, Op, OpType, Process};
+use crate::workload::{FINAL_PROCESS, POLLER_PROCESS, PROCESS_SPAN};
 
 const PLOT_W: f64 = 1100.0;
 const LEFT: f64 = 80.0;
@@ -43,14 +44,21 @@ fn fault_color(name: &str) -> &'static str {
 }
 
 /// Client lane of a process: workers share a lane across process numbers
-/// (a new number after each `info`).
+/// (a new number after each `info`). In a composed run the lane names the
+/// part (`w1 client 3`).
 fn lane_of(p: u64, concurrency: u64) -> String {
-    if p < 500_000 && concurrency > 0 {
-        format!("client {}", p % concurrency)
-    } else if (500_000..1_000_000).contains(&p) {
-        format!("poll n{}", p - 500_000)
+    let (part, rel) = (p / PROCESS_SPAN, p % PROCESS_SPAN);
+    let prefix = if part == 0 {
+        String::new()
     } else {
-        "final".to_string()
+        format!("w{part} ")
+    };
+    if rel < POLLER_PROCESS && concurrency > 0 {
+        format!("{prefix}client {}", rel % concurrency)
+    } else if (POLLER_PROCESS..FINAL_PROCESS).contains(&rel) {
+        format!("{prefix}poll n{}", rel - POLLER_PROCESS)
+    } else {
+        format!("{prefix}final")
     }
 }
 

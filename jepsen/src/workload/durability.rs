@@ -3,19 +3,15 @@
 //! time. At the end every master is killed with SIGKILL and restarted; a
 //! final read must show every acknowledged record, in order.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{
-    final_op, perform, think, worker_rng, NodePicker, ProcessNumber, Workload, WorkloadCtx,
-    WorkloadOpts,
-};
+use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts};
 use crate::checker::durability::DurabilityChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
-use crate::history::Process;
 
 pub struct DurabilityWorkload {
     think: Duration,
@@ -38,40 +34,24 @@ impl DurabilityWorkload {
     }
 
     async fn writer(&self, ctx: &WorkloadCtx, w: usize) {
-        let mut rng = worker_rng(ctx.seed, w);
-        let mut process = ProcessNumber::new(w, ctx.concurrency);
-        let mut picker = NodePicker::new();
+        let mut client = Client::new(ctx, w, self.think);
         let counter = format!("du-{w}");
         let mut seq = 0u64;
-        while Instant::now() < ctx.end {
+        while client.running() {
             seq += 1;
-            let node = picker.pick(ctx, &mut rng);
-            let began = Instant::now();
             let body = update_weights(&[
                 (format!("du-{w}-{seq}"), seq as f64),
                 (counter.clone(), seq as f64),
             ]);
-            let (kind, _) = perform(
-                ctx,
-                process.get(),
-                "write",
-                Some(&counter),
-                json!(seq),
-                &node,
-                &body,
-                true,
-                |_| None,
-            )
-            .await;
-            picker.took(ctx, &node, began.elapsed());
-            process.after(kind);
-            think(&mut rng, self.think, ctx.end).await;
+            client
+                .call(Op::write(&counter, json!(seq), &body), |_| None)
+                .await;
         }
     }
 }
 
 impl Workload for DurabilityWorkload {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "durability"
     }
 
@@ -100,14 +80,7 @@ impl Workload for DurabilityWorkload {
                 ready.as_ref().err().map(|e| e.to_string()),
             );
             ready?;
-            let got = final_op(
-                ctx,
-                Process::Client(1_000_000),
-                "final-read",
-                &get_weights(),
-                Self::project,
-            )
-            .await;
+            let got = final_read(ctx, "final-read", &get_weights(), Self::project).await;
             if got.is_none() {
                 tracing::warn!("final read after the restart never succeeded");
             }
@@ -115,7 +88,7 @@ impl Workload for DurabilityWorkload {
         })
     }
 
-    fn checkers(&self, _: &WorkloadCtx) -> Vec<Box<dyn Checker>> {
+    fn checkers(&self, _check_budget: Duration) -> Vec<Box<dyn Checker>> {
         vec![Box::new(DurabilityChecker)]
     }
 }

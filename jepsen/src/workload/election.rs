@@ -10,14 +10,11 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{
-    final_op, perform, think, worker_rng, NodePicker, ProcessNumber, Workload, WorkloadCtx,
-    WorkloadOpts,
-};
+use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts, POLLER_PROCESS};
 use crate::checker::election::ElectionChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
-use crate::history::{OpType, Process};
+use crate::history::OpType;
 
 pub struct ElectionWorkload {
     next: AtomicU64,
@@ -26,8 +23,6 @@ pub struct ElectionWorkload {
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const POLL_TIMEOUT: Duration = Duration::from_millis(400);
-/// Process numbers of the pollers (far from the writers').
-const POLLER_BASE: u64 = 500_000;
 
 impl ElectionWorkload {
     pub fn new(opts: &WorkloadOpts) -> Self {
@@ -51,7 +46,7 @@ impl ElectionWorkload {
     async fn poll(ctx: &WorkloadCtx, id: u64, until: Instant) {
         // Polls of one node are sequential and always end ok or fail, so
         // one process number per node suffices.
-        let process = Process::Client(POLLER_BASE + id);
+        let process = ctx.process(POLLER_PROCESS + id);
         while Instant::now() < until {
             let pending = ctx.recorder.invoke(process, "status", None, Value::Null);
             let addr = ctx.cluster.addr(id).to_string();
@@ -71,53 +66,27 @@ impl ElectionWorkload {
     }
 
     async fn writer(&self, ctx: &WorkloadCtx, w: usize) {
-        let mut rng = worker_rng(ctx.seed, w);
-        let mut process = ProcessNumber::new(w, ctx.concurrency);
-        let mut picker = NodePicker::new();
-        while Instant::now() < ctx.end {
-            let node = picker.pick(ctx, &mut rng);
-            let began = Instant::now();
-            let kind = if rng.gen_bool(0.25) {
-                perform(
-                    ctx,
-                    process.get(),
-                    "read",
-                    None,
-                    Value::Null,
-                    &node,
-                    &get_weights(),
-                    false,
-                    Self::project,
-                )
-                .await
-                .0
+        let mut client = Client::new(ctx, w, self.think);
+        let read = get_weights();
+        while client.running() {
+            if client.rng.gen_bool(0.25) {
+                client
+                    .call(Op::read("read", &read), Self::project)
+                    .await;
             } else {
                 let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
                 let role = format!("el-{n}");
                 let body = update_weights(&[(role.clone(), n as f64)]);
-                perform(
-                    ctx,
-                    process.get(),
-                    "write",
-                    Some(&role),
-                    json!(n as f64),
-                    &node,
-                    &body,
-                    true,
-                    |_| None,
-                )
-                .await
-                .0
-            };
-            picker.took(ctx, &node, began.elapsed());
-            process.after(kind);
-            think(&mut rng, self.think, ctx.end).await;
+                client
+                    .call(Op::write(&role, json!(n as f64), &body), |_| None)
+                    .await;
+            }
         }
     }
 }
 
 impl Workload for ElectionWorkload {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "election"
     }
 
@@ -142,14 +111,7 @@ impl Workload for ElectionWorkload {
         Box::pin(async move {
             // The final read happens after healing, in a later term than most
             // writes; then one more round of status polls.
-            let got = final_op(
-                ctx,
-                Process::Client(1_000_000),
-                "final-read",
-                &get_weights(),
-                Self::project,
-            )
-            .await;
+            let got = final_read(ctx, "final-read", &get_weights(), Self::project).await;
             if got.is_none() {
                 tracing::warn!("final read never succeeded");
             }
@@ -165,7 +127,7 @@ impl Workload for ElectionWorkload {
         })
     }
 
-    fn checkers(&self, _: &WorkloadCtx) -> Vec<Box<dyn Checker>> {
+    fn checkers(&self, _check_budget: Duration) -> Vec<Box<dyn Checker>> {
         vec![Box::new(ElectionChecker)]
     }
 }

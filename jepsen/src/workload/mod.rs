@@ -3,6 +3,7 @@
 //! recorded. New workloads (agents, tasks) plug in by implementing
 //! `Workload` and adding a name to `by_name`.
 
+pub mod composed;
 pub mod durability;
 pub mod election;
 pub mod register;
@@ -20,6 +21,7 @@ use crate::client::{ApiClient, Outcome};
 use crate::cluster::Cluster;
 use crate::history::{OpType, Process, Recorder};
 
+#[derive(Clone)]
 pub struct WorkloadCtx {
     pub cluster: Arc<Cluster>,
     pub recorder: Arc<Recorder>,
@@ -28,12 +30,29 @@ pub struct WorkloadCtx {
     pub concurrency: usize,
     /// End of the main phase.
     pub end: Instant,
-    /// Budget for checkers that search (linearizability).
-    pub check_budget: Duration,
+    /// This workload's process numbers start here (see [`PROCESS_SPAN`]).
+    pub process_base: u64,
 }
 
+impl WorkloadCtx {
+    /// The history process for this workload's process number `n`.
+    pub fn process(&self, n: u64) -> Process {
+        Process::Client(self.process_base + n)
+    }
+}
+
+/// Every workload numbers its processes below this span (clients from 0,
+/// pollers from [`POLLER_PROCESS`], final operations at [`FINAL_PROCESS`]);
+/// in a composed run part `i` adds `i * PROCESS_SPAN`, which is how each
+/// part's checkers find their own operations in the shared history.
+pub const PROCESS_SPAN: u64 = 10_000_000;
+/// Process numbers of status pollers (plus the node id).
+pub const POLLER_PROCESS: u64 = 500_000;
+/// Process number of the final operations after healing.
+pub const FINAL_PROCESS: u64 = 1_000_000;
+
 pub trait Workload: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Issues operations until `ctx.end`.
     fn run<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>>;
@@ -42,7 +61,9 @@ pub trait Workload: Send + Sync {
     /// operations (e.g. reads that must see every acknowledged write).
     fn finish<'a>(&'a self, ctx: &'a WorkloadCtx) -> BoxFuture<'a, anyhow::Result<()>>;
 
-    fn checkers(&self, ctx: &WorkloadCtx) -> Vec<Box<dyn Checker>>;
+    /// The checkers for this workload's operations; `check_budget` bounds
+    /// searches (linearizability).
+    fn checkers(&self, check_budget: Duration) -> Vec<Box<dyn Checker>>;
 }
 
 pub const ALL: &[&str] = &["register", "election", "durability"];
@@ -67,12 +88,83 @@ impl Default for WorkloadOpts {
     }
 }
 
-pub fn by_name(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
+fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
     Some(match name {
         "register" => Box::new(register::RegisterWorkload::new(opts)),
         "election" => Box::new(election::ElectionWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
         _ => return None,
+    })
+}
+
+/// The workload names in `spec`: one name, a comma-separated list (run
+/// together against one cluster), or `all`.
+pub fn names(spec: &str) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let add: Vec<&str> = match part {
+            "all" => ALL.to_vec(),
+            name if ALL.contains(&name) => vec![name],
+            other => anyhow::bail!(
+                "unknown workload {other:?}; known: {}, or all",
+                ALL.join(", ")
+            ),
+        };
+        for name in add {
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("no workload given; known: {}, or all", ALL.join(", "));
+    }
+    // A kill-all ends the durability workload: run its final phase last.
+    out.sort_by_key(|n| ALL.iter().position(|a| a == n));
+    Ok(out)
+}
+
+/// Each workload in `spec` with the checkers for its own operations (in a
+/// composed run, each part's checkers see only that part's operations).
+pub fn checkers_by_workload(
+    spec: &str,
+    opts: &WorkloadOpts,
+    check_budget: Duration,
+) -> anyhow::Result<Vec<(String, Vec<Box<dyn Checker>>)>> {
+    let names = names(spec)?;
+    let composed = names.len() > 1;
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let checkers = single(&name, opts)
+                .expect("names() returns known workloads")
+                .checkers(check_budget)
+                .into_iter()
+                .map(|c| {
+                    if composed {
+                        composed::PartChecker::boxed(i, c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            (name, checkers)
+        })
+        .collect())
+}
+
+/// One workload, or several run together (see [`composed`]).
+pub fn by_name(spec: &str, opts: &WorkloadOpts) -> anyhow::Result<Box<dyn Workload>> {
+    let names = names(spec)?;
+    let mut parts: Vec<Box<dyn Workload>> = names
+        .iter()
+        .map(|n| single(n, opts).expect("names() returns known workloads"))
+        .collect();
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Box::new(composed::Composed::new(parts))
     })
 }
 
@@ -85,9 +177,9 @@ pub struct ProcessNumber {
 }
 
 impl ProcessNumber {
-    pub fn new(worker: usize, workers: usize) -> Self {
+    pub fn new(base: u64, worker: usize, workers: usize) -> Self {
         Self {
-            current: worker as u64,
+            current: base + worker as u64,
             stride: workers.max(1) as u64,
         }
     }
@@ -103,27 +195,35 @@ impl ProcessNumber {
     }
 }
 
+/// What one recorded operation ended with.
+pub struct Performed {
+    pub kind: OpType,
+    pub value: Option<Value>,
+    /// The node that finally answered (after redirects).
+    pub node: String,
+}
+
 /// Performs one operator call and records it: invoke, then ok / fail /
 /// info. `ok_value` turns a successful answer into the recorded value
 /// (None: the answer is unusable, recorded as a failure for reads).
-#[allow(clippy::too_many_arguments)]
+/// Redirects to a node in `avoid` are not followed.
 pub async fn perform(
     ctx: &WorkloadCtx,
     process: Process,
-    f: &str,
-    key: Option<&str>,
-    arg: Value,
+    op: &Op<'_>,
     node: &str,
-    body: &Value,
-    is_write: bool,
+    avoid: &[String],
     ok_value: impl FnOnce(Value) -> Option<Value>,
-) -> (OpType, Option<Value>) {
-    let pending = ctx.recorder.invoke(process, f, key, arg);
-    let (outcome, reached) = ctx.client.operator(node, body, is_write).await;
+) -> Performed {
+    let pending = ctx.recorder.invoke(process, op.f, op.key, op.arg.clone());
+    let (outcome, reached) = ctx
+        .client
+        .operator_avoiding(node, op.body, op.is_write, avoid)
+        .await;
     let (kind, value, error) = match outcome {
         Outcome::Ok(v) => match ok_value(v) {
             Some(v) => (OpType::Ok, Some(v), None),
-            None if is_write => (OpType::Ok, None, None),
+            None if op.is_write => (OpType::Ok, None, None),
             None => (OpType::Fail, None, Some("unusable answer".to_string())),
         },
         Outcome::Fail(e) => (OpType::Fail, None, Some(e)),
@@ -133,10 +233,47 @@ pub async fn perform(
         pending,
         kind,
         value.clone().unwrap_or(Value::Null),
-        Some(reached),
+        Some(reached.clone()),
         error,
     );
-    (kind, value)
+    Performed {
+        kind,
+        value,
+        node: reached,
+    }
+}
+
+/// One operator call as the history records it.
+pub struct Op<'a> {
+    /// `read`, `write`, `final-read`, ...
+    pub f: &'a str,
+    pub key: Option<&'a str>,
+    pub arg: Value,
+    pub body: &'a Value,
+    /// Writes that time out are `info` (maybe applied); reads are `fail`.
+    pub is_write: bool,
+}
+
+impl<'a> Op<'a> {
+    pub fn read(f: &'a str, body: &'a Value) -> Self {
+        Op {
+            f,
+            key: None,
+            arg: Value::Null,
+            body,
+            is_write: false,
+        }
+    }
+
+    pub fn write(key: &'a str, arg: Value, body: &'a Value) -> Self {
+        Op {
+            f: "write",
+            key: Some(key),
+            arg,
+            body,
+            is_write: true,
+        }
+    }
 }
 
 /// A random node address.
@@ -146,9 +283,11 @@ pub fn any_node(ctx: &WorkloadCtx, rng: &mut StdRng) -> String {
 }
 
 /// Picks a random node per operation, but steers clear for a while of a
-/// node whose last operation ran into the time-out (paused, or a leader cut
-/// off from its quorum): otherwise one stuck node eats most of every
-/// client's time and faults leave few operations to check.
+/// node that an operation timed out on (paused, or a leader cut off from
+/// its quorum): otherwise one stuck node eats most of every client's time
+/// and faults leave few operations to check. The node blamed is the one
+/// that finally answered, so a follower redirecting to a stuck leader is
+/// not blamed, and redirects to a node being avoided are not followed.
 pub struct NodePicker {
     avoid: std::collections::HashMap<String, Instant>,
 }
@@ -183,12 +322,67 @@ impl NodePicker {
         addrs[rng.gen_range(0..addrs.len())].clone()
     }
 
-    /// Call after each operation with how long it took.
-    pub fn took(&mut self, ctx: &WorkloadCtx, node: &str, elapsed: Duration) {
-        if elapsed >= ctx.client.op_timeout.mul_f64(0.9) {
+    /// Nodes currently avoided.
+    pub fn avoided(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.avoid
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
+    /// Call after each operation with the node that answered and how long
+    /// the operation took.
+    pub fn took(&mut self, op_timeout: Duration, node: &str, elapsed: Duration) {
+        if elapsed >= op_timeout.mul_f64(0.9) {
             self.avoid
                 .insert(node.to_string(), Instant::now() + Self::AVOID_FOR);
         }
+    }
+}
+
+/// One closed-loop client of a workload: picks a node per operation,
+/// records it, moves to a new process number after an `info`, and thinks
+/// before the next.
+pub struct Client<'a> {
+    ctx: &'a WorkloadCtx,
+    pub rng: StdRng,
+    process: ProcessNumber,
+    picker: NodePicker,
+    think: Duration,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(ctx: &'a WorkloadCtx, worker: usize, think: Duration) -> Self {
+        Self {
+            ctx,
+            rng: worker_rng(ctx.seed ^ ctx.process_base, worker),
+            process: ProcessNumber::new(ctx.process_base, worker, ctx.concurrency),
+            picker: NodePicker::new(),
+            think,
+        }
+    }
+
+    /// Whether the main phase is still on.
+    pub fn running(&self) -> bool {
+        Instant::now() < self.ctx.end
+    }
+
+    pub async fn call(
+        &mut self,
+        op: Op<'_>,
+        ok_value: impl FnOnce(Value) -> Option<Value>,
+    ) -> Performed {
+        let node = self.picker.pick(self.ctx, &mut self.rng);
+        let avoid = self.picker.avoided();
+        let began = Instant::now();
+        let done = perform(self.ctx, self.process.get(), &op, &node, &avoid, ok_value).await;
+        self.picker
+            .took(self.ctx.client.op_timeout, &done.node, began.elapsed());
+        self.process.after(done.kind);
+        think(&mut self.rng, self.think, self.ctx.end).await;
+        done
     }
 }
 
@@ -208,11 +402,10 @@ pub fn worker_rng(seed: u64, worker: usize) -> StdRng {
     StdRng::seed_from_u64(seed ^ (0x5851_f42d_4c95_7f2d_u64.wrapping_mul(worker as u64 + 1)))
 }
 
-/// Repeats a final operation until it succeeds (bounded in attempts and
-/// time); final reads go through every node in turn.
-pub async fn final_op(
+/// Repeats a final read until it succeeds (bounded in attempts and time),
+/// going through every node in turn.
+pub async fn final_read(
     ctx: &WorkloadCtx,
-    process: Process,
     f: &str,
     body: &Value,
     extract: impl Fn(Value) -> Option<Value>,
@@ -221,26 +414,12 @@ pub async fn final_op(
     let addrs = ctx.cluster.addrs();
     // Reads end ok or fail (never info), so one process number serves all
     // attempts.
-    let process = match process {
-        Process::Client(n) => Process::Client(n),
-        Process::Nemesis => Process::Client(1_000_000),
-    };
+    let process = ctx.process(FINAL_PROCESS);
     for attempt in 0..20 {
         let node = &addrs[attempt % addrs.len()];
-        let (kind, value) = perform(
-            ctx,
-            process,
-            f,
-            None,
-            Value::Null,
-            node,
-            body,
-            false,
-            &extract,
-        )
-        .await;
-        if kind == OpType::Ok {
-            return value;
+        let done = perform(ctx, process, &Op::read(f, body), node, &[], &extract).await;
+        if done.kind == OpType::Ok {
+            return done.value;
         }
         if Instant::now() >= deadline {
             break;
@@ -256,7 +435,7 @@ mod tests {
 
     #[test]
     fn info_moves_a_client_to_a_new_process() {
-        let mut p = ProcessNumber::new(2, 5);
+        let mut p = ProcessNumber::new(0, 2, 5);
         assert_eq!(p.get(), Process::Client(2));
         p.after(OpType::Ok);
         p.after(OpType::Fail);
@@ -267,9 +446,22 @@ mod tests {
 
     #[test]
     fn workloads_by_name() {
+        let opts = WorkloadOpts::default();
         for w in ALL {
-            assert_eq!(by_name(w, &WorkloadOpts::default()).unwrap().name(), *w);
+            assert_eq!(by_name(w, &opts).unwrap().name(), *w);
         }
-        assert!(by_name("nope", &WorkloadOpts::default()).is_none());
+        assert!(by_name("nope", &opts).is_err());
+        assert!(by_name("register,nope", &opts).is_err());
+        assert!(by_name("", &opts).is_err());
+        // Durability's kill-all comes last whatever the order given.
+        assert_eq!(
+            by_name("durability,register", &opts).unwrap().name(),
+            "register+durability"
+        );
+        assert_eq!(
+            by_name("all", &opts).unwrap().name(),
+            "register+election+durability"
+        );
+        assert_eq!(names("register,register").unwrap(), vec!["register"]);
     }
 }

@@ -4,20 +4,16 @@
 //! write they observed. One GET_WEIGHTS reads every register at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{
-    final_op, perform, think, worker_rng, NodePicker, ProcessNumber, Workload, WorkloadCtx,
-    WorkloadOpts,
-};
+use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts};
 use crate::checker::register::RegisterChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
-use crate::history::Process;
 
 pub struct RegisterWorkload {
     keys: Vec<String>,
@@ -49,54 +45,28 @@ impl RegisterWorkload {
     }
 
     async fn worker(&self, ctx: &WorkloadCtx, w: usize) {
-        let mut rng = worker_rng(ctx.seed, w);
-        let mut process = ProcessNumber::new(w, ctx.concurrency);
-        let mut picker = NodePicker::new();
-        while Instant::now() < ctx.end {
-            let node = picker.pick(ctx, &mut rng);
-            let began = Instant::now();
-            let kind = if rng.gen_bool(self.read_ratio) {
-                perform(
-                    ctx,
-                    process.get(),
-                    "read",
-                    None,
-                    Value::Null,
-                    &node,
-                    &get_weights(),
-                    false,
-                    |v| self.project(v),
-                )
-                .await
-                .0
+        let mut client = Client::new(ctx, w, self.think);
+        let read = get_weights();
+        while client.running() {
+            if client.rng.gen_bool(self.read_ratio) {
+                client
+                    .call(Op::read("read", &read), |v| self.project(v))
+                    .await;
             } else {
-                let k = rng.gen_range(0..self.keys.len());
+                let k = client.rng.gen_range(0..self.keys.len());
                 let value = (self.next_value[k].fetch_add(1, Ordering::Relaxed) + 1) as f64;
                 let key = &self.keys[k];
                 let body = update_weights(&[(key.clone(), value)]);
-                perform(
-                    ctx,
-                    process.get(),
-                    "write",
-                    Some(key),
-                    json!(value),
-                    &node,
-                    &body,
-                    true,
-                    |_| None,
-                )
-                .await
-                .0
-            };
-            picker.took(ctx, &node, began.elapsed());
-            process.after(kind);
-            think(&mut rng, self.think, ctx.end).await;
+                client
+                    .call(Op::write(key, json!(value), &body), |_| None)
+                    .await;
+            }
         }
     }
 }
 
 impl Workload for RegisterWorkload {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "register"
     }
 
@@ -111,14 +81,7 @@ impl Workload for RegisterWorkload {
         Box::pin(async move {
             // One more read of every register after healing: a lost write
             // shows up here even if no read happened after it during the run.
-            let got = final_op(
-                ctx,
-                Process::Client(1_000_000),
-                "read",
-                &get_weights(),
-                |v| self.project(v),
-            )
-            .await;
+            let got = final_read(ctx, "read", &get_weights(), |v| self.project(v)).await;
             if got.is_none() {
                 tracing::warn!("final read never succeeded");
             }
@@ -126,9 +89,9 @@ impl Workload for RegisterWorkload {
         })
     }
 
-    fn checkers(&self, ctx: &WorkloadCtx) -> Vec<Box<dyn Checker>> {
+    fn checkers(&self, check_budget: Duration) -> Vec<Box<dyn Checker>> {
         vec![Box::new(RegisterChecker {
-            time_budget: ctx.check_budget,
+            time_budget: check_budget,
         })]
     }
 }
