@@ -13,7 +13,7 @@ use jepsen::net::{MethodWant, NetWant};
 use jepsen::runner::{run_test, TestOpts};
 use jepsen::schedule::Timing;
 use jepsen::workload::WorkloadOpts;
-use jepsen::{checker, cleanup, history, nemesis, workload};
+use jepsen::{cleanup, history, nemesis, workload};
 
 #[derive(Parser)]
 #[command(
@@ -124,12 +124,14 @@ struct TestArgs {
     /// Mean pause between a client's operations.
     #[arg(long, default_value_t = 20)]
     think_ms: u64,
-    #[arg(long, default_value_t = 100)]
-    heartbeat_ms: u64,
-    #[arg(long, default_value_t = 400)]
-    election_min_ms: u64,
-    #[arg(long, default_value_t = 800)]
-    election_max_ms: u64,
+    /// Masters' Raft heartbeat (default: the masters' own default).
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
+    /// Masters' election timeout range (default: the masters' own).
+    #[arg(long)]
+    election_min_ms: Option<u64>,
+    #[arg(long)]
+    election_max_ms: Option<u64>,
     #[arg(long)]
     snapshot_logs: Option<u64>,
     /// Keep node data directories of passing runs too.

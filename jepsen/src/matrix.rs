@@ -209,9 +209,15 @@ mod tests {
         });
         let r = rows("kill", &results, Path::new("/tmp/x"));
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].attempted, r[0].ok, r[0].fail, r[0].info), (18, 15, 2, 1));
+        assert_eq!(
+            (r[0].attempted, r[0].ok, r[0].fail, r[0].info),
+            (18, 15, 2, 1)
+        );
         assert_eq!(r[0].verdict, "true");
         let table = render(&r);
-        assert!(table.contains("| kill | election | 18 | 15 | 2 | 1 | true | kill (2x): 500 / 700 |"), "{table}");
+        assert!(
+            table.contains("| kill | election | 18 | 15 | 2 | 1 | true | kill (2x): 500 / 700 |"),
+            "{table}"
+        );
     }
 }

@@ -37,9 +37,11 @@ pub struct TestOpts {
     pub timing: Timing,
     pub check_budget: Duration,
     pub workload_opts: WorkloadOpts,
-    pub heartbeat_ms: u64,
-    pub election_min_ms: u64,
-    pub election_max_ms: u64,
+    /// Raft timing flags for the masters; None keeps the masters' own
+    /// defaults (the production setting, which is what gets tested).
+    pub heartbeat_ms: Option<u64>,
+    pub election_min_ms: Option<u64>,
+    pub election_max_ms: Option<u64>,
     pub snapshot_logs: Option<u64>,
     /// Keep node data directories even when the run passes.
     pub keep_data: bool,
@@ -65,9 +67,9 @@ impl TestOpts {
             timing: Timing::default(),
             check_budget: Duration::from_secs(120),
             workload_opts: WorkloadOpts::default(),
-            heartbeat_ms: 100,
-            election_min_ms: 400,
-            election_max_ms: 800,
+            heartbeat_ms: None,
+            election_min_ms: None,
+            election_max_ms: None,
             snapshot_logs: None,
             keep_data: false,
             ready_timeout: Duration::from_secs(60),
@@ -107,6 +109,15 @@ impl TestOpts {
             self.masters,
             self.concurrency
         );
+        for (flag, value) in [
+            ("--heartbeat-ms", self.heartbeat_ms),
+            ("--election-min-ms", self.election_min_ms),
+            ("--election-max-ms", self.election_max_ms),
+        ] {
+            if let Some(v) = value {
+                cmd.push_str(&format!(" {flag} {v}"));
+            }
+        }
         if self.stale_reads {
             cmd.push_str(" --debug-stale-reads");
         }
@@ -205,9 +216,9 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
     let cluster = Arc::new(Cluster::new(
         ClusterConfig {
             binaries: opts.binaries.clone(),
-            heartbeat_ms: Some(opts.heartbeat_ms),
-            election_min_ms: Some(opts.election_min_ms),
-            election_max_ms: Some(opts.election_max_ms),
+            heartbeat_ms: opts.heartbeat_ms,
+            election_min_ms: opts.election_min_ms,
+            election_max_ms: opts.election_max_ms,
             snapshot_logs: opts.snapshot_logs,
             stale_reads: opts.stale_reads,
             env: vec![],

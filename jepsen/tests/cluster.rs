@@ -281,5 +281,9 @@ async fn full_matrix() {
     o.seed = 1;
     o.store = store();
     let passed = jepsen::matrix::run_all(&o).await.expect("matrix");
-    assert!(passed, "see the table above and in {}/matrix", store().display());
+    assert!(
+        passed,
+        "see the table above and in {}/matrix",
+        store().display()
+    );
 }

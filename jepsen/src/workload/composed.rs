@@ -22,11 +22,7 @@ pub struct Composed {
 
 impl Composed {
     pub fn new(parts: Vec<Box<dyn Workload>>) -> Self {
-        let name = parts
-            .iter()
-            .map(|p| p.name())
-            .collect::<Vec<_>>()
-            .join("+");
+        let name = parts.iter().map(|p| p.name()).collect::<Vec<_>>().join("+");
         Self { name, parts }
     }
 }

@@ -70,9 +70,7 @@ impl ElectionWorkload {
         let read = get_weights();
         while client.running() {
             if client.rng.gen_bool(0.25) {
-                client
-                    .call(Op::read("read", &read), Self::project)
-                    .await;
+                client.call(Op::read("read", &read), Self::project).await;
             } else {
                 let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
                 let role = format!("el-{n}");

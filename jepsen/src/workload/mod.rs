@@ -124,13 +124,16 @@ pub fn names(spec: &str) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// A workload's name and the checkers of its operations.
+pub type WorkloadCheckers = (String, Vec<Box<dyn Checker>>);
+
 /// Each workload in `spec` with the checkers for its own operations (in a
 /// composed run, each part's checkers see only that part's operations).
 pub fn checkers_by_workload(
     spec: &str,
     opts: &WorkloadOpts,
     check_budget: Duration,
-) -> anyhow::Result<Vec<(String, Vec<Box<dyn Checker>>)>> {
+) -> anyhow::Result<Vec<WorkloadCheckers>> {
     let names = names(spec)?;
     let composed = names.len() > 1;
     Ok(names
