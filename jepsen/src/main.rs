@@ -42,6 +42,12 @@ enum Cmd {
         #[arg(long)]
         rewrite: bool,
     },
+    /// Print a stored `test --all` table again, rebuilt from each run's
+    /// current results.json (e.g. after `check --rewrite`).
+    Table {
+        /// `<store>/matrix/<name>.json`
+        matrix: PathBuf,
+    },
     /// Performance figures: failover time, idle stability, throughput
     /// (optionally next to etcd).
     Bench(jepsen::bench::BenchArgs),
@@ -221,23 +227,25 @@ fn check(
         Duration::from_secs(budget),
     )?;
     let mut all = Validity::True;
-    let mut verdicts = Vec::new();
-    for (i, (_, checkers)) in parts.into_iter().enumerate() {
-        let mut part = Validity::True;
+    let mut per_workload = Vec::new();
+    for (name, checkers) in parts {
+        let mut own = Vec::new();
         for c in checkers {
             let r = c.check(&history);
             println!("{}", serde_json::to_string_pretty(&r)?);
-            part = part.and(r.valid);
-            verdicts.push(r);
+            all = all.and(r.valid);
+            own.push(r);
         }
-        if let Some(w) = results["workloads"].get_mut(i) {
-            w["valid"] = part.to_json();
-        }
-        all = all.and(part);
+        per_workload.push((name, own));
     }
     if rewrite {
+        let verdicts: Vec<_> = per_workload.iter().flat_map(|(_, r)| r.iter()).collect();
         results["checkers"] = serde_json::to_value(&verdicts)?;
         results["valid"] = all.to_json();
+        // Statistics too, so runs stored by an older harness get today's
+        // definitions.
+        results["stats"] = jepsen::report::stats(&history);
+        results["workloads"] = jepsen::runner::workload_summaries(&history, &per_workload);
         let concurrency = results["concurrency"].as_u64().unwrap_or(5);
         std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
         std::fs::write(
@@ -278,6 +286,10 @@ fn main() {
                 check_budget_s,
                 rewrite,
             } => check(dir, workload, check_budget_s, rewrite),
+            Cmd::Table { matrix } => {
+                print!("{}", jepsen::matrix::rebuild(&matrix)?);
+                Ok(true)
+            }
             Cmd::Cleanup => {
                 // Only slots nobody holds: taking one kills the processes its
                 // last holder left; then its network objects go.

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::nemesis;
@@ -21,7 +21,7 @@ pub fn pairings() -> Vec<Vec<String>> {
 }
 
 /// One workload of one run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub nemesis: String,
     pub workload: String,
@@ -175,6 +175,32 @@ pub async fn run_all(base: &TestOpts) -> anyhow::Result<bool> {
         render(&all_rows)
     );
     Ok(all_rows.iter().all(|r| r.verdict == "true"))
+}
+
+/// The table of a stored matrix (`<store>/matrix/<name>.json`), rebuilt
+/// from each run's current `results.json` (e.g. after `check --rewrite`).
+pub fn rebuild(matrix_json: &Path) -> anyhow::Result<String> {
+    let stored: Vec<Value> = serde_json::from_slice(&std::fs::read(matrix_json)?)?;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<Row> = Vec::new();
+    for row in &stored {
+        let nemesis = row["nemesis"].as_str().unwrap_or("?").to_string();
+        let dir = row["run_dir"].as_str().unwrap_or("").to_string();
+        if seen.contains(&(nemesis.clone(), dir.clone())) {
+            continue;
+        }
+        seen.push((nemesis.clone(), dir.clone()));
+        let results_path = Path::new(&dir).join("results.json");
+        match std::fs::read(&results_path) {
+            Ok(bytes) => {
+                let results: Value = serde_json::from_slice(&bytes)?;
+                out.extend(rows(&nemesis, &results, Path::new(&dir)));
+            }
+            // A run that broke before writing results keeps its stored row.
+            Err(_) => out.push(serde_json::from_value(row.clone())?),
+        }
+    }
+    Ok(render(&out))
 }
 
 #[cfg(test)]

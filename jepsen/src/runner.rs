@@ -387,7 +387,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
 
 /// Each workload of the run with its own verdict and figures (a composed
 /// run shares one history; see `workload::composed`).
-fn workload_summaries(history: &[history::Op], parts: &[(String, Vec<CheckResult>)]) -> Value {
+pub fn workload_summaries(history: &[history::Op], parts: &[(String, Vec<CheckResult>)]) -> Value {
     let composed = parts.len() > 1;
     parts
         .iter()

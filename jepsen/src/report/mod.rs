@@ -96,9 +96,13 @@ pub fn stats(history: &[Op]) -> Value {
     })
 }
 
-/// How long each fault left the group without an acknowledged write: the
-/// gap between the last acknowledged write completed before the fault
-/// started and the first one completed after it, per nemesis.
+/// How long each fault left the group without an acknowledged write, per
+/// nemesis: the longest stretch between two consecutive acknowledged writes
+/// (completion times) that overlaps the fault, from its start until it was
+/// healed. A write acknowledged just after the fault began does not hide
+/// the outage that follows it, and a slow recovery after the heal counts.
+/// Faults with no acknowledged write after them (end of the run) are left
+/// out.
 pub fn unavailability(history: &[Op]) -> Value {
     let mut acked: Vec<u64> = pair(history)
         .into_iter()
@@ -107,20 +111,24 @@ pub fn unavailability(history: &[Op]) -> Value {
         .collect();
     acked.sort_unstable();
     let mut windows: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for op in history
-        .iter()
-        .filter(|op| op.process == Process::Nemesis && op.f == "start")
-    {
-        let name = op.value["nemesis"].as_str().unwrap_or("?").to_string();
-        let after = acked.partition_point(|t| *t < op.time);
-        let (Some(before), Some(next)) = (after.checked_sub(1).map(|i| acked[i]), acked.get(after))
-        else {
+    for fault in fault_windows(history) {
+        let end = fault.stop_ns.unwrap_or(fault.start_ns);
+        // The last ack before the fault, then every ack up to the first one
+        // after the heal: the gaps between them are the candidates.
+        let first = acked.partition_point(|t| *t < fault.start_ns);
+        let last = acked.partition_point(|t| *t <= end);
+        if first == 0 || last >= acked.len() {
             continue;
-        };
+        }
+        let longest = acked[first - 1..=last]
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or(0);
         windows
-            .entry(name)
+            .entry(fault.nemesis)
             .or_default()
-            .push((next - before) as f64 / 1e6);
+            .push(longest as f64 / 1e6);
     }
     windows
         .into_iter()
@@ -153,6 +161,43 @@ mod tests {
             node: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn unavailability_is_the_longest_gap_overlapping_the_fault() {
+        let c = Process::Client(0);
+        let start = json!({"nemesis": "pause"});
+        let history = vec![
+            op(0, c, OpType::Invoke, "write", json!(1.0), 0),
+            op(1, c, OpType::Ok, "write", json!(1.0), 10),
+            op(
+                2,
+                Process::Nemesis,
+                OpType::Info,
+                "start",
+                start.clone(),
+                20,
+            ),
+            // In flight when the fault began: acknowledged at once.
+            op(3, c, OpType::Invoke, "write", json!(2.0), 15),
+            op(4, c, OpType::Ok, "write", json!(2.0), 25),
+            // Then nothing until well after the heal at 1000.
+            op(5, c, OpType::Invoke, "write", json!(3.0), 30),
+            op(
+                6,
+                Process::Nemesis,
+                OpType::Info,
+                "stop",
+                start.clone(),
+                1000,
+            ),
+            op(7, c, OpType::Ok, "write", json!(3.0), 1225),
+            op(8, c, OpType::Invoke, "write", json!(4.0), 1230),
+            op(9, c, OpType::Ok, "write", json!(4.0), 1240),
+        ];
+        let u = unavailability(&history);
+        assert_eq!(u["pause"]["faults"], 1);
+        assert_eq!(u["pause"]["max_ms"], 1200.0);
     }
 
     #[test]
