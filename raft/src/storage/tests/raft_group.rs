@@ -104,7 +104,21 @@ fn config() -> Arc<Config> {
 }
 
 async fn start(router: &Router, id: NodeId, dir: &Path) -> (Raft, RegistryHandle) {
-    let (log, sm) = open(dir).await.unwrap();
+    // After `Raft::shutdown` returns, openraft's state machine worker may
+    // still be dropping its half of the storage: wait for sled's lock.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (log, sm) = loop {
+        match open(dir).await {
+            Ok(stores) => break stores,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("opening storage in {}: {e}", dir.display()),
+        }
+    };
     let handle = sm.registry_handle();
     let raft = Raft::new(id, config(), router.clone(), log, sm)
         .await
@@ -268,5 +282,34 @@ async fn concurrent_writes_share_entries_and_keep_their_own_results() {
     let weights = reg.read(|r| r.weights().clone());
     assert_eq!(weights.len(), WRITES - WRITES / 4);
     assert_eq!(weights.get("role-0"), Some(&1.0));
+    stop(&router, 1, raft).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_to_a_non_leader_are_all_refused_with_the_raft_error() {
+    use crate::proposer::WriteError;
+    use crate::ClientWriteError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let router = Router::default();
+    // Never initialized: no leader anywhere.
+    let (raft, reg) = start(&router, 1, dir.path()).await;
+    let proposer = Proposer::spawn(raft.clone(), BatchLimits::default());
+    let writes = (0..10).map(|n| {
+        let proposer = proposer.clone();
+        async move { proposer.write(command(n)).await }
+    });
+    for result in futures::future::join_all(writes).await {
+        assert!(
+            matches!(
+                result,
+                Err(WriteError::Raft(openraft::error::RaftError::APIError(
+                    ClientWriteError::ForwardToLeader(_)
+                )))
+            ),
+            "{result:?}"
+        );
+    }
+    assert!(reg.read(|r| r.cluster_id().is_none()), "nothing applied");
     stop(&router, 1, raft).await;
 }
