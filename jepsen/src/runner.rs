@@ -441,6 +441,10 @@ async fn drive(
             let Some(n) = active.iter().find(|n| n.name() == step.nemesis) else {
                 continue;
             };
+            // The record is written when the action is done; `began_ns`
+            // says when it started (a checker needs both ends, e.g. to know
+            // when a wiped node may first answer from an empty disk).
+            let began_ns = ctx.recorder.now();
             let (f, result) = match step.action {
                 Action::Start => ("start", n.start(nemesis_ctx, step.seed).await),
                 Action::Stop => ("stop", n.stop(nemesis_ctx).await),
@@ -461,7 +465,8 @@ async fn drive(
             );
             ctx.recorder.nemesis(
                 f,
-                json!({"nemesis": step.nemesis, "seed": step.seed, "value": value}),
+                json!({"nemesis": step.nemesis, "seed": step.seed, "value": value,
+                       "began_ns": began_ns}),
                 error,
             );
         }

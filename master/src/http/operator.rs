@@ -5,6 +5,7 @@
 //! [{"role":"web","weight":2.0}]}}`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -203,26 +204,49 @@ impl Master {
 
     /// Confirms with a quorum that this node still leads and has applied
     /// everything committed, so a local read is linearizable.
+    ///
+    /// openraft gives each confirmation round one heartbeat interval; on a
+    /// loaded machine a round can miss that while the quorum is fine, so a
+    /// round without a quorum is retried for as long as this master still
+    /// acts as leader. Check-quorum ends that within the election timeout
+    /// when the quorum is really gone, so a cut-off leader still answers
+    /// 503 quickly.
     pub async fn confirm_leadership(&self) -> Result<(), ApiError> {
         let timeout = self.args.write_timeout();
-        match tokio::time::timeout(timeout, self.raft.ensure_linearizable()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(mesoraft_raft::RaftError::APIError(
-                mesoraft_raft::CheckIsLeaderError::ForwardToLeader(f),
-            ))) => Err(forward_error(&f)),
-            Ok(Err(mesoraft_raft::RaftError::APIError(
-                mesoraft_raft::CheckIsLeaderError::QuorumNotEnough(q),
-            ))) => Err(ApiError::Unavailable(format!(
-                "leadership not confirmed: only masters {:?} answered, no quorum; retry shortly\n",
-                q.got
-            ))),
-            Ok(Err(e)) => Err(ApiError::Unavailable(format!(
-                "cannot confirm leadership: {e}\n"
-            ))),
-            Err(_) => Err(ApiError::Unavailable(format!(
-                "no quorum confirmed this master's leadership within {} ms\n",
-                timeout.as_millis()
-            ))),
+        let deadline = Instant::now() + timeout;
+        let pause = Duration::from_millis(self.args.heartbeat_interval_ms.max(1));
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let no_quorum = match tokio::time::timeout(left, self.raft.ensure_linearizable()).await
+            {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(mesoraft_raft::RaftError::APIError(
+                    mesoraft_raft::CheckIsLeaderError::ForwardToLeader(f),
+                ))) => return Err(forward_error(&f)),
+                Ok(Err(mesoraft_raft::RaftError::APIError(
+                    mesoraft_raft::CheckIsLeaderError::QuorumNotEnough(q),
+                ))) => q,
+                Ok(Err(e)) => {
+                    return Err(ApiError::Unavailable(format!(
+                        "cannot confirm leadership: {e}\n"
+                    )))
+                }
+                Err(_) => {
+                    return Err(ApiError::Unavailable(format!(
+                        "no quorum confirmed this master's leadership within {} ms\n",
+                        timeout.as_millis()
+                    )))
+                }
+            };
+            self.require_leader()?;
+            if Instant::now() + pause >= deadline {
+                return Err(ApiError::Unavailable(format!(
+                    "leadership not confirmed: only masters {:?} answered, no quorum; retry shortly\n",
+                    no_quorum.got
+                )));
+            }
+            tracing::debug!(answered = ?no_quorum.got, "leadership round without quorum; retrying");
+            tokio::time::sleep(pause).await;
         }
     }
 }
