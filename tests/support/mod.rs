@@ -23,8 +23,9 @@ pub fn free_port() -> u16 {
         .expect("no free port on loopback")
 }
 
-/// Polls `check` every 50 ms until it yields a value or `limit` passes.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+/// Polls `check` every 50 ms until it yields a value or `limit` passes
+/// (None then). The one polling loop of these tests.
+pub async fn poll_until<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -32,12 +33,24 @@ where
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {limit:?} waiting for {what}");
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Like [`poll_until`], but a timeout fails the test.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll_until(limit, check).await {
+        Some(v) => v,
+        None => panic!("timed out after {limit:?} waiting for {what}"),
     }
 }
 
@@ -299,8 +312,7 @@ impl Cluster {
     /// Watches for `limit` whether any master reports a leader (for
     /// checking that none is elected when none may be).
     pub async fn leader_within(&self, limit: Duration) -> Option<u64> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
+        poll_until(limit, || async {
             for m in self.masters.iter().filter(|m| m.is_running()) {
                 if let Some(l) = self
                     .status(m.id)
@@ -310,9 +322,9 @@ impl Cluster {
                     return Some(l);
                 }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
+            None
+        })
+        .await
     }
 
     /// POSTs a raw body to `/api/v1` of `addr`; returns the status code.
@@ -433,17 +445,25 @@ pub fn run_bounded(program: &str, args: &[String], limit: Duration) -> (Option<i
         .stderr(out)
         .spawn()
         .expect("cannot start command");
-    let deadline = Instant::now() + limit;
-    let code = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status.code();
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    // A waiter thread reaps the child and reports at once; until it has,
+    // the pid cannot be reused, so killing it by pid on timeout is safe.
+    let pid = child.id() as libc::pid_t;
+    let (exited_tx, exited) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = exited_tx.send(());
+        status
+    });
+    let timed_out = exited.recv_timeout(limit).is_err();
+    if timed_out {
+        // SAFETY: plain syscall on a child we have not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let status = waiter.join().expect("waiter thread").ok();
+    let code = if timed_out {
+        None
+    } else {
+        status.and_then(|s| s.code())
     };
     (code, std::fs::read_to_string(&out_path).unwrap_or_default())
 }
