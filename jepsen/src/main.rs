@@ -221,11 +221,8 @@ fn check(
     let name = workload
         .or_else(|| results["workload"].as_str().map(str::to_string))
         .unwrap_or_else(|| "register".to_string());
-    let parts = workload::checkers_by_workload(
-        &name,
-        &WorkloadOpts::default(),
-        Duration::from_secs(budget),
-    )?;
+    let parts = workload::by_name(&name, &WorkloadOpts::default())?
+        .checkers_by_part(Duration::from_secs(budget));
     let mut all = Validity::True;
     let mut per_workload = Vec::new();
     for (name, checkers) in parts {

@@ -200,19 +200,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
     let slot = Slot::acquire()?;
     let net = Net::setup(slot.clone(), &ids, opts.net, opts.partition_method)?;
     eprintln!("jepsen: network: {}", net.describe());
-    let nodes: Vec<NodeSpec> = ids
-        .iter()
-        .map(|id| {
-            let n = net.node(*id);
-            NodeSpec {
-                id: *id,
-                addr: n.addr(),
-                netns: n.netns.clone(),
-                data_dir: dir.join("data").join(format!("n{id}")),
-                log: dir.join("nodes").join(format!("n{id}.log")),
-            }
-        })
-        .collect();
+    let nodes = NodeSpec::all_on(&net, &ids, &dir.join("data"), &dir.join("nodes"));
     let cluster = Arc::new(Cluster::new(
         ClusterConfig {
             binaries: opts.binaries.clone(),
@@ -289,15 +277,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
             let _ = history::write_jsonl(&path, &rec.snapshot());
         }))
     };
-    let driven = drive(
-        opts,
-        workload.as_ref(),
-        &active,
-        &steps,
-        &nemesis_ctx,
-        &mut ctx,
-    )
-    .await;
+    let driven = drive(opts, &workload, &active, &steps, &nemesis_ctx, &mut ctx).await;
     crate::cleanup::unregister_teardown(partial);
     if let Err(e) = driven {
         eprintln!("jepsen: run aborted: {e:#}");
@@ -313,9 +293,7 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
 
     let shared = Arc::new(history);
     let mut per_workload: Vec<(String, Vec<CheckResult>)> = Vec::new();
-    for (name, checkers) in
-        workload::checkers_by_workload(&opts.workload, &opts.workload_opts, opts.check_budget)?
-    {
+    for (name, checkers) in workload.checkers_by_part(opts.check_budget) {
         let mut own = Vec::new();
         for checker in checkers {
             let h = shared.clone();
@@ -388,20 +366,13 @@ pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
 /// Each workload of the run with its own verdict and figures (a composed
 /// run shares one history; see `workload::composed`).
 pub fn workload_summaries(history: &[history::Op], parts: &[(String, Vec<CheckResult>)]) -> Value {
-    let composed = parts.len() > 1;
     parts
         .iter()
         .enumerate()
         .map(|(i, (name, results))| {
-            let own;
-            let ops: &[history::Op] = if composed {
-                own = workload::composed::part_history(history, i);
-                &own
-            } else {
-                history
-            };
+            let ops = workload::composed::part_history(history, i);
             let verdict = results.iter().fold(Validity::True, |v, r| v.and(r.valid));
-            json!({"workload": name, "valid": verdict.to_json(), "stats": report::stats(ops)})
+            json!({"workload": name, "valid": verdict.to_json(), "stats": report::stats(&ops)})
         })
         .collect()
 }

@@ -44,7 +44,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
-    if args.masters == 0 || args.masters % 2 == 0 {
+    if args.masters == 0 || args.masters.is_multiple_of(2) {
         bail!("--masters must be odd (3 or 5): an even group tolerates no more failures");
     }
     let (dir, _temp) = match &args.dir {

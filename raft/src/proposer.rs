@@ -44,9 +44,10 @@ impl fmt::Display for Proposal {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     /// Raft refused or lost the proposal; the variant says which (not the
-    /// leader, membership conflict, core stopped).
+    /// leader, membership conflict, core stopped). Boxed: it is large and
+    /// every waiter of a batch gets a copy.
     #[error(transparent)]
-    Raft(#[from] RaftError<ClientWriteError>),
+    Raft(Box<RaftError<ClientWriteError>>),
     /// The master is shutting down or the reply was lost: the command may
     /// or may not have been committed.
     #[error("{0}")]
@@ -177,6 +178,7 @@ async fn propose(raft: &Raft, batch: Vec<Pending>) {
             }
         }
         Err(e) => {
+            let e = Box::new(e);
             for reply in replies {
                 let _ = reply.send(Err(WriteError::Raft(e.clone())));
             }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::system::{Acked, Agreed, System};
+use super::system::{poll_agreement, Acked, Agreed, System};
 use crate::cleanup::Slot;
 use crate::client::error_text;
 use crate::cluster::log_tail;
@@ -410,19 +410,13 @@ impl System for EtcdGroup {
         caught_up: Option<u64>,
         timeout: Duration,
     ) -> anyhow::Result<Agreed> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let round = self.statuses().await;
-            let why = match self.agreement(&round, caught_up) {
-                Ok(a) => return Ok(a),
-                Err(why) => why,
-            };
-            self.check_running()?;
-            if Instant::now() >= deadline {
-                bail!("etcd members do not agree on a leader after {timeout:?}: {why}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll_agreement(
+            Instant::now() + timeout,
+            &format!("etcd members do not agree on a leader after {timeout:?}"),
+            || async { self.agreement(&self.statuses().await, caught_up) },
+            || self.check_running(),
+        )
+        .await
     }
 
     fn kill(&self, id: u64) -> bool {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::system::{Acked, Agreed, System};
+use super::system::{poll_agreement, Acked, Agreed, System};
 use crate::cleanup::Slot;
 use crate::client::{self, ApiClient, Outcome, RaftStatus};
 use crate::cluster::{log_tail, Binaries, Cluster, ClusterConfig, NodeSpec};
@@ -40,19 +40,7 @@ impl MesoGroup {
         let ids: Vec<u64> = (1..=opts.masters as u64).collect();
         let slot = Slot::acquire()?;
         let net = Net::setup(slot.clone(), &ids, opts.net, MethodWant::Auto)?;
-        let nodes = ids
-            .iter()
-            .map(|id| {
-                let n = net.node(*id);
-                NodeSpec {
-                    id: *id,
-                    addr: n.addr(),
-                    netns: n.netns.clone(),
-                    data_dir: dir.join("data").join(format!("n{id}")),
-                    log: dir.join(format!("n{id}.log")),
-                }
-            })
-            .collect();
+        let nodes = NodeSpec::all_on(&net, &ids, &dir.join("data"), dir);
         let cfg = ClusterConfig {
             binaries: opts.binaries.clone(),
             heartbeat_ms: opts.heartbeat_ms,
@@ -188,18 +176,13 @@ impl System for MesoGroup {
         self.cluster
             .wait_healthy(&self.cluster.ids(), timeout)
             .await?;
-        loop {
-            let statuses = self.cluster.statuses().await;
-            let why = match agreement(&statuses, caught_up) {
-                Ok(a) => return Ok(a),
-                Err(why) => why,
-            };
-            self.check_running()?;
-            if Instant::now() >= deadline {
-                bail!("masters do not agree on a ready leader after {timeout:?}: {why}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll_agreement(
+            deadline,
+            &format!("masters do not agree on a ready leader after {timeout:?}"),
+            || async { agreement(&self.cluster.statuses().await, caught_up) },
+            || self.check_running(),
+        )
+        .await
     }
 
     fn kill(&self, id: u64) -> bool {

@@ -2,7 +2,7 @@
 //! failover and throughput loops run against mesoraft and etcd.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The group agrees on a leader.
 #[derive(Clone, Copy, Debug)]
@@ -10,6 +10,32 @@ pub struct Agreed {
     pub leader: u64,
     /// The leader's term.
     pub term: u64,
+}
+
+/// Repeats `round` (one status round: the agreement, or why there is none)
+/// every 20 ms until the members agree or `deadline` passes; `alive` ends
+/// the wait early when a member died. `disagree` names the failure.
+pub async fn poll_agreement<R, F>(
+    deadline: Instant,
+    disagree: &str,
+    mut round: R,
+    alive: impl Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<Agreed>
+where
+    R: FnMut() -> F,
+    F: Future<Output = Result<Agreed, String>>,
+{
+    loop {
+        let why = match round().await {
+            Ok(a) => return Ok(a),
+            Err(why) => why,
+        };
+        alive()?;
+        if Instant::now() >= deadline {
+            anyhow::bail!("{disagree}: {why}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A write was acknowledged.

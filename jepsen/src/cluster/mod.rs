@@ -6,7 +6,7 @@ pub mod binaries;
 pub mod process;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use process::NodeProcess;
 
 use crate::cleanup::Slot;
 use crate::client::{ApiClient, RaftStatus};
+use crate::net::Net;
 
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
@@ -27,6 +28,24 @@ pub struct NodeSpec {
     /// The master's `--work-dir`.
     pub data_dir: PathBuf,
     pub log: PathBuf,
+}
+
+impl NodeSpec {
+    /// Every node of `net`: work dir `data_root/n<id>`, log `log_dir/n<id>.log`.
+    pub fn all_on(net: &Net, ids: &[u64], data_root: &Path, log_dir: &Path) -> Vec<NodeSpec> {
+        ids.iter()
+            .map(|&id| {
+                let n = net.node(id);
+                NodeSpec {
+                    id,
+                    addr: n.addr(),
+                    netns: n.netns.clone(),
+                    data_dir: data_root.join(format!("n{id}")),
+                    log: log_dir.join(format!("n{id}.log")),
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -163,6 +163,10 @@ mod tests {
         }
     }
 
+    fn fault(index: usize, f: &str, value: Value, ms: u64) -> Op {
+        op(index, Process::Nemesis, OpType::Info, f, value, ms)
+    }
+
     #[test]
     fn unavailability_is_the_longest_gap_overlapping_the_fault() {
         let c = Process::Client(0);
@@ -170,27 +174,13 @@ mod tests {
         let history = vec![
             op(0, c, OpType::Invoke, "write", json!(1.0), 0),
             op(1, c, OpType::Ok, "write", json!(1.0), 10),
-            op(
-                2,
-                Process::Nemesis,
-                OpType::Info,
-                "start",
-                start.clone(),
-                20,
-            ),
+            fault(2, "start", start.clone(), 20),
             // In flight when the fault began: acknowledged at once.
             op(3, c, OpType::Invoke, "write", json!(2.0), 15),
             op(4, c, OpType::Ok, "write", json!(2.0), 25),
             // Then nothing until well after the heal at 1000.
             op(5, c, OpType::Invoke, "write", json!(3.0), 30),
-            op(
-                6,
-                Process::Nemesis,
-                OpType::Info,
-                "stop",
-                start.clone(),
-                1000,
-            ),
+            fault(6, "stop", start.clone(), 1000),
             op(7, c, OpType::Ok, "write", json!(3.0), 1225),
             op(8, c, OpType::Invoke, "write", json!(4.0), 1230),
             op(9, c, OpType::Ok, "write", json!(4.0), 1240),
@@ -206,24 +196,10 @@ mod tests {
         let history = vec![
             op(0, c, OpType::Invoke, "write", json!(1.0), 0),
             op(1, c, OpType::Ok, "write", json!(1.0), 10),
-            op(
-                2,
-                Process::Nemesis,
-                OpType::Info,
-                "start",
-                json!({"nemesis": "kill"}),
-                20,
-            ),
+            fault(2, "start", json!({"nemesis": "kill"}), 20),
             op(3, c, OpType::Invoke, "write", json!(2.0), 30),
             op(4, c, OpType::Ok, "write", json!(2.0), 510),
-            op(
-                5,
-                Process::Nemesis,
-                OpType::Info,
-                "start",
-                json!({"nemesis": "kill"}),
-                600,
-            ),
+            fault(5, "start", json!({"nemesis": "kill"}), 600),
             op(6, c, OpType::Invoke, "write", json!(3.0), 610),
             op(7, c, OpType::Ok, "write", json!(3.0), 820),
         ];

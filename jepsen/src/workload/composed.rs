@@ -75,28 +75,38 @@ impl Workload for Composed {
     }
 
     fn checkers(&self, check_budget: Duration) -> Vec<Box<dyn Checker>> {
+        self.checkers_by_part(check_budget)
+            .into_iter()
+            .flat_map(|(_, checkers)| checkers)
+            .collect()
+    }
+}
+
+/// A workload's name and the checkers of its operations.
+pub type PartCheckers = (String, Vec<Box<dyn Checker>>);
+
+impl Composed {
+    /// Each part with the checkers of its own operations.
+    pub fn checkers_by_part(&self, check_budget: Duration) -> Vec<PartCheckers> {
         self.parts
             .iter()
             .enumerate()
-            .flat_map(|(i, part)| {
-                part.checkers(check_budget)
+            .map(|(i, part)| {
+                let checkers = part
+                    .checkers(check_budget)
                     .into_iter()
-                    .map(move |inner| PartChecker::boxed(i, inner))
+                    .map(|inner| Box::new(PartChecker { part: i, inner }) as Box<dyn Checker>)
+                    .collect();
+                (part.name().to_string(), checkers)
             })
             .collect()
     }
 }
 
 /// A part's checker, fed only that part's operations.
-pub struct PartChecker {
+struct PartChecker {
     part: usize,
     inner: Box<dyn Checker>,
-}
-
-impl PartChecker {
-    pub fn boxed(part: usize, inner: Box<dyn Checker>) -> Box<dyn Checker> {
-        Box::new(PartChecker { part, inner })
-    }
 }
 
 impl Checker for PartChecker {

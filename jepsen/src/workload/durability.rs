@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts};
+use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts};
 use crate::checker::durability::DurabilityChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
@@ -44,7 +44,7 @@ impl DurabilityWorkload {
                 (counter.clone(), seq as f64),
             ]);
             client
-                .call(Op::write(&counter, json!(seq), &body), |_| None)
+                .call(Call::write(&counter, json!(seq), &body), |_| None)
                 .await;
         }
     }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts, POLLER_PROCESS};
+use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts, POLLER_PROCESS};
 use crate::checker::election::ElectionChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
@@ -70,13 +70,13 @@ impl ElectionWorkload {
         let read = get_weights();
         while client.running() {
             if client.rng.gen_bool(0.25) {
-                client.call(Op::read("read", &read), Self::project).await;
+                client.call(Call::read("read", &read), Self::project).await;
             } else {
                 let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
                 let role = format!("el-{n}");
                 let body = update_weights(&[(role.clone(), n as f64)]);
                 client
-                    .call(Op::write(&role, json!(n as f64), &body), |_| None)
+                    .call(Call::write(&role, json!(n as f64), &body), |_| None)
                     .await;
             }
         }

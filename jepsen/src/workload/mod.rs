@@ -124,51 +124,15 @@ pub fn names(spec: &str) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// A workload's name and the checkers of its operations.
-pub type WorkloadCheckers = (String, Vec<Box<dyn Checker>>);
-
-/// Each workload in `spec` with the checkers for its own operations (in a
-/// composed run, each part's checkers see only that part's operations).
-pub fn checkers_by_workload(
-    spec: &str,
-    opts: &WorkloadOpts,
-    check_budget: Duration,
-) -> anyhow::Result<Vec<WorkloadCheckers>> {
-    let names = names(spec)?;
-    let composed = names.len() > 1;
-    Ok(names
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let checkers = single(&name, opts)
-                .expect("names() returns known workloads")
-                .checkers(check_budget)
-                .into_iter()
-                .map(|c| {
-                    if composed {
-                        composed::PartChecker::boxed(i, c)
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            (name, checkers)
-        })
-        .collect())
-}
-
-/// One workload, or several run together (see [`composed`]).
-pub fn by_name(spec: &str, opts: &WorkloadOpts) -> anyhow::Result<Box<dyn Workload>> {
-    let names = names(spec)?;
-    let mut parts: Vec<Box<dyn Workload>> = names
+/// The workloads in `spec` (one name, a comma-separated list, or `all`),
+/// run together against one cluster (see [`composed`]; one name is a
+/// composition of one).
+pub fn by_name(spec: &str, opts: &WorkloadOpts) -> anyhow::Result<composed::Composed> {
+    let parts = names(spec)?
         .iter()
         .map(|n| single(n, opts).expect("names() returns known workloads"))
         .collect();
-    Ok(if parts.len() == 1 {
-        parts.remove(0)
-    } else {
-        Box::new(composed::Composed::new(parts))
-    })
+    Ok(composed::Composed::new(parts))
 }
 
 /// A client's process number. After an `info` the old operation may still
@@ -213,20 +177,22 @@ pub struct Performed {
 pub async fn perform(
     ctx: &WorkloadCtx,
     process: Process,
-    op: &Op<'_>,
+    call: &Call<'_>,
     node: &str,
     avoid: &[String],
     ok_value: impl FnOnce(Value) -> Option<Value>,
 ) -> Performed {
-    let pending = ctx.recorder.invoke(process, op.f, op.key, op.arg.clone());
+    let pending = ctx
+        .recorder
+        .invoke(process, call.f, call.key, call.arg.clone());
     let (outcome, reached) = ctx
         .client
-        .operator_avoiding(node, op.body, op.is_write, avoid)
+        .operator_avoiding(node, call.body, call.is_write, avoid)
         .await;
     let (kind, value, error) = match outcome {
         Outcome::Ok(v) => match ok_value(v) {
             Some(v) => (OpType::Ok, Some(v), None),
-            None if op.is_write => (OpType::Ok, None, None),
+            None if call.is_write => (OpType::Ok, None, None),
             None => (OpType::Fail, None, Some("unusable answer".to_string())),
         },
         Outcome::Fail(e) => (OpType::Fail, None, Some(e)),
@@ -246,8 +212,8 @@ pub async fn perform(
     }
 }
 
-/// One operator call as the history records it.
-pub struct Op<'a> {
+/// One operator call, as the history will record it.
+pub struct Call<'a> {
     /// `read`, `write`, `final-read`, ...
     pub f: &'a str,
     pub key: Option<&'a str>,
@@ -257,9 +223,9 @@ pub struct Op<'a> {
     pub is_write: bool,
 }
 
-impl<'a> Op<'a> {
+impl<'a> Call<'a> {
     pub fn read(f: &'a str, body: &'a Value) -> Self {
-        Op {
+        Call {
             f,
             key: None,
             arg: Value::Null,
@@ -269,7 +235,7 @@ impl<'a> Op<'a> {
     }
 
     pub fn write(key: &'a str, arg: Value, body: &'a Value) -> Self {
-        Op {
+        Call {
             f: "write",
             key: Some(key),
             arg,
@@ -335,7 +301,7 @@ impl NodePicker {
             .collect()
     }
 
-    /// Call after each operation with the node that answered and how long
+    /// Called after each operation with the node that answered and how long
     /// the operation took.
     pub fn took(&mut self, op_timeout: Duration, node: &str, elapsed: Duration) {
         if elapsed >= op_timeout.mul_f64(0.9) {
@@ -374,13 +340,13 @@ impl<'a> Client<'a> {
 
     pub async fn call(
         &mut self,
-        op: Op<'_>,
+        call: Call<'_>,
         ok_value: impl FnOnce(Value) -> Option<Value>,
     ) -> Performed {
         let node = self.picker.pick(self.ctx, &mut self.rng);
         let avoid = self.picker.avoided();
         let began = Instant::now();
-        let done = perform(self.ctx, self.process.get(), &op, &node, &avoid, ok_value).await;
+        let done = perform(self.ctx, self.process.get(), &call, &node, &avoid, ok_value).await;
         self.picker
             .took(self.ctx.client.op_timeout, &done.node, began.elapsed());
         self.process.after(done.kind);
@@ -420,7 +386,7 @@ pub async fn final_read(
     let process = ctx.process(FINAL_PROCESS);
     for attempt in 0..20 {
         let node = &addrs[attempt % addrs.len()];
-        let done = perform(ctx, process, &Op::read(f, body), node, &[], &extract).await;
+        let done = perform(ctx, process, &Call::read(f, body), node, &[], &extract).await;
         if done.kind == OpType::Ok {
             return done.value;
         }

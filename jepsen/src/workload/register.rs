@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{final_read, Client, Op, Workload, WorkloadCtx, WorkloadOpts};
+use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts};
 use crate::checker::register::RegisterChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
@@ -50,7 +50,7 @@ impl RegisterWorkload {
         while client.running() {
             if client.rng.gen_bool(self.read_ratio) {
                 client
-                    .call(Op::read("read", &read), |v| self.project(v))
+                    .call(Call::read("read", &read), |v| self.project(v))
                     .await;
             } else {
                 let k = client.rng.gen_range(0..self.keys.len());
@@ -58,7 +58,7 @@ impl RegisterWorkload {
                 let key = &self.keys[k];
                 let body = update_weights(&[(key.clone(), value)]);
                 client
-                    .call(Op::write(key, json!(value), &body), |_| None)
+                    .call(Call::write(key, json!(value), &body), |_| None)
                     .await;
             }
         }

@@ -191,7 +191,7 @@ impl Master {
         let timeout = self.args.write_timeout();
         match tokio::time::timeout(timeout, self.proposer.write(command)).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(WriteError::Raft(e))) => Err(write_error(e)),
+            Ok(Err(WriteError::Raft(e))) => Err(write_error(*e)),
             Ok(Err(WriteError::OutcomeUnknown(why))) => {
                 Err(ApiError::OutcomeUnknown(format!("{why}\n")))
             }
