@@ -53,6 +53,19 @@ pub struct RaftStatus {
     /// Leader changes this process has seen since it started.
     #[serde(default)]
     pub leader_changes: Option<u64>,
+    /// Only when asked for (`?digest=true`).
+    #[serde(default)]
+    pub registry_digest: Option<RegistryDigest>,
+}
+
+/// A replica's registry fingerprint at its applied index.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RegistryDigest {
+    #[serde(default)]
+    pub applied_index: Option<u64>,
+    #[serde(default)]
+    pub applied_term: Option<u64>,
+    pub crc32: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -228,9 +241,24 @@ impl ApiClient {
 
     /// `GET /raft/status` of one node.
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<RaftStatus, String> {
+        self.status_at(&format!("http://{addr}/raft/status"), timeout)
+            .await
+    }
+
+    /// `GET /raft/status?digest=true`: with the registry fingerprint.
+    pub async fn status_with_digest(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<RaftStatus, String> {
+        self.status_at(&format!("http://{addr}/raft/status?digest=true"), timeout)
+            .await
+    }
+
+    async fn status_at(&self, url: &str, timeout: Duration) -> Result<RaftStatus, String> {
         let resp = self
             .http
-            .get(format!("http://{addr}/raft/status"))
+            .get(url)
             .timeout(timeout)
             .send()
             .await

@@ -8,6 +8,11 @@
 //! redirect to it. With `--debug-unsafe-stale-reads` every node answers
 //! GET_WEIGHTS from its own copy, which on followers is never updated:
 //! exactly the stale reads the checker must catch.
+//!
+//! Followers hold no replica; for the convergence check
+//! (`/raft/status?digest=true`) they report the leader's persisted state,
+//! read from its work dir next to theirs (every node of a run shares one
+//! data root).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,14 +49,25 @@ pub struct FakeArgs {
     pub snapshot_logs: Option<u64>,
     #[arg(long)]
     pub debug_unsafe_stale_reads: bool,
+    /// Exit with status 3 after this long (to test that the harness treats
+    /// a master that dies by itself as a failure).
+    #[arg(long)]
+    pub debug_exit_after_ms: Option<u64>,
+}
+
+/// What the leader persists.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Persisted {
+    weights: BTreeMap<String, f64>,
+    /// Writes applied so far: the fake's "applied index".
+    applied: u64,
 }
 
 struct Fake {
     args: FakeArgs,
     peers: BTreeMap<u64, String>,
     leader: Option<u64>,
-    weights: Mutex<BTreeMap<String, f64>>,
-    writes: Mutex<u64>,
+    state: Mutex<Persisted>,
 }
 
 impl Fake {
@@ -63,12 +79,45 @@ impl Fake {
         self.args.work_dir.join("weights.json")
     }
 
-    fn persist(&self, weights: &BTreeMap<String, f64>) -> std::io::Result<()> {
+    fn persist(&self, state: &Persisted) -> std::io::Result<()> {
         let tmp = self.args.work_dir.join("weights.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(weights)?)?;
+        std::fs::write(&tmp, serde_json::to_vec(state)?)?;
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, self.file())
     }
+
+    /// The leader's persisted state, as a follower sees it on disk.
+    fn leader_state(&self) -> Persisted {
+        if self.is_leader() {
+            return self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        let Some(leader) = self.leader else {
+            return Persisted::default();
+        };
+        let dir = self
+            .args
+            .work_dir
+            .parent()
+            .map(|p| p.join(format!("n{leader}")))
+            .unwrap_or_default();
+        load(&dir.join("weights.json")).unwrap_or_default()
+    }
+}
+
+fn load(file: &std::path::Path) -> anyhow::Result<Persisted> {
+    match std::fs::read(file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).context("corrupt weights.json"),
+        Err(_) => Ok(Persisted::default()),
+    }
+}
+
+/// FNV-1a over the weights' JSON: equal states, equal fingerprints.
+fn fingerprint(state: &Persisted) -> String {
+    let bytes = serde_json::to_vec(&state.weights).unwrap_or_default();
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
@@ -88,17 +137,12 @@ pub async fn run(args: FakeArgs) -> anyhow::Result<()> {
         None => BTreeMap::new(),
     };
     let leader = peers.keys().next().copied();
-    let file = args.work_dir.join("weights.json");
-    let weights: BTreeMap<String, f64> = match std::fs::read(&file) {
-        Ok(bytes) => serde_json::from_slice(&bytes).context("corrupt weights.json")?,
-        Err(_) => BTreeMap::new(),
-    };
+    let state = load(&args.work_dir.join("weights.json"))?;
     let fake = Arc::new(Fake {
         args: args.clone(),
         peers,
         leader,
-        weights: Mutex::new(weights),
-        writes: Mutex::new(0),
+        state: Mutex::new(state),
     });
     let app = Router::new()
         .route("/health", get(|| async { StatusCode::OK }))
@@ -109,13 +153,26 @@ pub async fn run(args: FakeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     eprintln!("fake master {} listening on {}", args.id, args.listen);
+    if let Some(ms) = args.debug_exit_after_ms {
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            eprintln!("fake master exiting by itself (--debug-exit-after-ms)");
+            std::process::exit(3);
+        });
+    }
     axum::serve(listener, app).await?;
     Ok(())
 }
 
-async fn status(State(fake): State<Arc<Fake>>) -> Json<Value> {
-    let n = *fake.writes.lock().unwrap_or_else(|e| e.into_inner());
-    Json(json!({
+#[derive(serde::Deserialize, Default)]
+struct StatusQuery {
+    #[serde(default)]
+    digest: bool,
+}
+
+async fn status(State(fake): State<Arc<Fake>>, Query(query): Query<StatusQuery>) -> Json<Value> {
+    let n = fake.state.lock().unwrap_or_else(|e| e.into_inner()).applied;
+    let mut status = json!({
         "id": fake.args.id,
         "address": fake.args.listen,
         "role": if fake.is_leader() { "leader" } else if fake.leader.is_some() { "follower" } else { "learner" },
@@ -123,7 +180,14 @@ async fn status(State(fake): State<Arc<Fake>>) -> Json<Value> {
         "term": 1,
         "last_log_index": n, "committed_index": n, "applied_index": n,
         "membership": {"voters": fake.peers.keys().collect::<Vec<_>>(), "learners": [], "nodes": fake.peers},
-    }))
+    });
+    if query.digest {
+        let replica = fake.leader_state();
+        status["registry_digest"] = json!({
+            "applied_index": replica.applied, "applied_term": 1, "crc32": fingerprint(&replica),
+        });
+    }
+    Json(status)
 }
 
 async fn operator(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
@@ -145,8 +209,9 @@ async fn operator(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
     }
     match kind {
         "GET_WEIGHTS" => {
-            let weights = fake.weights.lock().unwrap_or_else(|e| e.into_inner());
-            let infos: Vec<Value> = weights
+            let state = fake.state.lock().unwrap_or_else(|e| e.into_inner());
+            let infos: Vec<Value> = state
+                .weights
                 .iter()
                 .map(|(r, w)| json!({"role": r, "weight": w}))
                 .collect();
@@ -157,22 +222,22 @@ async fn operator(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
             let Some(infos) = call["update_weights"]["weight_infos"].as_array() else {
                 return (StatusCode::BAD_REQUEST, "no weight_infos\n").into_response();
             };
-            let mut weights = fake.weights.lock().unwrap_or_else(|e| e.into_inner());
-            let mut next = weights.clone();
+            let mut state = fake.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = state.clone();
             for info in infos {
                 match (info["role"].as_str(), info["weight"].as_f64()) {
                     (Some(role), Some(w)) if w.is_finite() && w > 0.0 => {
-                        next.insert(role.to_string(), w);
+                        next.weights.insert(role.to_string(), w);
                     }
                     _ => return (StatusCode::BAD_REQUEST, "bad weight_info\n").into_response(),
                 }
             }
+            next.applied += 1;
             if let Err(e) = fake.persist(&next) {
                 return (StatusCode::INTERNAL_SERVER_ERROR, format!("persist: {e}\n"))
                     .into_response();
             }
-            *weights = next;
-            *fake.writes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            *state = next;
             StatusCode::OK.into_response()
         }
         other => (

@@ -10,16 +10,20 @@
 pub mod bench;
 pub mod checker;
 pub mod cleanup;
+pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod convergence;
 pub mod fake;
 pub mod history;
 pub mod matrix;
 pub mod nemesis;
 pub mod net;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod schedule;
+pub mod spec;
 pub mod workload;
 
 /// `<workspace>/jepsen/store` (git-ignored).

@@ -4,16 +4,15 @@
 //! failed or could not decide, 2 when the harness itself failed.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use jepsen::checker::Validity;
-use jepsen::cluster::binaries;
-use jepsen::net::{MethodWant, NetWant};
-use jepsen::runner::{run_test, TestOpts};
-use jepsen::schedule::Timing;
-use jepsen::workload::WorkloadOpts;
-use jepsen::{cleanup, history, nemesis, workload};
+use clap::{Parser, Subcommand};
+use jepsen::cli::TestArgs;
+use jepsen::results::{RunResults, Verdict};
+use jepsen::runner::{judge_parts, rejudge, run_test};
+use jepsen::spec::RunSpec;
+use jepsen::{cleanup, convergence, history, nemesis, report, workload};
 
 #[derive(Parser)]
 #[command(
@@ -60,198 +59,92 @@ enum Cmd {
     FakeMaster(jepsen::fake::FakeArgs),
 }
 
-#[derive(Args, Clone)]
-struct TestArgs {
-    /// register | election | durability, a comma-separated list run
-    /// together against one cluster, or all (default: register; with
-    /// --all: all).
-    #[arg(long)]
-    workload: Option<String>,
-    /// Comma-separated nemeses (see `jepsen list`); aliases: partitions,
-    /// kills, process, all, none.
-    #[arg(long, default_value = "partition,kill", value_delimiter = ',')]
-    nemesis: Vec<String>,
-    /// Seconds of workload (faults happen within it).
-    #[arg(long, default_value_t = 60)]
-    time_limit: u64,
-    /// Seed of the fault schedule and the clients (random when omitted;
-    /// printed either way).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Masters in the Raft group (3 or 5).
-    #[arg(long, default_value_t = 3)]
-    masters: usize,
-    /// Every nemesis pairing (none, each alone, all together), one run
-    /// each with the workloads composed; prints a workload x nemesis table.
-    #[arg(long)]
-    all: bool,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 5)]
-    concurrency: usize,
-    /// Where run directories go (default <workspace>/jepsen/store).
-    #[arg(long)]
-    store: Option<PathBuf>,
-    /// Use the binaries in the release target dir without building them.
-    #[arg(long)]
-    no_build: bool,
-    /// Directory holding `mesoraft` and `raftctl` (implies --no-build).
-    #[arg(long)]
-    bin_dir: Option<PathBuf>,
-    /// Run the harness against its built-in fake master.
-    #[arg(long, hide = true)]
-    fake: bool,
-    #[arg(long, value_enum, default_value = "auto")]
-    net: NetWant,
-    #[arg(long, value_enum, default_value = "auto")]
-    partition_method: MethodWant,
-    /// Start masters with --debug-unsafe-stale-reads (broken on purpose:
-    /// the register checker must fail).
-    #[arg(long)]
-    debug_stale_reads: bool,
-    /// Per-operation client timeout.
-    #[arg(long, default_value_t = 1000)]
-    op_timeout_ms: u64,
-    #[arg(long, default_value_t = 5.0)]
-    fault_min_s: f64,
-    #[arg(long, default_value_t = 10.0)]
-    fault_max_s: f64,
-    #[arg(long, default_value_t = 3.0)]
-    quiet_min_s: f64,
-    #[arg(long, default_value_t = 5.0)]
-    quiet_max_s: f64,
-    /// Time budget of the linearizability search.
-    #[arg(long, default_value_t = 120)]
-    check_budget_s: u64,
-    /// Registers (roles) of the register workload.
-    #[arg(long, default_value_t = 3)]
-    keys: usize,
-    #[arg(long, default_value_t = 0.5)]
-    read_ratio: f64,
-    /// Mean pause between a client's operations.
-    #[arg(long, default_value_t = 20)]
-    think_ms: u64,
-    /// Masters' Raft heartbeat (default: the masters' own default).
-    #[arg(long)]
-    heartbeat_ms: Option<u64>,
-    /// Masters' election timeout range (default: the masters' own).
-    #[arg(long)]
-    election_min_ms: Option<u64>,
-    #[arg(long)]
-    election_max_ms: Option<u64>,
-    #[arg(long)]
-    snapshot_logs: Option<u64>,
-    /// Keep node data directories of passing runs too.
-    #[arg(long)]
-    keep_data: bool,
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
-}
-
-fn opts_from(args: &TestArgs) -> anyhow::Result<TestOpts> {
-    if !(1..=9).contains(&args.masters) {
-        anyhow::bail!("--masters must be between 1 and 9 (3 or 5 are the interesting ones)");
-    }
-    let bins = if args.fake {
-        binaries::fake(&std::env::current_exe()?)
-    } else {
-        binaries::real(
-            args.bin_dir.as_deref(),
-            args.no_build || args.bin_dir.is_some(),
-        )?
-    };
-    let default_workload = if args.all { "all" } else { "register" };
-    let workload = args.workload.as_deref().unwrap_or(default_workload);
-    // Validates the names before any cluster starts.
-    workload::names(workload)?;
-    let mut o = TestOpts::new(workload, &[], bins);
-    o.nemeses = nemesis::expand(&args.nemesis)?;
-    o.time_limit = Duration::from_secs(args.time_limit);
-    o.seed = args.seed.unwrap_or_else(rand::random);
-    o.masters = args.masters;
-    o.concurrency = args.concurrency.max(1);
-    if let Some(s) = &args.store {
-        o.store = s.clone();
-    }
-    o.net = args.net;
-    o.partition_method = args.partition_method;
-    o.stale_reads = args.debug_stale_reads;
-    o.op_timeout = Duration::from_millis(args.op_timeout_ms);
-    o.timing = Timing {
-        fault_min: secs(args.fault_min_s),
-        fault_max: secs(args.fault_max_s),
-        quiet_min: secs(args.quiet_min_s),
-        quiet_max: secs(args.quiet_max_s),
-    };
-    o.check_budget = Duration::from_secs(args.check_budget_s);
-    o.workload_opts = WorkloadOpts {
-        keys: args.keys,
-        read_ratio: args.read_ratio.clamp(0.0, 1.0),
-        think: Duration::from_millis(args.think_ms),
-    };
-    o.heartbeat_ms = args.heartbeat_ms;
-    o.election_min_ms = args.election_min_ms;
-    o.election_max_ms = args.election_max_ms;
-    o.snapshot_logs = args.snapshot_logs;
-    o.keep_data = args.keep_data;
-    Ok(o)
-}
-
-async fn test(args: TestArgs) -> anyhow::Result<bool> {
-    let base = opts_from(&args)?;
+async fn test(args: TestArgs) -> anyhow::Result<Verdict> {
+    let base = jepsen::cli::opts_from(&args)?;
     if args.all {
         return jepsen::matrix::run_all(&base).await;
     }
-    Ok(run_test(&base).await?.valid.is_pass())
+    Ok(run_test(&base).await?.verdict())
 }
 
+/// 0 pass; 1 a violation, undecided or untested; 2 the harness failed.
+fn exit_code(v: Verdict) -> i32 {
+    match v {
+        Verdict::Pass => 0,
+        Verdict::Fail | Verdict::Unknown | Verdict::Untested => 1,
+        Verdict::Error => 2,
+    }
+}
+
+/// Re-runs the checkers of a stored run. The stored findings (harness
+/// error, injections, exits) are kept, so a run that broke or tested
+/// nothing is never rewritten into a pass.
 fn check(
     dir: PathBuf,
     workload: Option<String>,
     budget: u64,
     rewrite: bool,
-) -> anyhow::Result<bool> {
-    let history = history::read_jsonl(&dir.join("history.jsonl"))?;
+) -> anyhow::Result<Verdict> {
+    let history = Arc::new(history::read_jsonl(&dir.join("history.jsonl"))?);
     let results_path = dir.join("results.json");
-    let mut results: serde_json::Value = match std::fs::read(&results_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)?,
-        Err(_) => serde_json::json!({}),
-    };
-    let name = workload
-        .or_else(|| results["workload"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "register".to_string());
-    let parts = workload::by_name(&name, &WorkloadOpts::default())?
-        .checkers_by_part(Duration::from_secs(budget));
-    let mut all = Validity::True;
-    let mut per_workload = Vec::new();
-    for (name, checkers) in parts {
-        let mut own = Vec::new();
-        for c in checkers {
-            let r = c.check(&history);
-            println!("{}", serde_json::to_string_pretty(&r)?);
-            all = all.and(r.valid);
-            own.push(r);
+    let mut results = match RunResults::read(&results_path) {
+        Ok(r) => r,
+        Err(e) => {
+            let Some(w) = &workload else {
+                return Err(e.context("give --workload to re-check this history"));
+            };
+            let spec = RunSpec {
+                workload: w.clone(),
+                ..RunSpec::default()
+            };
+            let mut r = RunResults::empty(&dir.display().to_string(), spec);
+            r.error = Some(format!(
+                "no usable results.json ({e:#}): the run did not finish"
+            ));
+            r
         }
-        per_workload.push((name, own));
+    };
+    if let Some(w) = workload {
+        results.spec.workload = w;
+    }
+    let parts = workload::by_name(&results.spec.workload, &results.spec.workload_opts())?
+        .checkers_by_part(Duration::from_secs(budget));
+    let mut checked = Vec::new();
+    for (name, checkers) in parts {
+        let own: Vec<_> = checkers.iter().map(|c| c.check(&history)).collect();
+        checked.push((name, own));
+    }
+    if results.recovered_after_heal && results.error.is_none() {
+        results.run_checks = vec![convergence::check(&history)];
+    }
+    results.stats = report::stats(&history, results.spec.concurrency as u64);
+    results.workloads = judge_parts(&results, &history, checked);
+    rejudge(&mut results);
+    for c in results.all_checkers() {
+        println!("{}", serde_json::to_string_pretty(c)?);
+    }
+    println!("verdict: {}", results.verdict);
+    for r in &results.reasons {
+        println!("  {r}");
     }
     if rewrite {
-        let verdicts: Vec<_> = per_workload.iter().flat_map(|(_, r)| r.iter()).collect();
-        results["checkers"] = serde_json::to_value(&verdicts)?;
-        results["valid"] = all.to_json();
-        // Statistics too, so runs stored by an older harness get today's
-        // definitions.
-        results["stats"] = jepsen::report::stats(&history);
-        results["workloads"] = jepsen::runner::workload_summaries(&history, &per_workload);
-        let concurrency = results["concurrency"].as_u64().unwrap_or(5);
         std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
         std::fs::write(
             dir.join("report.html"),
-            jepsen::report::html::render(&results, &history, concurrency),
+            report::html::render(&results, &history),
         )?;
         eprintln!("jepsen: rewrote {} and report.html", results_path.display());
     }
-    Ok(all.is_pass())
+    Ok(results.verdict)
+}
+
+/// Benchmarks and tools answer yes or no.
+fn pass_if(ok: bool) -> Verdict {
+    if ok {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    }
 }
 
 fn main() {
@@ -267,7 +160,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let result: anyhow::Result<bool> = rt.block_on(async move {
+    let result: anyhow::Result<Verdict> = rt.block_on(async move {
         match cli.command {
             Cmd::Test(args) => {
                 cleanup::install_process_handlers();
@@ -275,7 +168,7 @@ fn main() {
             }
             Cmd::Bench(args) => {
                 cleanup::install_process_handlers();
-                jepsen::bench::run(args).await
+                jepsen::bench::run(args).await.map(pass_if)
             }
             Cmd::Check {
                 dir,
@@ -285,7 +178,7 @@ fn main() {
             } => check(dir, workload, check_budget_s, rewrite),
             Cmd::Table { matrix } => {
                 print!("{}", jepsen::matrix::rebuild(&matrix)?);
-                Ok(true)
+                Ok(Verdict::Pass)
             }
             Cmd::Cleanup => {
                 // Only slots nobody holds: taking one kills the processes its
@@ -296,7 +189,7 @@ fn main() {
                     held.push(s);
                 }
                 eprintln!("jepsen: cleaned {} free slots", held.len());
-                Ok(true)
+                Ok(Verdict::Pass)
             }
             Cmd::List => {
                 println!("workloads: {}", workload::ALL.join(", "));
@@ -305,14 +198,13 @@ fn main() {
                     println!("  {n:<18} {}", nemesis::describe(n));
                 }
                 println!("aliases: partitions, kills, process, all, none");
-                Ok(true)
+                Ok(Verdict::Pass)
             }
-            Cmd::FakeMaster(args) => jepsen::fake::run(args).await.map(|_| true),
+            Cmd::FakeMaster(args) => jepsen::fake::run(args).await.map(|_| Verdict::Pass),
         }
     });
     let code = match result {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(v) => exit_code(v),
         Err(e) => {
             eprintln!("jepsen: error: {e:#}");
             2

@@ -1,16 +1,23 @@
 //! `test --all`: every nemesis pairing (no faults, each nemesis alone, all
 //! together), each one run with the workloads composed against one
 //! cluster, and a table of workload x nemesis with operation counts,
-//! verdicts and unavailability windows.
+//! injections per nemesis, verdicts and unavailability.
+//!
+//! Every other run uses `--snapshot-logs 100` (unless the base settings
+//! choose a value), so snapshots are taken and installed under faults.
 
 use std::path::Path;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::nemesis;
+use crate::report::stats::{OutcomeCounts, Unavailability};
+use crate::results::{RunResults, Verdict};
 use crate::runner::{run_test, timestamp, TestOpts};
+
+/// Snapshot interval of every other run of the matrix.
+pub const SNAPSHOT_LOGS: u64 = 100;
 
 /// No faults, each nemesis alone, then all of them together.
 pub fn pairings() -> Vec<Vec<String>> {
@@ -25,116 +32,134 @@ pub fn pairings() -> Vec<Vec<String>> {
 pub struct Row {
     pub nemesis: String,
     pub workload: String,
-    pub attempted: u64,
-    pub ok: u64,
-    pub fail: u64,
-    pub info: u64,
-    /// `true` / `false` / `unknown`, or `ERROR ...` when the run broke.
-    pub verdict: String,
-    /// Per failover nemesis: (name, faults, p50 ms, max ms).
-    pub unavailability: Vec<(String, u64, f64, f64)>,
+    pub counts: OutcomeCounts,
+    /// Per requested nemesis of the run: `injected/attempted` and problems.
+    pub injections: Vec<(String, String)>,
+    pub snapshot_logs: Option<u64>,
+    pub verdict: Verdict,
+    /// The harness error, when the run broke.
+    pub error: Option<String>,
+    pub unavailability: Vec<(String, Unavailability)>,
     pub run_dir: String,
 }
 
-fn verdict_text(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The rows of one run's `results.json`.
-pub fn rows(nemesis: &str, results: &Value, run_dir: &Path) -> Vec<Row> {
-    let run_failed = results["error"].as_str();
-    results["workloads"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+/// The rows of one run's results.
+pub fn rows(nemesis: &str, results: &RunResults, run_dir: &Path) -> Vec<Row> {
+    let injections: Vec<(String, String)> = results
+        .injections
         .iter()
-        .map(|w| {
-            let mut row = Row {
-                nemesis: nemesis.to_string(),
-                workload: w["workload"].as_str().unwrap_or("?").to_string(),
-                attempted: 0,
-                ok: 0,
-                fail: 0,
-                info: 0,
-                verdict: match run_failed {
-                    Some(e) => format!("ERROR {e}"),
-                    None => verdict_text(&w["valid"]),
-                },
-                unavailability: Vec::new(),
-                run_dir: run_dir.display().to_string(),
-            };
-            // Status polls are observations, not operations on the system.
-            let ops = w["stats"]["operations"].as_object();
-            for (_, counts) in ops.into_iter().flatten().filter(|(f, _)| *f != "status") {
-                let n = |k: &str| counts[k].as_u64().unwrap_or(0);
-                row.ok += n("ok");
-                row.fail += n("fail");
-                row.info += n("info");
-            }
-            row.attempted = row.ok + row.fail + row.info;
-            if let Some(windows) = w["stats"]["unavailability"].as_object() {
-                for (name, s) in windows {
-                    row.unavailability.push((
-                        name.clone(),
-                        s["faults"].as_u64().unwrap_or(0),
-                        s["p50_ms"].as_f64().unwrap_or(f64::NAN),
-                        s["max_ms"].as_f64().unwrap_or(f64::NAN),
-                    ));
-                }
-            }
-            row
+        .map(|(n, i)| (n.clone(), i.render()))
+        .collect();
+    results
+        .workloads
+        .iter()
+        .map(|w| Row {
+            nemesis: nemesis.to_string(),
+            workload: w.workload.clone(),
+            counts: w.stats.operation_totals(),
+            injections: injections.clone(),
+            snapshot_logs: results.spec.snapshot_logs,
+            verdict: w.verdict,
+            error: results.error.clone(),
+            unavailability: w
+                .stats
+                .unavailability
+                .iter()
+                .map(|(n, u)| (n.clone(), u.clone()))
+                .collect(),
+            run_dir: run_dir.display().to_string(),
         })
         .collect()
 }
 
-/// A Markdown table of the rows.
+fn unavailability_cell(
+    r: &Row,
+    pick: impl Fn(&Unavailability) -> Option<crate::report::stats::GapSummary>,
+) -> String {
+    let cells: Vec<String> = r
+        .unavailability
+        .iter()
+        .filter_map(|(n, u)| {
+            pick(u).map(|g| {
+                if r.unavailability.len() == 1 {
+                    format!("{} ({}x)", g.render(), u.faults)
+                } else {
+                    format!("{n} ({}x): {}", u.faults, g.render())
+                }
+            })
+        })
+        .collect();
+    if cells.is_empty() {
+        "-".into()
+    } else {
+        cells.join("; ")
+    }
+}
+
+/// A Markdown table of the rows. Unavailability cells are p50 / max over
+/// the faults in ms; `> X` marks a fault after which nothing was
+/// acknowledged until the run ended (a lower bound).
 pub fn render(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| nemesis | workload | attempted | ok | fail | info | verdict | unavailability p50 / max (ms) |\n\
-         |---|---|---:|---:|---:|---:|---|---|\n",
+        "| nemesis | workload | snapshot every | injections (injected/attempted) | attempted | ok | fail | info | verdict | write unavailability p50 / max (ms) | read unavailability p50 / max (ms) | worst client p50 / max (ms) |\n\
+         |---|---|---:|---|---:|---:|---:|---:|---|---|---|---|\n",
     );
     for r in rows {
-        let unavailable = r
-            .unavailability
-            .iter()
-            .map(|(n, faults, p50, max)| format!("{n} ({faults}x): {p50:.0} / {max:.0}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let injections = if r.injections.is_empty() {
+            "-".to_string()
+        } else {
+            r.injections
+                .iter()
+                .map(|(n, i)| format!("{n} {i}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let verdict = match &r.error {
+            Some(e) if r.verdict == Verdict::Error => format!("ERROR {e}"),
+            _ => r.verdict.to_string(),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.nemesis,
             r.workload,
-            r.attempted,
-            r.ok,
-            r.fail,
-            r.info,
-            r.verdict,
-            if unavailable.is_empty() {
-                "-".into()
-            } else {
-                unavailable
-            }
+            r.snapshot_logs
+                .map_or("default".to_string(), |n| n.to_string()),
+            injections,
+            r.counts.attempted(),
+            r.counts.ok,
+            r.counts.fail,
+            r.counts.info,
+            verdict,
+            unavailability_cell(r, |u| u.write),
+            unavailability_cell(r, |u| u.read),
+            unavailability_cell(r, |u| u.client_max),
         ));
     }
     out
 }
 
-/// Runs every pairing with `base`'s workloads and settings; writes the
-/// table to `<store>/matrix/<timestamp>.md` (and `.json`) and prints it.
-/// True when every workload of every run passed.
-pub async fn run_all(base: &TestOpts) -> anyhow::Result<bool> {
+/// Runs every pairing with `base`'s workloads and settings; see
+/// [`run_pairings`].
+pub async fn run_all(base: &TestOpts) -> anyhow::Result<Verdict> {
+    run_pairings(base, &pairings()).await
+}
+
+/// Runs each pairing with `base`'s workloads and settings, every other one
+/// with frequent snapshots; writes the table to
+/// `<store>/matrix/<timestamp>-<n>masters.md` (and `.json`) after every
+/// run and prints it. Returns the worst verdict of any row.
+pub async fn run_pairings(base: &TestOpts, pairings: &[Vec<String>]) -> anyhow::Result<Verdict> {
     let started = timestamp(SystemTime::now());
     let out_dir = base.store.join("matrix");
     std::fs::create_dir_all(&out_dir)?;
-    let table_path = out_dir.join(format!("{started}-{}masters.md", base.masters));
+    let table_path = out_dir.join(format!("{started}-{}masters.md", base.spec.masters));
     let mut all_rows: Vec<Row> = Vec::new();
-    for nem in pairings() {
+    for (i, nem) in pairings.iter().enumerate() {
         let mut o = base.clone();
-        o.nemeses = nem;
+        o.spec.nemeses = nem.clone();
+        if o.spec.snapshot_logs.is_none() && i % 2 == 1 {
+            o.spec.snapshot_logs = Some(SNAPSHOT_LOGS);
+        }
         let label = o
             .test_name()
             .split_once('-')
@@ -143,12 +168,12 @@ pub async fn run_all(base: &TestOpts) -> anyhow::Result<bool> {
             Ok(out) => all_rows.extend(rows(&label, &out.results, &out.dir)),
             Err(e) => all_rows.push(Row {
                 nemesis: label,
-                workload: o.workload.clone(),
-                attempted: 0,
-                ok: 0,
-                fail: 0,
-                info: 0,
-                verdict: format!("ERROR {e:#}"),
+                workload: o.spec.workload.clone(),
+                counts: OutcomeCounts::default(),
+                injections: Vec::new(),
+                snapshot_logs: o.spec.snapshot_logs,
+                verdict: Verdict::Error,
+                error: Some(format!("{e:#}")),
                 unavailability: Vec::new(),
                 run_dir: String::new(),
             }),
@@ -157,10 +182,7 @@ pub async fn run_all(base: &TestOpts) -> anyhow::Result<bool> {
         // crash loses nothing finished.
         let header = format!(
             "# jepsen matrix: {} masters, {} s per run, seed {}, workloads {}\n\n",
-            base.masters,
-            base.time_limit.as_secs(),
-            base.seed,
-            base.workload
+            base.spec.masters, base.spec.time_limit_s, base.spec.seed, base.spec.workload
         );
         std::fs::write(&table_path, header + &render(&all_rows))?;
         std::fs::write(
@@ -170,34 +192,32 @@ pub async fn run_all(base: &TestOpts) -> anyhow::Result<bool> {
     }
     eprintln!(
         "\njepsen: --all summary (seed {}), also in {}:\n{}",
-        base.seed,
+        base.spec.seed,
         table_path.display(),
         render(&all_rows)
     );
-    Ok(all_rows.iter().all(|r| r.verdict == "true"))
+    Ok(all_rows
+        .iter()
+        .fold(Verdict::Pass, |v, r| v.worst(r.verdict)))
 }
 
 /// The table of a stored matrix (`<store>/matrix/<name>.json`), rebuilt
 /// from each run's current `results.json` (e.g. after `check --rewrite`).
 pub fn rebuild(matrix_json: &Path) -> anyhow::Result<String> {
-    let stored: Vec<Value> = serde_json::from_slice(&std::fs::read(matrix_json)?)?;
+    let stored: Vec<Row> = serde_json::from_slice(&std::fs::read(matrix_json)?)?;
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut out: Vec<Row> = Vec::new();
-    for row in &stored {
-        let nemesis = row["nemesis"].as_str().unwrap_or("?").to_string();
-        let dir = row["run_dir"].as_str().unwrap_or("").to_string();
-        if seen.contains(&(nemesis.clone(), dir.clone())) {
+    for row in stored {
+        let key = (row.nemesis.clone(), row.run_dir.clone());
+        if seen.contains(&key) {
             continue;
         }
-        seen.push((nemesis.clone(), dir.clone()));
-        let results_path = Path::new(&dir).join("results.json");
-        match std::fs::read(&results_path) {
-            Ok(bytes) => {
-                let results: Value = serde_json::from_slice(&bytes)?;
-                out.extend(rows(&nemesis, &results, Path::new(&dir)));
-            }
+        seen.push(key);
+        let results_path = Path::new(&row.run_dir).join("results.json");
+        match RunResults::read(&results_path) {
+            Ok(results) => out.extend(rows(&row.nemesis, &results, Path::new(&row.run_dir))),
             // A run that broke before writing results keeps its stored row.
-            Err(_) => out.push(serde_json::from_value(row.clone())?),
+            Err(_) => out.push(row),
         }
     }
     Ok(render(&out))
@@ -205,9 +225,12 @@ pub fn rebuild(matrix_json: &Path) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::report::stats::{Gap, GapSummary, Stats};
+    use crate::results::{Injections, WorkloadResults};
+    use crate::spec::RunSpec;
 
     #[test]
     fn pairings_cover_none_each_and_all() {
@@ -217,32 +240,88 @@ mod tests {
         assert_eq!(p.last().unwrap().len(), nemesis::ALL.len());
     }
 
+    fn gap(ms: f64, recovered: bool) -> Gap {
+        Gap { ms, recovered }
+    }
+
     #[test]
-    fn rows_count_operations_but_not_status_polls() {
-        let results = json!({
-            "error": null,
-            "workloads": [{
-                "workload": "election", "valid": true,
-                "stats": {
-                    "operations": {
-                        "write": {"ok": 10, "fail": 2, "info": 1},
-                        "read": {"ok": 5},
-                        "status": {"ok": 100, "fail": 7},
-                    },
-                    "unavailability": {"kill": {"faults": 2, "p50_ms": 500.0, "max_ms": 700.0}},
-                },
-            }],
+    fn rows_count_operations_show_injections_and_lower_bounds() {
+        let mut results = RunResults::empty("t", RunSpec::default());
+        let mut operations = BTreeMap::new();
+        operations.insert(
+            "write".to_string(),
+            OutcomeCounts {
+                ok: 10,
+                fail: 2,
+                info: 1,
+            },
+        );
+        operations.insert(
+            "read".to_string(),
+            OutcomeCounts {
+                ok: 5,
+                ..Default::default()
+            },
+        );
+        operations.insert(
+            "status".to_string(),
+            OutcomeCounts {
+                ok: 100,
+                fail: 7,
+                info: 0,
+            },
+        );
+        let mut unavailability = BTreeMap::new();
+        unavailability.insert(
+            "kill".to_string(),
+            Unavailability {
+                faults: 2,
+                write: Some(GapSummary {
+                    p50: gap(500.0, true),
+                    max: gap(700.0, false),
+                    unrecovered: 1,
+                }),
+                read: None,
+                client_max: None,
+                min_reads_ok: 0,
+            },
+        );
+        results.workloads.push(WorkloadResults {
+            workload: "election".into(),
+            verdict: Verdict::Untested,
+            checkers: Vec::new(),
+            stats: Stats {
+                operations,
+                unavailability,
+                ..Default::default()
+            },
         });
+        results.injections.insert(
+            "kill".into(),
+            Injections {
+                attempted: 3,
+                injected: 2,
+                not_injected: 1,
+                ..Default::default()
+            },
+        );
         let r = rows("kill", &results, Path::new("/tmp/x"));
         assert_eq!(r.len(), 1);
         assert_eq!(
-            (r[0].attempted, r[0].ok, r[0].fail, r[0].info),
-            (18, 15, 2, 1)
+            (
+                r[0].counts.attempted(),
+                r[0].counts.ok,
+                r[0].counts.fail,
+                r[0].counts.info
+            ),
+            (18, 15, 2, 1),
+            "status polls are not operations"
         );
-        assert_eq!(r[0].verdict, "true");
         let table = render(&r);
         assert!(
-            table.contains("| kill | election | 18 | 15 | 2 | 1 | true | kill (2x): 500 / 700 |"),
+            table.contains(
+                "| kill | election | default | kill 2/3, 1 no-op | 18 | 15 | 2 | 1 | untested | 500 / > 700 (2x) | - | - |"
+            ),
             "{table}"
         );
     }

@@ -1,48 +1,39 @@
-//! One test run, end to end: network and cluster up, workload and fault
-//! schedule concurrently for the time limit, heal, final operations,
-//! everything torn down, checkers, and the run directory written.
+//! One test run, end to end, in four phases: [`setup`] (network, cluster,
+//! nemeses, schedule), [`drive`] (workload and fault schedule concurrently
+//! for the time limit, heal, final operations, convergence), [`check`]
+//! (every workload's checkers on its own operations, run-level checks, the
+//! verdict) and [`persist`] (history, results.json, report.html).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::checker::{CheckResult, Validity};
+use crate::checker::CheckResult;
 use crate::cleanup::Slot;
 use crate::client::ApiClient;
 use crate::cluster::{Binaries, Cluster, ClusterConfig, NodeSpec};
-use crate::history::{self, Recorder};
-use crate::nemesis::{self, Nemesis, NemesisCtx};
-use crate::net::{MethodWant, Net, NetWant};
+use crate::convergence;
+use crate::history::{self, Op, Recorder};
+use crate::nemesis::{self, Injection, Nemesis, NemesisCtx};
+use crate::net::Net;
 use crate::report;
-use crate::schedule::{self, Action, Step, Timing};
-use crate::workload::{self, Workload, WorkloadCtx, WorkloadOpts};
+use crate::results::{
+    judge, Injections, RunFindings, RunResults, UnexpectedExit, Verdict, WorkloadResults, FORMAT,
+};
+use crate::schedule::{self, Action, Step};
+use crate::spec::RunSpec;
+use crate::workload::{self, composed::Composed, Workload, WorkloadCtx};
 
 #[derive(Clone, Debug)]
 pub struct TestOpts {
-    pub workload: String,
-    pub nemeses: Vec<String>,
-    pub time_limit: Duration,
-    pub seed: u64,
-    pub masters: usize,
-    pub concurrency: usize,
-    pub store: PathBuf,
+    /// Everything that determines the run (and reproduces it).
+    pub spec: RunSpec,
     pub binaries: Binaries,
-    pub net: NetWant,
-    pub partition_method: MethodWant,
-    pub stale_reads: bool,
-    pub op_timeout: Duration,
-    pub timing: Timing,
-    pub check_budget: Duration,
-    pub workload_opts: WorkloadOpts,
-    /// Raft timing flags for the masters; None keeps the masters' own
-    /// defaults (the production setting, which is what gets tested).
-    pub heartbeat_ms: Option<u64>,
-    pub election_min_ms: Option<u64>,
-    pub election_max_ms: Option<u64>,
-    pub snapshot_logs: Option<u64>,
+    pub store: PathBuf,
     /// Keep node data directories even when the run passes.
     pub keep_data: bool,
     /// How long the cluster gets to elect a leader (start and after heal).
@@ -51,48 +42,42 @@ pub struct TestOpts {
 
 impl TestOpts {
     pub fn new(workload: &str, nemeses: &[&str], binaries: Binaries) -> Self {
-        Self {
-            workload: workload.into(),
-            nemeses: nemeses.iter().map(|s| s.to_string()).collect(),
-            time_limit: Duration::from_secs(60),
-            seed: 0,
-            masters: 3,
-            concurrency: 5,
-            store: crate::default_store(),
+        Self::from_spec(
+            RunSpec {
+                workload: workload.into(),
+                nemeses: nemeses.iter().map(|s| s.to_string()).collect(),
+                ..RunSpec::default()
+            },
             binaries,
-            net: NetWant::Auto,
-            partition_method: MethodWant::Auto,
-            stale_reads: false,
-            op_timeout: Duration::from_secs(1),
-            timing: Timing::default(),
-            check_budget: Duration::from_secs(120),
-            workload_opts: WorkloadOpts::default(),
-            heartbeat_ms: None,
-            election_min_ms: None,
-            election_max_ms: None,
-            snapshot_logs: None,
+        )
+    }
+
+    pub fn from_spec(spec: RunSpec, binaries: Binaries) -> Self {
+        Self {
+            spec,
+            binaries,
+            store: crate::default_store(),
             keep_data: false,
-            ready_timeout: Duration::from_secs(60),
+            ready_timeout: crate::cli::READY_TIMEOUT,
         }
     }
 
     pub fn test_name(&self) -> String {
-        let everything = crate::nemesis::ALL.len() == self.nemeses.len()
-            && crate::nemesis::ALL
-                .iter()
-                .all(|n| self.nemeses.iter().any(|m| m == n));
-        let nem = if self.nemeses.is_empty() {
+        let nemeses = &self.spec.nemeses;
+        let everything = nemesis::ALL.len() == nemeses.len()
+            && nemesis::ALL.iter().all(|n| nemeses.iter().any(|m| m == n));
+        let nem = if nemeses.is_empty() {
             "none".to_string()
         } else if everything {
             "all".to_string()
         } else {
-            self.nemeses.join("+")
+            nemeses.join("+")
         };
-        let workloads = workload::names(&self.workload)
+        let workloads = workload::names(&self.spec.workload)
             .map(|names| names.join("+"))
-            .unwrap_or_else(|_| self.workload.replace(',', "+"));
+            .unwrap_or_else(|_| self.spec.workload.replace(',', "+"));
         let mut name = format!("{workloads}-{nem}");
-        if self.stale_reads {
+        if self.spec.stale_reads {
             name.push_str("-STALE-READS");
         }
         name
@@ -100,35 +85,19 @@ impl TestOpts {
 
     /// The command line that repeats this run's schedule.
     pub fn reproduce(&self) -> String {
-        let mut cmd = format!(
-            "cargo run --release -p jepsen -- test --workload {} --nemesis {} --time-limit {} --seed {} --masters {} --concurrency {}",
-            self.workload,
-            if self.nemeses.is_empty() { "none".into() } else { self.nemeses.join(",") },
-            self.time_limit.as_secs(),
-            self.seed,
-            self.masters,
-            self.concurrency
-        );
-        for (flag, value) in [
-            ("--heartbeat-ms", self.heartbeat_ms),
-            ("--election-min-ms", self.election_min_ms),
-            ("--election-max-ms", self.election_max_ms),
-        ] {
-            if let Some(v) = value {
-                cmd.push_str(&format!(" {flag} {v}"));
-            }
-        }
-        if self.stale_reads {
-            cmd.push_str(" --debug-stale-reads");
-        }
-        cmd
+        self.spec.reproduce()
     }
 }
 
 pub struct RunOutcome {
     pub dir: PathBuf,
-    pub valid: Validity,
-    pub results: Value,
+    pub results: RunResults,
+}
+
+impl RunOutcome {
+    pub fn verdict(&self) -> Verdict {
+        self.results.verdict
+    }
 }
 
 /// Kills the cluster and removes the network when the run ends in any way
@@ -170,223 +139,264 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
-/// What the run produced before the checkers.
-struct Phases {
+/// What `setup` built.
+struct Setup {
+    dir: PathBuf,
+    workload: Composed,
+    nemeses: Vec<Box<dyn Nemesis>>,
+    /// Indexes into `nemeses` of those that can run here.
+    active: Vec<usize>,
+    steps: Vec<Step>,
+    injections: Arc<Mutex<BTreeMap<String, Injections>>>,
+    cluster: Arc<Cluster>,
+    net: Arc<Net>,
+}
+
+/// What `drive` found besides the history.
+#[derive(Default)]
+struct Driven {
     error: Option<String>,
-    skipped: Vec<Value>,
+    heal_problems: Vec<String>,
+    recovered_after_heal: bool,
 }
 
 pub async fn run_test(opts: &TestOpts) -> anyhow::Result<RunOutcome> {
+    let started = Instant::now();
+    let setup = setup(opts)?;
+    let recorder = Arc::new(Recorder::new(Instant::now()));
+    // On Ctrl-C the emergency cleanup also saves what was recorded so far.
+    let partial = {
+        let (rec, path) = (recorder.clone(), setup.dir.join("history.partial.jsonl"));
+        crate::cleanup::register_teardown(Arc::new(move || {
+            let _ = history::write_jsonl(&path, &rec.snapshot());
+        }))
+    };
+    let guard = RunGuard {
+        cluster: setup.cluster.clone(),
+        net: setup.net.clone(),
+    };
+    let driven = drive(opts, &setup, recorder.clone()).await;
+    crate::cleanup::unregister_teardown(partial);
+    let exits: Vec<UnexpectedExit> = setup
+        .cluster
+        .unexpected_exits()
+        .into_iter()
+        .map(|(node, status)| UnexpectedExit { node, status })
+        .collect();
+    let network = setup.net.describe();
+    drop(guard);
+
+    let history = recorder.snapshot();
+    history::write_jsonl(&setup.dir.join("history.jsonl"), &history)?;
+    eprintln!("jepsen: {} history records; checking", history.len());
+    let injections = setup
+        .injections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let history = Arc::new(history);
+    let results = check(
+        opts,
+        &setup.workload,
+        history.clone(),
+        CheckInputs {
+            driven,
+            exits,
+            injections,
+            network,
+            duration_s: started.elapsed().as_secs_f64(),
+        },
+    )
+    .await?;
+    persist(opts, &setup.dir, &results, &history)?;
+    Ok(RunOutcome {
+        dir: setup.dir,
+        results,
+    })
+}
+
+/// Run directory, network, cluster, nemeses and schedule.
+fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
     let name = opts.test_name();
+    let spec = &opts.spec;
     let dir = opts.store.join(&name).join(timestamp(SystemTime::now()));
     std::fs::create_dir_all(dir.join("nodes"))
         .with_context(|| format!("creating {}", dir.display()))?;
-    let started = Instant::now();
     eprintln!(
         "jepsen: {name}: seed {}, run directory {}",
-        opts.seed,
+        spec.seed,
         dir.display()
     );
     eprintln!("jepsen: reproduce with: {}", opts.reproduce());
 
-    let workload = workload::by_name(&opts.workload, &opts.workload_opts)?;
-    let nemeses: Vec<Box<dyn Nemesis>> = opts
+    let workload = workload::by_name(&spec.workload, &spec.workload_opts())?;
+    let nemeses: Vec<Box<dyn Nemesis>> = spec
         .nemeses
         .iter()
         .map(|n| nemesis::by_name(n).with_context(|| format!("unknown nemesis {n:?}")))
         .collect::<anyhow::Result<_>>()?;
 
-    let ids: Vec<u64> = (1..=opts.masters as u64).collect();
+    let ids: Vec<u64> = (1..=spec.masters as u64).collect();
     let slot = Slot::acquire()?;
-    let net = Net::setup(slot.clone(), &ids, opts.net, opts.partition_method)?;
+    let net = Net::setup(slot.clone(), &ids, spec.net, spec.partition_method)?;
     eprintln!("jepsen: network: {}", net.describe());
     let nodes = NodeSpec::all_on(&net, &ids, &dir.join("data"), &dir.join("nodes"));
     let cluster = Arc::new(Cluster::new(
         ClusterConfig {
             binaries: opts.binaries.clone(),
-            heartbeat_ms: opts.heartbeat_ms,
-            election_min_ms: opts.election_min_ms,
-            election_max_ms: opts.election_max_ms,
-            snapshot_logs: opts.snapshot_logs,
-            stale_reads: opts.stale_reads,
+            heartbeat_ms: spec.heartbeat_ms,
+            election_min_ms: spec.election_min_ms,
+            election_max_ms: spec.election_max_ms,
+            snapshot_logs: spec.snapshot_logs,
+            stale_reads: spec.stale_reads,
             env: vec![],
         },
         nodes,
         slot,
     )?);
-    let guard = RunGuard {
-        cluster: cluster.clone(),
-        net: net.clone(),
-    };
-    let nemesis_ctx = NemesisCtx {
+    let ctx = NemesisCtx {
         cluster: cluster.clone(),
         net: net.clone(),
     };
 
-    // Nemeses that cannot run here are left out of the schedule, loudly.
-    let mut active: Vec<&dyn Nemesis> = Vec::new();
-    let mut skipped = Vec::new();
-    for n in &nemeses {
-        match n.unsupported(&nemesis_ctx) {
+    // Nemeses that cannot run here are left out of the schedule, loudly,
+    // and their rows say `untested`.
+    let mut injections: BTreeMap<String, Injections> = BTreeMap::new();
+    let mut active = Vec::new();
+    for (i, n) in nemeses.iter().enumerate() {
+        let entry = injections.entry(n.name().to_string()).or_default();
+        match n.unsupported(&ctx) {
             Some(reason) => {
                 eprintln!("jepsen: skipping nemesis {}: {reason}", n.name());
-                skipped.push(json!({"nemesis": n.name(), "reason": reason}));
+                entry.skipped = Some(reason);
             }
-            None => active.push(n.as_ref()),
+            None => active.push(i),
         }
     }
-    let active_names: Vec<String> = active.iter().map(|n| n.name().to_string()).collect();
-    let steps = schedule::generate(opts.seed, &active_names, opts.time_limit, &opts.timing);
+    let active_names: Vec<String> = active
+        .iter()
+        .map(|i| nemeses[*i].name().to_string())
+        .collect();
+    let time_limit = Duration::from_secs(spec.time_limit_s);
+    let steps = schedule::generate(spec.seed, &active_names, time_limit, &spec.timing);
     eprintln!(
         "jepsen: fault schedule (seed {}):\n{}",
-        opts.seed,
+        spec.seed,
         schedule::render(&steps)
     );
     std::fs::write(
         dir.join("schedule.json"),
         serde_json::to_string_pretty(&json!({
-            "seed": opts.seed, "nemeses": active_names, "skipped": skipped,
-            "timing_ms": {
-                "fault_min": opts.timing.fault_min.as_millis() as u64, "fault_max": opts.timing.fault_max.as_millis() as u64,
-                "quiet_min": opts.timing.quiet_min.as_millis() as u64, "quiet_max": opts.timing.quiet_max.as_millis() as u64,
-            },
-            "time_limit_s": opts.time_limit.as_secs_f64(),
-            "steps": steps,
+            "seed": spec.seed, "nemeses": active_names, "injections": injections,
+            "timing": spec.timing, "time_limit_s": spec.time_limit_s, "steps": steps,
         }))?,
     )?;
-
-    let client = ApiClient::new(cluster.addrs(), opts.op_timeout)?;
-    let recorder = Arc::new(Recorder::new(Instant::now()));
-    let mut phases = Phases {
-        error: None,
-        skipped,
-    };
-    let mut ctx = WorkloadCtx {
-        cluster: cluster.clone(),
-        recorder: recorder.clone(),
-        client,
-        seed: opts.seed,
-        concurrency: opts.concurrency,
-        end: Instant::now(),
-        process_base: 0,
-    };
-    // On Ctrl-C the emergency cleanup also saves what was recorded so far.
-    let partial = {
-        let (rec, path) = (recorder.clone(), dir.join("history.partial.jsonl"));
-        crate::cleanup::register_teardown(Arc::new(move || {
-            let _ = history::write_jsonl(&path, &rec.snapshot());
-        }))
-    };
-    let driven = drive(opts, &workload, &active, &steps, &nemesis_ctx, &mut ctx).await;
-    crate::cleanup::unregister_teardown(partial);
-    if let Err(e) = driven {
-        eprintln!("jepsen: run aborted: {e:#}");
-        phases.error = Some(format!("{e:#}"));
-    }
-    let exits = cluster.unexpected_exits();
-    drop(guard);
-    drop(nemesis_ctx);
-
-    let history = recorder.snapshot();
-    history::write_jsonl(&dir.join("history.jsonl"), &history)?;
-    eprintln!("jepsen: {} history records; checking", history.len());
-
-    let shared = Arc::new(history);
-    let mut per_workload: Vec<(String, Vec<CheckResult>)> = Vec::new();
-    for (name, checkers) in workload.checkers_by_part(opts.check_budget) {
-        let mut own = Vec::new();
-        for checker in checkers {
-            let h = shared.clone();
-            let r = tokio::task::spawn_blocking(move || checker.check(&h)).await?;
-            eprintln!(
-                "jepsen:   {name:<11} {:<22} {:?}: {}",
-                r.checker, r.valid, r.summary
-            );
-            own.push(r);
-        }
-        per_workload.push((name, own));
-    }
-    let results: Vec<CheckResult> = per_workload
-        .iter()
-        .flat_map(|(_, r)| r.iter().cloned())
-        .collect();
-    let mut valid = results.iter().fold(Validity::True, |v, r| v.and(r.valid));
-    if phases.error.is_some() {
-        valid = valid.and(Validity::Unknown);
-    }
-    let results_json = json!({
-        "test": name,
-        "valid": valid.to_json(),
-        "seed": opts.seed,
-        "workload": opts.workload,
-        "nemeses": opts.nemeses,
-        "skipped_nemeses": phases.skipped,
-        "masters": opts.masters,
-        "concurrency": opts.concurrency,
-        "network": net.describe(),
-        "binaries": opts.binaries.describe,
-        "stale_reads_bug_enabled": opts.stale_reads,
-        "time_limit_s": opts.time_limit.as_secs_f64(),
-        "duration_s": started.elapsed().as_secs_f64(),
-        "reproduce": opts.reproduce(),
-        "error": phases.error,
-        "unexpected_exits": exits.iter().map(|(id, s)| json!({"node": id, "status": s})).collect::<Vec<_>>(),
-        "checkers": results,
-        "stats": report::stats(&shared),
-        "workloads": workload_summaries(&shared, &per_workload),
-    });
-    drop(net);
-    std::fs::write(
-        dir.join("results.json"),
-        serde_json::to_string_pretty(&results_json)?,
-    )?;
-    std::fs::write(
-        dir.join("report.html"),
-        report::html::render(&results_json, &shared, opts.concurrency as u64),
-    )?;
-    if valid.is_pass() && !opts.keep_data {
-        let _ = std::fs::remove_dir_all(dir.join("data"));
-    }
-    eprintln!(
-        "jepsen: {name}: {} -> {}",
-        match valid {
-            Validity::True => "PASS",
-            Validity::False => "FAIL",
-            Validity::Unknown => "UNKNOWN",
-        },
-        dir.join("report.html").display()
-    );
-    Ok(RunOutcome {
+    Ok(Setup {
         dir,
-        valid,
-        results: results_json,
+        workload,
+        nemeses,
+        active,
+        steps,
+        injections: Arc::new(Mutex::new(injections)),
+        cluster,
+        net,
     })
 }
 
-/// Each workload of the run with its own verdict and figures (a composed
-/// run shares one history; see `workload::composed`).
-pub fn workload_summaries(history: &[history::Op], parts: &[(String, Vec<CheckResult>)]) -> Value {
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, (name, results))| {
-            let ops = workload::composed::part_history(history, i);
-            let verdict = results.iter().fold(Validity::True, |v, r| v.and(r.valid));
-            json!({"workload": name, "valid": verdict.to_json(), "stats": report::stats(&ops)})
-        })
-        .collect()
+/// The clients of the workloads: ordinary ones and the slow ones.
+fn workload_ctx(
+    spec: &RunSpec,
+    cluster: &Arc<Cluster>,
+    recorder: &Arc<Recorder>,
+) -> anyhow::Result<WorkloadCtx> {
+    let client = ApiClient::new(cluster.addrs(), Duration::from_millis(spec.op_timeout_ms))?;
+    let slow = ApiClient::new(
+        cluster.addrs(),
+        Duration::from_millis(spec.slow_op_timeout_ms),
+    )?;
+    Ok(WorkloadCtx {
+        cluster: cluster.clone(),
+        recorder: recorder.clone(),
+        client,
+        slow_client: slow,
+        slow_clients: spec.slow_clients.min(spec.concurrency),
+        seed: spec.seed,
+        concurrency: spec.concurrency,
+        end: Instant::now(),
+        process_base: 0,
+    })
 }
 
-/// Cluster start, workload with the schedule, heal, final phase.
-async fn drive(
-    opts: &TestOpts,
-    workload: &dyn Workload,
-    active: &[&dyn Nemesis],
-    steps: &[Step],
-    nemesis_ctx: &NemesisCtx,
-    ctx: &mut WorkloadCtx,
-) -> anyhow::Result<()> {
-    let cluster = &nemesis_ctx.cluster;
+/// Cluster start, workload with the schedule, heal, final phase,
+/// convergence. Never fails: what went wrong is in the result.
+async fn drive(opts: &TestOpts, setup: &Setup, recorder: Arc<Recorder>) -> Driven {
+    let mut driven = Driven::default();
+    let ctx = NemesisCtx {
+        cluster: setup.cluster.clone(),
+        net: setup.net.clone(),
+    };
+    let mut wctx = match workload_ctx(&opts.spec, &setup.cluster, &recorder) {
+        Ok(c) => c,
+        Err(e) => {
+            driven.error = Some(format!("{e:#}"));
+            return driven;
+        }
+    };
+    if let Err(e) = start_cluster(opts, &setup.cluster).await {
+        driven.error = Some(format!("{e:#}"));
+        return driven;
+    }
+
+    // The history's clock and the schedule both start now.
+    let start = Instant::now();
+    recorder.restart_clock(start);
+    wctx.end = start + Duration::from_secs(opts.spec.time_limit_s);
+    let active: Vec<&dyn Nemesis> = setup
+        .active
+        .iter()
+        .map(|i| setup.nemeses[*i].as_ref())
+        .collect();
+    // One driver per nemesis: a nemesis never overlaps itself, faults of
+    // different nemeses may (see `schedule`).
+    let drivers = active.iter().map(|n| {
+        let steps: Vec<&Step> = setup
+            .steps
+            .iter()
+            .filter(|s| s.nemesis == n.name())
+            .collect();
+        drive_nemesis(*n, steps, start, &ctx, &recorder, &setup.injections)
+    });
+    let (run, _) = tokio::join!(
+        setup.workload.run(&wctx),
+        futures::future::join_all(drivers)
+    );
+    if let Err(e) = run {
+        driven.error = Some(format!("workload: {e:#}"));
+    }
+
+    match heal(opts, &active, &ctx, &recorder).await {
+        Ok((problems, recovered)) => {
+            driven.heal_problems = problems;
+            driven.recovered_after_heal = recovered;
+        }
+        Err(e) => {
+            driven.error.get_or_insert(format!("heal: {e:#}"));
+            return driven;
+        }
+    }
+    if !driven.recovered_after_heal {
+        return driven;
+    }
+    eprintln!("jepsen: healed; final operations");
+    if let Err(e) = setup.workload.finish(&wctx).await {
+        driven.error.get_or_insert(format!("final phase: {e:#}"));
+        return driven;
+    }
+    convergence::poll(&setup.cluster, &recorder).await;
+    driven
+}
+
+async fn start_cluster(opts: &TestOpts, cluster: &Cluster) -> anyhow::Result<()> {
     cluster.start_all()?;
     cluster
         .wait_healthy(&cluster.ids(), opts.ready_timeout)
@@ -397,63 +407,95 @@ async fn drive(
         .await
         .context("no leader at start")?;
     eprintln!(
-        "jepsen: cluster ready, leader {leader}; running for {:?}",
-        opts.time_limit
+        "jepsen: cluster ready, leader {leader}; running for {} s",
+        opts.spec.time_limit_s
     );
+    Ok(())
+}
 
-    // The history's clock and the schedule both start now.
-    let start = Instant::now();
-    ctx.recorder.restart_clock(start);
-    ctx.end = start + opts.time_limit;
-    let ctx: &WorkloadCtx = ctx;
-    let driver = async {
-        for step in steps {
-            tokio::time::sleep_until((start + Duration::from_millis(step.at_ms)).into()).await;
-            let Some(n) = active.iter().find(|n| n.name() == step.nemesis) else {
-                continue;
-            };
-            // The record is written when the action is done; `began_ns`
-            // says when it started (a checker needs both ends, e.g. to know
-            // when a wiped node may first answer from an empty disk).
-            let began_ns = ctx.recorder.now();
-            let (f, result) = match step.action {
-                Action::Start => ("start", n.start(nemesis_ctx, step.seed).await),
-                Action::Stop => ("stop", n.stop(nemesis_ctx).await),
-            };
-            let (value, error) = match result {
-                Ok(v) => (v, None),
-                Err(e) => (Value::Null, Some(format!("{e:#}"))),
-            };
-            eprintln!(
-                "jepsen: {:>7.1}s nemesis {f} {}: {}{}",
-                start.elapsed().as_secs_f64(),
-                step.nemesis,
-                value,
-                error
-                    .as_deref()
-                    .map(|e| format!(" ERROR {e}"))
-                    .unwrap_or_default()
-            );
-            ctx.recorder.nemesis(
-                f,
-                json!({"nemesis": step.nemesis, "seed": step.seed, "value": value,
-                       "began_ns": began_ns}),
-                error,
-            );
-        }
-    };
-    let (run, ()) = tokio::join!(workload.run(ctx), driver);
-    run?;
+/// Carries out one nemesis's steps at their times, recording each and
+/// counting its injections.
+async fn drive_nemesis(
+    n: &dyn Nemesis,
+    steps: Vec<&Step>,
+    start: Instant,
+    ctx: &NemesisCtx,
+    recorder: &Recorder,
+    injections: &Mutex<BTreeMap<String, Injections>>,
+) {
+    for step in steps {
+        tokio::time::sleep_until((start + Duration::from_millis(step.at_ms)).into()).await;
+        // The record is written when the action is done; `began_ns` says
+        // when it started (the fault is in place from about then on).
+        let began_ns = recorder.now();
+        let mut record = json!({"nemesis": step.nemesis, "seed": step.seed, "began_ns": began_ns});
+        let (f, error) = match step.action {
+            Action::Start => {
+                let outcome = n.start(ctx, step.seed).await;
+                let mut counts = injections.lock().unwrap_or_else(|e| e.into_inner());
+                let count = counts.entry(n.name().to_string()).or_default();
+                count.attempted += 1;
+                match outcome {
+                    Ok(Injection::Injected(v)) => {
+                        count.injected += 1;
+                        record["injected"] = json!(true);
+                        record["value"] = v;
+                        ("start", None)
+                    }
+                    Ok(Injection::NotInjected { reason, details }) => {
+                        count.not_injected += 1;
+                        record["injected"] = json!(false);
+                        record["reason"] = json!(reason);
+                        record["value"] = details;
+                        ("start", None)
+                    }
+                    Err(e) => {
+                        count.failed += 1;
+                        record["injected"] = json!(false);
+                        ("start", Some(format!("{e:#}")))
+                    }
+                }
+            }
+            Action::Stop => match n.stop(ctx).await {
+                Ok(v) => {
+                    record["value"] = v;
+                    ("stop", None)
+                }
+                Err(e) => ("stop", Some(format!("{e:#}"))),
+            },
+        };
+        eprintln!(
+            "jepsen: {:>7.1}s nemesis {f} {}: {}{}",
+            start.elapsed().as_secs_f64(),
+            step.nemesis,
+            record["value"],
+            error
+                .as_deref()
+                .map(|e| format!(" ERROR {e}"))
+                .unwrap_or_default()
+        );
+        recorder.nemesis(f, record, error);
+    }
+}
 
-    // Heal everything, whatever the schedule left behind.
-    let mut healed = Vec::new();
+/// Undoes every fault whatever the schedule left behind and waits for the
+/// group to serve reads again. Returns what could not be undone and
+/// whether the group recovered; an `Err` is a harness failure.
+async fn heal(
+    opts: &TestOpts,
+    active: &[&dyn Nemesis],
+    ctx: &NemesisCtx,
+    recorder: &Recorder,
+) -> anyhow::Result<(Vec<String>, bool)> {
+    let cluster = &ctx.cluster;
+    let mut problems = Vec::new();
     for n in active {
-        if let Err(e) = n.stop(nemesis_ctx).await {
-            healed.push(format!("{}: {e:#}", n.name()));
+        if let Err(e) = n.stop(ctx).await {
+            problems.push(format!("{}: {e:#}", n.name()));
         }
     }
-    if let Err(e) = nemesis_ctx.net.heal() {
-        healed.push(format!("net: {e:#}"));
+    if let Err(e) = ctx.net.heal() {
+        problems.push(format!("net: {e:#}"));
     }
     let resumed = cluster.resume_all();
     let was_down: Vec<u64> = {
@@ -466,15 +508,164 @@ async fn drive(
     };
     cluster.start_all()?;
     let ready = cluster.wait_ready(opts.ready_timeout).await;
-    ctx.recorder.nemesis(
+    recorder.nemesis(
         "heal",
         json!({"nemesis": "heal", "value": {"resumed": resumed, "restarted": was_down,
-               "ready": ready.is_ok(), "problems": healed}}),
+               "ready": ready.is_ok(), "problems": problems}}),
         ready.as_ref().err().map(|e| format!("{e:#}")),
     );
-    let leader = ready.context("cluster did not recover after healing")?;
-    eprintln!("jepsen: healed; leader {leader}; final operations");
-    workload.finish(ctx).await
+    if let Err(e) = &ready {
+        eprintln!("jepsen: the group did not recover after healing: {e:#}");
+    }
+    Ok((problems, ready.is_ok()))
+}
+
+struct CheckInputs {
+    driven: Driven,
+    exits: Vec<UnexpectedExit>,
+    injections: BTreeMap<String, Injections>,
+    network: String,
+    duration_s: f64,
+}
+
+/// Every workload's checkers on its own operations, the run-level checks,
+/// and the verdicts. A checker that panics is reported as an error of the
+/// harness, never as a pass and never as a crash of the run.
+async fn check(
+    opts: &TestOpts,
+    workload: &Composed,
+    shared: Arc<Vec<Op>>,
+    inputs: CheckInputs,
+) -> anyhow::Result<RunResults> {
+    let budget = Duration::from_secs(opts.spec.check_budget_s);
+    let mut parts: Vec<(String, Vec<CheckResult>)> = Vec::new();
+    for (name, checkers) in workload.checkers_by_part(budget) {
+        let mut own = Vec::new();
+        for checker in checkers {
+            let h = shared.clone();
+            let checker_name = checker.name().to_string();
+            let r = tokio::task::spawn_blocking(move || checker.check(&h))
+                .await
+                .unwrap_or_else(|e| crate::results::checker_crashed(&checker_name, &e.to_string()));
+            eprintln!(
+                "jepsen:   {name:<14} {:<24} {:?}: {}",
+                r.checker, r.valid, r.summary
+            );
+            own.push(r);
+        }
+        parts.push((name, own));
+    }
+    let run_checks = if inputs.driven.recovered_after_heal && inputs.driven.error.is_none() {
+        let h = shared.clone();
+        vec![tokio::task::spawn_blocking(move || convergence::check(&h))
+            .await
+            .unwrap_or_else(|e| crate::results::checker_crashed("convergence", &e.to_string()))]
+    } else {
+        Vec::new()
+    };
+    let mut results = RunResults {
+        format: FORMAT,
+        test: opts.test_name(),
+        verdict: Verdict::Pass,
+        reasons: Vec::new(),
+        spec: opts.spec.clone(),
+        reproduce: opts.reproduce(),
+        network: inputs.network,
+        binaries: opts.binaries.describe.clone(),
+        duration_s: inputs.duration_s,
+        error: inputs.driven.error,
+        heal_problems: inputs.driven.heal_problems,
+        recovered_after_heal: inputs.driven.recovered_after_heal,
+        unexpected_exits: inputs.exits,
+        injections: inputs.injections,
+        run_checks,
+        workloads: Vec::new(),
+        stats: report::stats(&shared, opts.spec.concurrency as u64),
+    };
+    results.workloads = judge_parts(&results, &shared, parts);
+    rejudge(&mut results);
+    Ok(results)
+}
+
+/// Each workload's results: its checkers, its figures, its verdict under
+/// the run's findings.
+pub fn judge_parts(
+    results: &RunResults,
+    history: &[Op],
+    parts: Vec<(String, Vec<CheckResult>)>,
+) -> Vec<WorkloadResults> {
+    let findings = findings(results);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (workload, checkers))| {
+            let ops = workload::composed::part_history(history, i);
+            let (verdict, _) = judge(&checkers, &findings);
+            WorkloadResults {
+                workload,
+                verdict,
+                stats: report::stats(&ops, results.spec.concurrency as u64),
+                checkers,
+            }
+        })
+        .collect()
+}
+
+fn findings(results: &RunResults) -> RunFindings<'_> {
+    RunFindings {
+        error: results.error.as_deref(),
+        heal_problems: &results.heal_problems,
+        recovered_after_heal: results.recovered_after_heal,
+        unexpected_exits: &results.unexpected_exits,
+        injections: Some(&results.injections),
+        run_checks: &results.run_checks,
+    }
+}
+
+/// The run's verdict and reasons from its workloads' checkers and its
+/// findings (also used by `check --rewrite`, so a stored error is never
+/// rewritten into a pass).
+pub fn rejudge(results: &mut RunResults) {
+    let checkers: Vec<CheckResult> = results
+        .workloads
+        .iter()
+        .flat_map(|w| w.checkers.iter().cloned())
+        .collect();
+    let (verdict, reasons) = judge(&checkers, &findings(results));
+    results.verdict = verdict;
+    results.reasons = reasons;
+}
+
+/// results.json and report.html; node data is deleted after a pass.
+fn persist(
+    opts: &TestOpts,
+    dir: &std::path::Path,
+    results: &RunResults,
+    history: &[Op],
+) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(results)?,
+    )?;
+    std::fs::write(
+        dir.join("report.html"),
+        report::html::render(results, history),
+    )?;
+    if results.verdict.is_pass() && !opts.keep_data {
+        let _ = std::fs::remove_dir_all(dir.join("data"));
+    }
+    eprintln!(
+        "jepsen: {}: {}{} -> {}",
+        results.test,
+        results.verdict,
+        if results.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", results.reasons.join("; "))
+        },
+        dir.join("report.html").display()
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -493,14 +684,14 @@ mod tests {
     fn names_and_reproduction() {
         let bins = crate::cluster::binaries::fake(std::path::Path::new("/x/jepsen"));
         let mut o = TestOpts::new("register", &["partition", "kill"], bins);
-        o.seed = 7;
+        o.spec.seed = 7;
         assert_eq!(o.test_name(), "register-partition+kill");
         assert!(o.reproduce().contains("--nemesis partition,kill"));
         assert!(o.reproduce().contains("--seed 7"));
-        o.nemeses = crate::nemesis::ALL.iter().map(|s| s.to_string()).collect();
+        o.spec.nemeses = nemesis::ALL.iter().map(|s| s.to_string()).collect();
         assert_eq!(o.test_name(), "register-all");
-        o.nemeses.clear();
-        o.stale_reads = true;
+        o.spec.nemeses.clear();
+        o.spec.stale_reads = true;
         assert_eq!(o.test_name(), "register-none-STALE-READS");
     }
 }

@@ -15,14 +15,13 @@
 //! two clusters at once on a 2-core machine would make each other slow.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use jepsen::checker::Validity;
+use jepsen::checker::{CheckResult, Validity};
 use jepsen::cluster::binaries;
 use jepsen::net::{namespaces_unusable, MethodWant, NetWant};
+use jepsen::results::Verdict;
 use jepsen::runner::{run_test, RunOutcome, TestOpts};
 use jepsen::schedule::Timing;
-use serde_json::Value;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -46,18 +45,23 @@ fn namespaces_available() -> bool {
 
 fn short_timing() -> Timing {
     Timing {
-        fault_min: Duration::from_secs(2),
-        fault_max: Duration::from_secs(4),
-        quiet_min: Duration::from_secs(1),
-        quiet_max: Duration::from_secs(2),
+        fault_min_ms: 300,
+        fault_max_ms: 2000,
+        quiet_min_ms: 500,
+        quiet_max_ms: 1500,
+        overlap: 0.3,
     }
 }
 
-fn checker<'a>(out: &'a RunOutcome, name: &str) -> &'a Value {
-    out.results["checkers"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["checker"] == name))
-        .unwrap_or_else(|| panic!("no {name} checker in {}", out.results))
+fn checker<'a>(out: &'a RunOutcome, name: &str) -> &'a CheckResult {
+    out.results
+        .all_checkers()
+        .find(|c| c.checker == name)
+        .unwrap_or_else(|| panic!("no {name} checker in {:#?}", out.results))
+}
+
+fn pretty(out: &RunOutcome) -> String {
+    serde_json::to_string_pretty(&out.results).unwrap_or_default()
 }
 
 fn assert_run_dir(out: &RunOutcome) {
@@ -87,39 +91,46 @@ fn nemeses_for_fake() -> Vec<&'static str> {
     }
 }
 
+/// A short run against the fake masters.
+fn fake_opts(workload: &str, nemeses: &[&str], seconds: u64, seed: u64) -> TestOpts {
+    let mut o = TestOpts::new(workload, nemeses, fake());
+    o.spec.time_limit_s = seconds;
+    o.spec.timing = short_timing();
+    o.spec.seed = seed;
+    o.store = store();
+    o
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_register_passes_under_faults() {
     let _serial = SERIAL.lock().await;
-    let mut o = TestOpts::new("register", &nemeses_for_fake(), fake());
-    o.time_limit = Duration::from_secs(12);
-    o.timing = short_timing();
-    o.seed = 11;
-    o.store = store();
+    let o = fake_opts("register", &nemeses_for_fake(), 12, 11);
     let out = run_test(&o).await.expect("run");
     assert_run_dir(&out);
-    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
-    // Faults really happened and were logged in the history.
+    assert_eq!(out.verdict(), Verdict::Pass, "{}", pretty(&out));
+    // Faults really happened, were counted and logged in the history.
     let history = std::fs::read_to_string(out.dir.join("history.jsonl")).unwrap();
     assert!(history.contains("\"process\":\"nemesis\""));
-    let ops = &out.results["stats"]["operations"];
-    assert!(ops["read"]["ok"].as_u64().unwrap_or(0) > 50, "{ops}");
-    assert!(ops["write"]["ok"].as_u64().unwrap_or(0) > 50, "{ops}");
+    for (name, inj) in &out.results.injections {
+        assert!(inj.injected > 0, "{name}: {inj:?}");
+    }
+    let ops = &out.results.stats.operations;
+    assert!(ops["read"].ok > 50, "{ops:?}");
+    assert!(ops["write"].ok > 50, "{ops:?}");
+    let convergence = checker(&out, "convergence");
+    assert_eq!(convergence.valid, Validity::True, "{convergence:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_stale_reads_are_caught() {
     let _serial = SERIAL.lock().await;
-    let mut o = TestOpts::new("register", &["kill"], fake());
-    o.time_limit = Duration::from_secs(6);
-    o.timing = short_timing();
-    o.seed = 12;
-    o.store = store();
-    o.stale_reads = true;
+    let mut o = fake_opts("register", &["kill"], 6, 12);
+    o.spec.stale_reads = true;
     let out = run_test(&o).await.expect("run");
-    assert_eq!(out.valid, Validity::False);
+    assert_eq!(out.verdict(), Verdict::Fail);
     let c = checker(&out, "linearizable-register");
-    assert_eq!(c["valid"], "false");
-    let failure = &c["details"]["failures"][0];
+    assert_eq!(c.valid, Validity::False);
+    let failure = &c.details["failures"][0];
     assert!(
         failure["window"].as_array().is_some_and(|w| !w.is_empty()),
         "a failing window is reported: {failure:#}"
@@ -133,14 +144,10 @@ async fn fake_cluster_election_and_durability_pass() {
         ("election", vec!["kill", "pause"]),
         ("durability", vec!["kill-all"]),
     ] {
-        let mut o = TestOpts::new(workload, &nemeses, fake());
-        o.time_limit = Duration::from_secs(6);
-        o.timing = short_timing();
-        o.seed = 13;
-        o.store = store();
+        let o = fake_opts(workload, &nemeses, 8, 13);
         let out = run_test(&o).await.expect("run");
         assert_run_dir(&out);
-        assert_eq!(out.valid, Validity::True, "{workload}: {:#}", out.results);
+        assert_eq!(out.verdict(), Verdict::Pass, "{workload}: {}", pretty(&out));
     }
 }
 
@@ -149,39 +156,61 @@ async fn fake_cluster_election_and_durability_pass() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_composed_workloads_pass_each_on_its_own() {
     let _serial = SERIAL.lock().await;
-    let mut o = TestOpts::new("all", &["kill", "pause"], fake());
-    o.time_limit = Duration::from_secs(6);
-    o.timing = short_timing();
-    o.seed = 17;
-    o.store = store();
+    let o = fake_opts("all", &["kill", "pause"], 8, 17);
     let out = run_test(&o).await.expect("run");
     assert_run_dir(&out);
-    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
-    let parts = out.results["workloads"].as_array().expect("workloads");
-    let names: Vec<&str> = parts
+    assert_eq!(out.verdict(), Verdict::Pass, "{}", pretty(&out));
+    let names: Vec<&str> = out
+        .results
+        .workloads
         .iter()
-        .map(|w| w["workload"].as_str().unwrap())
+        .map(|w| w.workload.as_str())
         .collect();
-    assert_eq!(names, ["register", "election", "durability"]);
-    for w in parts {
-        assert_eq!(w["valid"], true, "{w:#}");
-        let writes = &w["stats"]["operations"]["write"];
-        assert!(writes["ok"].as_u64().unwrap_or(0) > 0, "{w:#}");
+    assert_eq!(names, jepsen::workload::ALL);
+    for w in &out.results.workloads {
+        assert_eq!(w.verdict, Verdict::Pass, "{w:#?}");
+        assert!(w.stats.operations["write"].ok > 0, "{w:#?}");
     }
     let rows = jepsen::matrix::rows("kill+pause", &out.results, &out.dir);
-    assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|r| r.verdict == "true" && r.attempted > 0));
+    assert_eq!(rows.len(), jepsen::workload::ALL.len());
+    assert!(rows
+        .iter()
+        .all(|r| r.verdict == Verdict::Pass && r.counts.attempted() > 0));
+}
+
+/// A fault that cannot be injected makes the run `untested`, never a pass;
+/// a master that exits by itself fails the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_untested_faults_and_crashed_masters_are_not_a_pass() {
+    let _serial = SERIAL.lock().await;
+    // The fake has no raftctl: the membership nemesis is skipped.
+    let o = fake_opts("register", &["membership", "kill"], 5, 21);
+    let out = run_test(&o).await.expect("run");
+    assert_eq!(out.verdict(), Verdict::Untested, "{}", pretty(&out));
+    let skipped = &out.results.injections["membership"];
+    assert!(skipped.skipped.is_some(), "{skipped:?}");
+    assert!(out.results.reasons.iter().any(|r| r.contains("membership")));
+    let rows = jepsen::matrix::rows("membership+kill", &out.results, &out.dir);
+    let table = jepsen::matrix::render(&rows);
+    assert!(table.contains("untested"), "{table}");
+    assert!(table.contains("membership skipped"), "{table}");
+
+    // A master that dies on its own is a failure of the system.
+    let mut o = fake_opts("register", &[], 6, 22);
+    o.binaries
+        .master_prefix
+        .extend(["--debug-exit-after-ms".into(), "2500".into()]);
+    let out = run_test(&o).await.expect("run");
+    assert_eq!(out.verdict(), Verdict::Fail, "{}", pretty(&out));
+    assert!(!out.results.unexpected_exits.is_empty(), "{}", pretty(&out));
 }
 
 /// Leaves nothing behind: no namespace or bridge of ours, no master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_leaves_nothing_behind() {
     let _serial = SERIAL.lock().await;
-    let mut o = TestOpts::new("register", &["kill"], fake());
-    o.time_limit = Duration::from_secs(2);
-    o.seed = 14;
-    o.store = store();
-    o.net = if namespaces_available() {
+    let mut o = fake_opts("register", &["kill"], 2, 14);
+    o.spec.net = if namespaces_available() {
         NetWant::Namespaces
     } else {
         NetWant::Loopback
@@ -195,9 +224,9 @@ async fn fake_cluster_leaves_nothing_behind() {
         .filter(|c| c.contains("fake-master") && c.contains(&out.dir.display().to_string()))
         .collect();
     assert!(pids.is_empty(), "masters left running: {pids:?}");
-    if o.net == NetWant::Namespaces {
+    if o.spec.net == NetWant::Namespaces {
         // "network namespaces on bridge jepKbr (...)": this run's slot.
-        let network = out.results["network"].as_str().unwrap_or("");
+        let network = &out.results.network;
         let bridge = network
             .split_whitespace()
             .find(|w| w.starts_with("jep") && w.ends_with("br"))
@@ -231,42 +260,94 @@ async fn smoke_register_with_two_nemeses() {
         vec!["kill", "pause"]
     };
     let mut o = TestOpts::new("register", &nemeses, bins);
-    o.time_limit = Duration::from_secs(45);
-    o.seed = 7;
+    o.spec.time_limit_s = 45;
+    o.spec.seed = 7;
+    o.spec.partition_method = MethodWant::Auto;
     o.store = store();
-    o.partition_method = MethodWant::Auto;
     let out = run_test(&o).await.expect("run");
     assert_run_dir(&out);
-    assert_eq!(out.valid, Validity::True, "{:#}", out.results);
+    assert_eq!(out.verdict(), Verdict::Pass, "{}", pretty(&out));
 }
 
 /// The deliberately broken setting: every master answers GET_WEIGHTS from
-/// its local copy. Stale reads must be caught.
+/// its local copy. With every workload composed against one cluster, run
+/// the way `test --all` runs it, the stale reads must FAIL the register
+/// workloads (never an error of the harness), and every operation a
+/// failure explanation names must be one of that register's operations,
+/// in time order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stale_reads_on_the_real_cluster_are_caught() {
+async fn stale_reads_on_the_real_cluster_fail_composed_runs_of_the_matrix() {
     let bins = real();
     let _serial = SERIAL.lock().await;
     // Partitions and pauses leave a follower behind while the majority moves
     // on; without namespaces, pause and kill/restart do.
-    let nemeses = if namespaces_available() {
-        vec!["partition", "partition-leader", "pause"]
+    let nemeses: Vec<String> = if namespaces_available() {
+        vec![
+            "partition".into(),
+            "partition-leader".into(),
+            "pause".into(),
+        ]
     } else {
-        vec!["pause", "kill"]
+        vec!["pause".into(), "kill".into()]
     };
-    let mut o = TestOpts::new("register", &nemeses, bins);
-    o.time_limit = Duration::from_secs(45);
-    o.seed = 8;
+    let mut o = TestOpts::new("all", &[], bins);
+    o.spec.time_limit_s = 45;
+    o.spec.seed = 8;
+    o.spec.masters = 3;
+    o.spec.stale_reads = true;
+    o.spec.concurrency = 6;
+    o.spec.read_ratio = 0.7;
     o.store = store();
-    o.stale_reads = true;
-    o.concurrency = 6;
-    o.workload_opts.read_ratio = 0.7;
-    let out = run_test(&o).await.expect("run");
-    let c = checker(&out, "linearizable-register");
-    assert_eq!(
-        c["valid"], "false",
-        "stale reads went unnoticed: {:#}",
-        out.results
+    let worst = jepsen::matrix::run_pairings(&o, std::slice::from_ref(&nemeses))
+        .await
+        .expect("matrix");
+    assert_eq!(worst, Verdict::Fail, "stale reads went unnoticed");
+    // The run directory of that one row.
+    let mut named = o.clone();
+    named.spec.nemeses = nemeses.clone();
+    let runs = store().join(named.test_name());
+    let newest = std::fs::read_dir(&runs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .max()
+        .expect("a run directory");
+    let results = jepsen::results::RunResults::read(&newest.join("results.json")).unwrap();
+    assert!(
+        results.error.is_none(),
+        "no harness error: {:?}",
+        results.error
     );
+    let register = results
+        .workloads
+        .iter()
+        .find(|w| w.workload == "register")
+        .unwrap();
+    assert_eq!(register.verdict, Verdict::Fail);
+    let history = jepsen::history::read_jsonl(&newest.join("history.jsonl")).unwrap();
+    for c in register
+        .checkers
+        .iter()
+        .filter(|c| c.valid == Validity::False)
+    {
+        for failure in c.details["failures"].as_array().into_iter().flatten() {
+            let key = failure["key"].as_str().unwrap();
+            let window = failure["window"].as_array().cloned().unwrap_or_default();
+            let mut last_invoke = f64::MIN;
+            for op in &window {
+                let index = op["index"].as_u64().unwrap() as usize;
+                let invoke = &history[index];
+                assert_eq!(invoke.kind, jepsen::history::OpType::Invoke, "{op}");
+                let concerns_key = invoke.key.as_deref() == Some(key)
+                    || (invoke.key.is_none() && invoke.f.contains("read"));
+                assert!(concerns_key, "{op} is not an operation on {key}");
+                let t = op["invoke_ms"].as_f64().unwrap();
+                assert_eq!(t, invoke.time as f64 / 1e6, "{op}: invoke time");
+                assert!(t >= last_invoke, "window in time order");
+                last_invoke = t;
+            }
+        }
+    }
 }
 
 /// Every nemesis pairing with all workloads composed, 60 s per run (about
@@ -278,11 +359,13 @@ async fn full_matrix() {
     let bins = real();
     let _serial = SERIAL.lock().await;
     let mut o = TestOpts::new("all", &[], bins);
-    o.seed = 1;
+    o.spec.seed = 1;
+    o.spec.masters = 5;
     o.store = store();
-    let passed = jepsen::matrix::run_all(&o).await.expect("matrix");
-    assert!(
-        passed,
+    let worst = jepsen::matrix::run_all(&o).await.expect("matrix");
+    assert_eq!(
+        worst,
+        Verdict::Pass,
         "see the table above and in {}/matrix",
         store().display()
     );

@@ -45,6 +45,31 @@ pub struct RaftStatus {
     pub initial_peers: Option<BTreeMap<NodeId, String>>,
     /// Something an operator must look at (e.g. refused agent removals).
     pub recovery_warning: Option<String>,
+    /// Only with `?digest=true`: a fingerprint of the registry at the
+    /// applied index, to compare replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_digest: Option<RegistryDigestView>,
+}
+
+/// A replica's registry fingerprint: masters that applied the same index
+/// must show the same `crc32`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RegistryDigestView {
+    pub applied_index: Option<u64>,
+    pub applied_term: Option<u64>,
+    /// CRC-32 of the registry's snapshot encoding, hex.
+    pub crc32: String,
+}
+
+impl RegistryDigestView {
+    pub fn of(master: &Master) -> Self {
+        let d = master.registry.digest();
+        Self {
+            applied_index: d.applied.map(|l| l.index),
+            applied_term: d.applied.map(|l| l.leader_id.term),
+            crc32: format!("{:08x}", d.crc32),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -141,6 +166,7 @@ impl RaftStatus {
             leader_changes: master.leadership.leader_changes(),
             initial_peers: master.args.peers.clone(),
             recovery_warning: None,
+            registry_digest: None,
             membership,
         }
     }

@@ -231,14 +231,24 @@ impl Cluster {
         }
     }
 
+    /// SIGSTOP; true if it was running and not paused yet.
     pub fn pause(&self, id: u64) -> bool {
-        match self.procs().get_mut(&id) {
-            Some(p) => {
-                p.pause();
-                true
+        let mut procs = self.procs();
+        let Some(p) = procs.get_mut(&id) else {
+            return false;
+        };
+        if let Some(status) = p.exited() {
+            self.note_exit(id, status);
+            if let Some(p) = procs.remove(&id) {
+                p.kill();
             }
-            None => false,
+            return false;
         }
+        if p.is_paused() {
+            return false;
+        }
+        p.pause();
+        true
     }
 
     pub fn resume(&self, id: u64) -> bool {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{Nemesis, NemesisCtx};
+use super::{Injection, Nemesis, NemesisCtx};
 
 #[derive(Default)]
 pub struct MembershipNemesis {
@@ -18,12 +18,23 @@ pub struct MembershipNemesis {
 
 const RAFTCTL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Runs `raftctl --masters <all but skip> ARGS` with a time limit.
+/// How a raftctl membership command ended.
+#[derive(Debug)]
+pub enum RaftctlOutcome {
+    Done(String),
+    /// raftctl ran and said the change was not made (exit 1: no leader
+    /// reachable, refused), or gave up: the group may or may not have
+    /// applied it.
+    NotDone(String),
+}
+
+/// Runs `raftctl --masters <all but skip> ARGS` with a time limit. An
+/// `Err` is a harness problem (no binary, bad command line).
 pub async fn raftctl(
     ctx: &NemesisCtx,
     skip: Option<u64>,
     args: &[String],
-) -> anyhow::Result<String> {
+) -> anyhow::Result<RaftctlOutcome> {
     let Some(program) = ctx.cluster.cfg.binaries.raftctl.clone() else {
         bail!("no raftctl binary");
     };
@@ -43,29 +54,51 @@ pub async fn raftctl(
         .env_remove("all_proxy")
         .env_remove("ALL_PROXY")
         .kill_on_drop(true);
-    let out = tokio::time::timeout(RAFTCTL_TIMEOUT, cmd.output())
-        .await
-        .with_context(|| {
-            format!(
-                "raftctl {} timed out after {RAFTCTL_TIMEOUT:?}",
-                args.join(" ")
-            )
-        })?
-        .context("running raftctl")?;
+    let what = format!("raftctl {}", args.join(" "));
+    let out = match tokio::time::timeout(RAFTCTL_TIMEOUT, cmd.output()).await {
+        Err(_) => {
+            return Ok(RaftctlOutcome::NotDone(format!(
+                "{what} timed out after {RAFTCTL_TIMEOUT:?}"
+            )))
+        }
+        Ok(out) => out.with_context(|| format!("running {}", program.display()))?,
+    };
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if !out.status.success() {
-        bail!(
-            "raftctl {} failed ({}): {}",
-            args.join(" "),
-            out.status,
+    match out.status.code() {
+        Some(0) => Ok(RaftctlOutcome::Done(text.trim().to_string())),
+        Some(1) => Ok(RaftctlOutcome::NotDone(format!(
+            "{what} failed: {}",
             text.trim()
-        );
+        ))),
+        _ => bail!("{what} failed ({}): {}", out.status, text.trim()),
     }
-    Ok(text.trim().to_string())
+}
+
+/// Whether the current leader's membership still lists `id` as a voter
+/// (None: no leader answered within a few seconds).
+async fn is_voter(ctx: &NemesisCtx, id: u64) -> Option<bool> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let leader = ctx
+            .cluster
+            .statuses()
+            .await
+            .into_iter()
+            .filter_map(|(_, s)| s.ok())
+            .filter(|s| s.is_leader())
+            .max_by_key(|s| s.term);
+        if let Some(s) = leader {
+            return Some(s.membership.voters.contains(&id));
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 impl Nemesis for MembershipNemesis {
@@ -82,18 +115,42 @@ impl Nemesis for MembershipNemesis {
             .then(|| "needs raftctl (not available with the fake master)".to_string())
     }
 
-    fn start<'a>(&'a self, ctx: &'a NemesisCtx, seed: u64) -> BoxFuture<'a, anyhow::Result<Value>> {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a NemesisCtx,
+        seed: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Injection>> {
         Box::pin(async move {
             if let Some(id) = *self.removed.lock().unwrap_or_else(|e| e.into_inner()) {
                 bail!("master {id} is still out of the group");
             }
-            let target = ctx.shuffled(seed)[0];
-            let out = raftctl(
-                ctx,
-                None,
-                &["members".into(), "remove".into(), target.to_string()],
-            )
-            .await?;
+            let running = ctx.cluster.running();
+            let Some(target) = ctx
+                .shuffled(seed)
+                .into_iter()
+                .find(|id| running.contains(id))
+            else {
+                return Ok(Injection::not("no running master", json!({})));
+            };
+            let args = ["members".into(), "remove".into(), target.to_string()];
+            let said = match raftctl(ctx, None, &args).await? {
+                RaftctlOutcome::Done(out) => out,
+                // The change may have been applied although raftctl could
+                // not tell: the leader's membership decides.
+                RaftctlOutcome::NotDone(why) => match is_voter(ctx, target).await {
+                    Some(false) => why,
+                    Some(true) => {
+                        return Ok(Injection::not(
+                            "the group did not remove the master",
+                            json!({"target": target, "raftctl": why}),
+                        ))
+                    }
+                    None => bail!(
+                        "could not tell whether master {target} was removed: {why}; \
+                         no leader answered afterwards"
+                    ),
+                },
+            };
             *self.removed.lock().unwrap_or_else(|e| e.into_inner()) = Some(target);
             // A removed master is retired like a decommissioned machine; it
             // comes back as a new one with an empty disk.
@@ -101,9 +158,10 @@ impl Nemesis for MembershipNemesis {
             ctx.cluster.wipe(target)?;
             ctx.cluster.set_join_mode(target);
             ctx.cluster.start(target)?;
-            Ok(
-                json!({"removed": target, "wiped": [target], "raftctl": out, "restarted_with": "--join, empty disk"}),
-            )
+            Ok(Injection::Injected(json!({
+                "removed": target, "wiped": [target], "raftctl": said,
+                "restarted_with": "--join, empty disk",
+            })))
         })
     }
 
@@ -128,14 +186,14 @@ impl Nemesis for MembershipNemesis {
                     target.to_string(),
                     addr.clone(),
                 ];
-                match raftctl(ctx, Some(target), &args).await {
-                    Ok(out) => {
+                match raftctl(ctx, Some(target), &args).await? {
+                    RaftctlOutcome::Done(out) => {
                         *self.removed.lock().unwrap_or_else(|e| e.into_inner()) = None;
                         return Ok(
                             json!({"added": target, "raftctl": out, "failed_attempts": attempts}),
                         );
                     }
-                    Err(e) => attempts.push(e.to_string()),
+                    RaftctlOutcome::NotDone(why) => attempts.push(why),
                 }
                 if Instant::now() >= deadline || attempts.len() >= 4 {
                     bail!("could not re-add master {target}: {}", attempts.join(" | "));

@@ -47,13 +47,54 @@ impl NemesisCtx {
     }
 }
 
+/// What a nemesis's `start` did. An `Err` from `start` means the harness
+/// failed to carry the fault out (it undid what it could).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Injection {
+    /// The fault is in place; the value describes it.
+    Injected(Value),
+    /// Nothing changed: the fault's preconditions did not hold (no running
+    /// master left to kill, the group refused a membership change, ...).
+    NotInjected { reason: String, details: Value },
+}
+
+impl Injection {
+    pub fn not(reason: impl Into<String>, details: Value) -> Self {
+        Injection::NotInjected {
+            reason: reason.into(),
+            details,
+        }
+    }
+}
+
+/// Faults of different classes may overlap in a schedule; two of one class
+/// never do (they would fight over the same state: the packet filter, or
+/// which processes run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    Network,
+    Process,
+}
+
+pub fn class(name: &str) -> Class {
+    if name.starts_with("partition") {
+        Class::Network
+    } else {
+        Class::Process
+    }
+}
+
 pub trait Nemesis: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Why this nemesis cannot run here (e.g. partitions on loopback).
     fn unsupported(&self, ctx: &NemesisCtx) -> Option<String>;
 
-    fn start<'a>(&'a self, ctx: &'a NemesisCtx, seed: u64) -> BoxFuture<'a, anyhow::Result<Value>>;
+    fn start<'a>(
+        &'a self,
+        ctx: &'a NemesisCtx,
+        seed: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Injection>>;
 
     /// Undoes `start`; a no-op when nothing is active.
     fn stop<'a>(&'a self, ctx: &'a NemesisCtx) -> BoxFuture<'a, anyhow::Result<Value>>;
@@ -78,10 +119,15 @@ pub fn describe(name: &str) -> &'static str {
     match name {
         "partition" => "network partition into random halves",
         "partition-leader" => "isolate the current leader",
-        "partition-ring" => "majorities ring: every node sees a majority, no two the same",
+        "partition-ring" => {
+            "majorities ring: every node exchanges with a majority, no two the same (3 masters: \
+             each may only open connections to the next one)"
+        }
         "partition-bridge" => "two halves joined by one bridge node",
-        "partition-one-way" => "the leader's packets to one follower dropped (not the reverse)",
-        "kill" => "kill -9 a random master, restart it",
+        "partition-one-way" => {
+            "the leader cannot open connections to one follower; the follower still reaches it"
+        }
+        "kill" => "kill -9 a random running master, restart it",
         "kill-leader" => "kill -9 the leader, restart it",
         "kill-majority" => "kill -9 a majority of masters, restart them",
         "kill-all" => "kill -9 every master, restart all (durability)",

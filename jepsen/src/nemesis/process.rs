@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{Nemesis, NemesisCtx};
+use super::{Injection, Nemesis, NemesisCtx};
 
 #[derive(Clone, Copy, Debug)]
 pub enum KillTarget {
@@ -50,20 +50,44 @@ impl Nemesis for KillNemesis {
         None
     }
 
-    fn start<'a>(&'a self, ctx: &'a NemesisCtx, seed: u64) -> BoxFuture<'a, anyhow::Result<Value>> {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a NemesisCtx,
+        seed: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Injection>> {
         Box::pin(async move {
-            let order = ctx.shuffled(seed);
+            // Only running masters can be killed: a kill of a stopped one
+            // would change nothing and must not count as a fault.
+            let running = ctx.cluster.running();
+            let order: Vec<u64> = ctx
+                .shuffled(seed)
+                .into_iter()
+                .filter(|id| running.contains(id))
+                .collect();
+            let total = ctx.cluster.ids().len();
             let mut note = json!({});
             let victims: Vec<u64> = match self.target {
+                _ if order.is_empty() => Vec::new(),
                 KillTarget::Random => vec![order[0]],
                 KillTarget::Leader => {
                     let (leader, known) = ctx.leader_or_any(seed).await;
                     note = json!({"was_leader": known});
-                    vec![leader]
+                    vec![if running.contains(&leader) {
+                        leader
+                    } else {
+                        order[0]
+                    }]
                 }
-                KillTarget::Majority => order[..order.len() / 2 + 1].to_vec(),
+                KillTarget::Majority if order.len() < total / 2 + 1 => Vec::new(),
+                KillTarget::Majority => order[..total / 2 + 1].to_vec(),
                 KillTarget::All => order.clone(),
             };
+            if victims.is_empty() {
+                return Ok(Injection::not(
+                    "not enough running masters to kill",
+                    json!({"running": running}),
+                ));
+            }
             let mut killed = Vec::new();
             for id in &victims {
                 if ctx.cluster.kill(*id) {
@@ -74,7 +98,15 @@ impl Nemesis for KillNemesis {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(&killed);
-            Ok(json!({"killed": killed, "targets": victims, "notes": note}))
+            if killed.is_empty() {
+                return Ok(Injection::not(
+                    "the chosen masters were no longer running",
+                    json!({"targets": victims}),
+                ));
+            }
+            Ok(Injection::Injected(
+                json!({"killed": killed, "targets": victims, "notes": note}),
+            ))
         })
     }
 
@@ -109,22 +141,36 @@ impl Nemesis for PauseNemesis {
         None
     }
 
-    fn start<'a>(&'a self, ctx: &'a NemesisCtx, seed: u64) -> BoxFuture<'a, anyhow::Result<Value>> {
+    fn start<'a>(
+        &'a self,
+        ctx: &'a NemesisCtx,
+        seed: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Injection>> {
         Box::pin(async move {
             let leader_please = StdRng::seed_from_u64(seed ^ 0x9e37_79b9).gen_bool(0.5);
+            let running = ctx.cluster.running();
             let (target, was_leader) = if leader_please {
                 ctx.leader_or_any(seed).await
             } else {
-                (ctx.shuffled(seed)[0], false)
+                let any = ctx
+                    .shuffled(seed)
+                    .into_iter()
+                    .find(|id| running.contains(id));
+                (any.unwrap_or(0), false)
             };
-            let paused = ctx.cluster.pause(target);
-            if paused {
-                self.paused
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(target);
+            if !ctx.cluster.pause(target) {
+                return Ok(Injection::not(
+                    format!("master {target} is not running"),
+                    json!({"target": target, "running": running}),
+                ));
             }
-            Ok(json!({"paused": target, "was_running": paused, "was_leader": was_leader}))
+            self.paused
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(target);
+            Ok(Injection::Injected(
+                json!({"paused": target, "was_leader": was_leader}),
+            ))
         })
     }
 

@@ -1,6 +1,7 @@
 //! Partition shapes as *grudges*: for each node, the set of nodes whose
-//! packets it drops. Pure functions, so the shapes are unit-tested without
-//! any network.
+//! connections to it are dropped (they cannot open a connection to it; it
+//! can still open connections to them and talk both ways on those). Pure
+//! functions, so the shapes are unit-tested without any network.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,11 +38,13 @@ pub fn isolate(node: u64, all: &[u64]) -> Grudge {
     split(&[node], &others)
 }
 
-/// Every node sees a majority (itself included), and no two nodes see the
-/// same majority. With `order` as a ring: when a majority minus one is even,
-/// each node hears its nearest (m-1)/2 neighbours on each side (symmetric);
-/// otherwise (e.g. 3 nodes) each hears the next m-1 nodes of the ring
-/// (directed: a hears b, b hears c, c hears a).
+/// Every node can reach a majority (itself included), and no two nodes
+/// reach the same majority. With `order` as a ring: when a majority minus
+/// one is even, each node and its nearest (m-1)/2 neighbours on each side
+/// reach each other (symmetric); otherwise (e.g. 3 nodes) each node accepts
+/// connections only from the next m-1 nodes of the ring (directed: b may
+/// connect to a, c to b, a to c; a 3-node ring in which every pair could
+/// talk both ways would join everyone).
 pub fn majorities_ring(order: &[u64]) -> Grudge {
     let n = order.len();
     let m = n / 2 + 1;
@@ -74,25 +77,38 @@ pub fn bridge(order: &[u64]) -> Grudge {
     split(&order[..k], &order[k + 1..])
 }
 
-/// `to` drops everything from `from`; `from` still hears `to`.
+/// `from` cannot open connections to `to`; `to` can still open
+/// connections to `from`.
 pub fn one_way(from: u64, to: u64) -> Grudge {
     let mut g = Grudge::new();
     add(&mut g, to, from);
     g
 }
 
-/// What each node can hear from (itself included).
-pub fn views(g: &Grudge, all: &[u64]) -> BTreeMap<u64, BTreeSet<u64>> {
+/// The directed cuts of `g`: `(from, to)` = connections `from` opens to
+/// `to` are dropped.
+pub fn cut_pairs(g: &Grudge) -> Vec<(u64, u64)> {
+    g.iter()
+        .flat_map(|(to, froms)| froms.iter().map(move |from| (*from, *to)))
+        .collect()
+}
+
+/// Whether every cut also holds the other way round.
+pub fn is_symmetric(g: &Grudge) -> bool {
+    let pairs: BTreeSet<(u64, u64)> = cut_pairs(g).into_iter().collect();
+    pairs.iter().all(|(a, b)| pairs.contains(&(*b, *a)))
+}
+
+/// The nodes each node can open connections to (itself included).
+pub fn reaches(g: &Grudge, all: &[u64]) -> BTreeMap<u64, BTreeSet<u64>> {
     all.iter()
-        .map(|n| {
-            let dropped = g.get(n).cloned().unwrap_or_default();
-            (
-                *n,
-                all.iter()
-                    .copied()
-                    .filter(|o| !dropped.contains(o))
-                    .collect(),
-            )
+        .map(|from| {
+            let reached = all
+                .iter()
+                .copied()
+                .filter(|to| !g.get(to).is_some_and(|refused| refused.contains(from)))
+                .collect();
+            (*from, reached)
         })
         .collect()
 }
@@ -104,11 +120,12 @@ mod tests {
     #[test]
     fn halves_and_isolation() {
         let g = halves(&[3, 1, 2, 5, 4]);
-        let v = views(&g, &[1, 2, 3, 4, 5]);
+        assert!(is_symmetric(&g));
+        let v = reaches(&g, &[1, 2, 3, 4, 5]);
         assert_eq!(v[&3], BTreeSet::from([1, 3]));
         assert_eq!(v[&5], BTreeSet::from([2, 4, 5]));
         let g = isolate(2, &[1, 2, 3]);
-        let v = views(&g, &[1, 2, 3]);
+        let v = reaches(&g, &[1, 2, 3]);
         assert_eq!(v[&2], BTreeSet::from([2]));
         assert_eq!(v[&1], BTreeSet::from([1, 3]));
     }
@@ -118,7 +135,9 @@ mod tests {
         for n in [3u64, 4, 5, 6, 7] {
             let all: Vec<u64> = (1..=n).collect();
             let order: Vec<u64> = all.iter().rev().copied().collect();
-            let v = views(&majorities_ring(&order), &all);
+            let g = majorities_ring(&order);
+            assert_eq!(is_symmetric(&g), (n / 2).is_multiple_of(2), "n={n}");
+            let v = reaches(&g, &all);
             let m = (n / 2 + 1) as usize;
             let distinct: BTreeSet<&BTreeSet<u64>> = v.values().collect();
             assert_eq!(distinct.len(), n as usize, "n={n}: views {v:?}");
@@ -132,19 +151,22 @@ mod tests {
     #[test]
     fn bridge_node_sees_both_sides() {
         let all = [1, 2, 3, 4, 5];
-        let v = views(&bridge(&all), &all);
+        let v = reaches(&bridge(&all), &all);
         assert_eq!(v[&3], BTreeSet::from([1, 2, 3, 4, 5]));
         assert_eq!(v[&1], BTreeSet::from([1, 2, 3]));
         assert_eq!(v[&5], BTreeSet::from([3, 4, 5]));
-        let v = views(&bridge(&[1, 2, 3]), &[1, 2, 3]);
+        let v = reaches(&bridge(&[1, 2, 3]), &[1, 2, 3]);
         assert_eq!(v[&2].len(), 3);
         assert_eq!(v[&1], BTreeSet::from([1, 2]));
     }
 
     #[test]
     fn one_way_is_one_way() {
-        let v = views(&one_way(1, 2), &[1, 2, 3]);
-        assert!(!v[&2].contains(&1));
-        assert!(v[&1].contains(&2));
+        let g = one_way(1, 2);
+        assert_eq!(cut_pairs(&g), vec![(1, 2)]);
+        assert!(!is_symmetric(&g));
+        let v = reaches(&g, &[1, 2, 3]);
+        assert!(!v[&1].contains(&2));
+        assert!(v[&2].contains(&1));
     }
 }

@@ -6,28 +6,45 @@
 //! clients in the root namespace reach every node and are never partitioned
 //! from them). K is the run's slot.
 //!
-//! Partitions are per-pair packet drops on the receiving node:
-//! - iptables (preferred): `INPUT -s <peer> -j DROP` inside the receiver's
-//!   namespace, a silent drop like a real partition;
-//! - otherwise a blackhole route to the peer inside the receiver's
-//!   namespace: the receiver's answers (and its own sends) to the peer
-//!   vanish, so the peer sees time-outs, the receiver local errors.
+//! A partition is a set of directed *cuts*: `(from, to)` means connections
+//! that `from` opens to `to`'s master port are dropped. TCP needs both
+//! directions, so dropping packets per pair would break connections either
+//! side opens; cutting by who opens the connection keeps one-way shapes
+//! one-way: `to` can still open connections to `from` and talk both ways
+//! on them. Methods:
+//! - iptables (preferred): in `to`'s namespace,
+//!   `INPUT -p tcp -s <from> --dport <to's port> -j DROP`, a silent drop
+//!   like a real partition; any cut shape.
+//! - blackhole routes (no iptables): a route in `to`'s namespace to
+//!   `from`'s address drops everything between the two, whoever opened the
+//!   connection, so only symmetric shapes can be made this way (the
+//!   partition nemeses say so and are skipped otherwise).
+//!
+//! [`Net::probe`] checks what is really cut by opening a TCP connection
+//! from every node to every node; the partition nemeses record its answer.
 //!
 //! Loopback mode: node `i` listens on 127.0.0.(10+i) on a free port; only
 //! process faults are possible.
 
 pub mod grudge;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use crate::cleanup::{self, Slot};
 pub use grudge::Grudge;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum NetWant {
     /// Namespaces when possible, else loopback.
     Auto,
@@ -35,7 +52,10 @@ pub enum NetWant {
     Loopback,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum MethodWant {
     /// iptables when it works inside the namespaces, else blackhole routes.
     Auto,
@@ -71,7 +91,8 @@ pub struct Net {
     bridge: Option<String>,
     /// Why we are in loopback mode, when we are.
     pub loopback_reason: Option<String>,
-    applied: Mutex<Vec<(u64, u64)>>,
+    /// Cuts in force, `(from, to)`, with how many partitions want each.
+    cuts: Mutex<BTreeMap<(u64, u64), usize>>,
     teardown_id: Mutex<Option<u64>>,
 }
 
@@ -282,7 +303,7 @@ impl Net {
             method: None,
             bridge: None,
             loopback_reason: Some(reason),
-            applied: Mutex::new(Vec::new()),
+            cuts: Mutex::new(BTreeMap::new()),
             teardown_id: Mutex::new(None),
         }))
     }
@@ -318,7 +339,7 @@ impl Net {
             method: Some(chosen),
             bridge: Some(bridge_name(k)),
             loopback_reason: None,
-            applied: Mutex::new(Vec::new()),
+            cuts: Mutex::new(BTreeMap::new()),
             teardown_id: Mutex::new(Some(teardown_id)),
         }))
     }
@@ -347,64 +368,159 @@ impl Net {
         &self.nodes[&id]
     }
 
-    /// Makes `to` drop every packet from `from`.
-    pub fn drop_from(&self, to: u64, from: u64) -> anyhow::Result<()> {
-        let Some(method) = self.method else {
-            bail!("partitions need network namespaces ({})", self.describe());
-        };
-        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
-        if applied.contains(&(to, from)) {
-            return Ok(());
+    /// Whether this network can make `g` (blackhole routes cannot cut
+    /// one direction only).
+    pub fn can_make(&self, g: &Grudge) -> Result<(), String> {
+        match self.method {
+            None => Err(format!(
+                "partitions need network namespaces ({})",
+                self.describe()
+            )),
+            Some(Method::Routes) if !grudge::is_symmetric(g) => {
+                Err("this shape cuts one direction only, which needs iptables \
+                 (blackhole routes cut both); apt-get install -y iptables"
+                    .into())
+            }
+            Some(_) => Ok(()),
         }
-        let ns = self.node(to).netns.clone().expect("namespaced node");
-        let src = self.node(from).ip.clone();
+    }
+
+    fn cuts(&self) -> std::sync::MutexGuard<'_, BTreeMap<(u64, u64), usize>> {
+        self.cuts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The iptables rule spec (after -A/-D INPUT) of one cut.
+    fn rule(&self, from: u64, to: u64) -> Vec<String> {
+        [
+            "-p",
+            "tcp",
+            "-s",
+            &self.node(from).ip,
+            "--dport",
+            &self.node(to).port.to_string(),
+            "-j",
+            "DROP",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn add_cut(&self, method: Method, from: u64, to: u64) -> anyhow::Result<()> {
+        let ns = self.ns_of(to)?;
         match method {
             Method::Iptables => {
-                in_ns(
-                    &ns,
-                    "iptables",
-                    &["-w", "5", "-A", "INPUT", "-s", &src, "-j", "DROP"],
-                )?;
+                let mut args = vec!["-w".to_string(), "5".into(), "-A".into(), "INPUT".into()];
+                args.extend(self.rule(from, to));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                in_ns(&ns, "iptables", &args)?;
             }
             Method::Routes => {
-                ip(&["-n", &ns, "route", "add", "blackhole", &format!("{src}/32")])?;
+                let dst = format!("{}/32", self.node(from).ip);
+                ip(&["-n", &ns, "route", "add", "blackhole", &dst])?;
             }
         }
-        applied.push((to, from));
         Ok(())
     }
 
+    fn remove_cut(&self, method: Method, from: u64, to: u64) -> anyhow::Result<()> {
+        let ns = self.ns_of(to)?;
+        match method {
+            Method::Iptables => {
+                let mut args = vec!["-w".to_string(), "5".into(), "-D".into(), "INPUT".into()];
+                args.extend(self.rule(from, to));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                in_ns(&ns, "iptables", &args)?;
+            }
+            Method::Routes => {
+                let dst = format!("{}/32", self.node(from).ip);
+                ip(&["-n", &ns, "route", "del", "blackhole", &dst])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ns_of(&self, id: u64) -> anyhow::Result<String> {
+        self.node(id)
+            .netns
+            .clone()
+            .with_context(|| format!("node {id} has no network namespace"))
+    }
+
+    /// Puts every cut of `g` in place, all or nothing: when one fails, the
+    /// ones this call added are removed again before the error returns.
     pub fn apply(&self, g: &Grudge) -> anyhow::Result<()> {
-        for (to, froms) in g {
-            for from in froms {
-                self.drop_from(*to, *from)?;
+        self.can_make(g).map_err(anyhow::Error::msg)?;
+        let method = self.method.context("no partition method")?;
+        let mut cuts = self.cuts();
+        let pairs = grudge::cut_pairs(g);
+        let mut added: Vec<(u64, u64)> = Vec::new();
+        for &(from, to) in pairs.iter().filter(|p| !cuts.contains_key(p)) {
+            if let Err(e) = self.add_cut(method, from, to) {
+                for (f, t) in added.into_iter().rev() {
+                    let _ = self.remove_cut(method, f, t);
+                }
+                return Err(e.context(format!("cutting {from} -> {to}")));
             }
+            added.push((from, to));
+        }
+        for pair in pairs {
+            *cuts.entry(pair).or_insert(0) += 1;
         }
         Ok(())
     }
 
-    /// Removes every drop rule. Also flushes whole chains, so nothing can
+    /// Takes back one `apply` of `g` (cuts other partitions still want stay).
+    pub fn remove(&self, g: &Grudge) -> anyhow::Result<()> {
+        let Some(method) = self.method else {
+            return Ok(());
+        };
+        let mut cuts = self.cuts();
+        let mut errors = Vec::new();
+        for pair in grudge::cut_pairs(g) {
+            let Some(count) = cuts.get_mut(&pair) else {
+                continue;
+            };
+            *count -= 1;
+            if *count == 0 {
+                cuts.remove(&pair);
+                if let Err(e) = self.remove_cut(method, pair.0, pair.1) {
+                    errors.push(format!("{} -> {}: {e:#}", pair.0, pair.1));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            bail!("could not remove cuts: {}", errors.join("; "))
+        }
+    }
+
+    /// The cuts in force, `(from, to)`.
+    pub fn cut_now(&self) -> BTreeSet<(u64, u64)> {
+        self.cuts().keys().copied().collect()
+    }
+
+    /// Removes every cut. Also flushes whole chains, so nothing can
     /// survive a lost bookkeeping entry.
     pub fn heal(&self) -> anyhow::Result<()> {
         let Some(method) = self.method else {
             return Ok(());
         };
-        let applied = std::mem::take(&mut *self.applied.lock().unwrap_or_else(|e| e.into_inner()));
+        let cuts = std::mem::take(&mut *self.cuts());
         let mut errors = Vec::new();
         match method {
             Method::Iptables => {
                 for node in self.nodes.values() {
-                    let ns = node.netns.as_deref().expect("namespaced");
+                    let ns = node.netns.as_deref().unwrap_or_default();
                     if let Err(e) = in_ns(ns, "iptables", &["-w", "5", "-F", "INPUT"]) {
                         errors.push(e.to_string());
                     }
                 }
             }
             Method::Routes => {
-                for (to, from) in applied {
-                    let ns = self.node(to).netns.clone().expect("namespaced");
-                    let dst = format!("{}/32", self.node(from).ip);
-                    if let Err(e) = ip(&["-n", &ns, "route", "del", "blackhole", &dst]) {
+                for (from, to) in cuts.keys() {
+                    if let Err(e) = self.remove_cut(method, *from, *to) {
                         errors.push(e.to_string());
                     }
                 }
@@ -415,6 +531,35 @@ impl Net {
         } else {
             bail!("heal: {}", errors.join("; "))
         }
+    }
+
+    /// Which ordered pairs `(from, to)` cannot open a TCP connection to
+    /// `to`'s master port right now, found by trying from inside every
+    /// node's namespace in parallel. A refused connection (nothing
+    /// listening, e.g. a killed master) counts as reachable: packets flow.
+    pub fn probe(&self, timeout: Duration) -> anyhow::Result<BTreeSet<(u64, u64)>> {
+        if !self.is_namespaced() {
+            bail!("probing needs network namespaces");
+        }
+        let mut probes = Vec::new();
+        for from in self.nodes.values() {
+            for to in self.nodes.values().filter(|n| n.id != from.id) {
+                let ns = from.netns.clone().unwrap_or_default();
+                let addr: SocketAddr = to.addr().parse()?;
+                let pair = (from.id, to.id);
+                probes.push((pair, in_netns(&ns, move || tcp_reaches(addr, timeout))));
+            }
+        }
+        let mut cut = BTreeSet::new();
+        for (pair, probe) in probes {
+            let reached = probe
+                .join()
+                .map_err(|_| anyhow::anyhow!("probe thread panicked"))??;
+            if !reached {
+                cut.insert(pair);
+            }
+        }
+        Ok(cut)
     }
 
     /// Deletes namespaces and bridge (killing anything left inside).
@@ -434,6 +579,34 @@ impl Net {
 impl Drop for Net {
     fn drop(&mut self) {
         self.teardown();
+    }
+}
+
+/// Runs `f` on a new thread that has entered network namespace `ns`.
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<anyhow::Result<T>> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).with_context(|| format!("opening {path}"))?;
+        // SAFETY: setns affects this thread only, with a valid descriptor.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        if rc != 0 {
+            bail!(
+                "setns into {path} failed: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(f())
+    })
+}
+
+/// Whether packets flow to `addr`: connected, or actively refused.
+fn tcp_reaches(addr: SocketAddr, timeout: Duration) -> bool {
+    match TcpStream::connect_timeout(&addr, timeout) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
     }
 }
 

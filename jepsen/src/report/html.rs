@@ -8,7 +8,9 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::{fault_windows, FaultWindow};
+use crate::checker::Validity;
 use crate::history::{pair, Completed, Op, OpType, Process};
+use crate::results::{RunResults, Verdict};
 use crate::workload::{FINAL_PROCESS, POLLER_PROCESS, PROCESS_SPAN};
 
 const PLOT_W: f64 = 1100.0;
@@ -167,7 +169,7 @@ fn describe_op(c: &Completed) -> String {
 }
 
 /// History indices of operations named in checker failures (highlighted).
-fn flagged(results: &Value) -> BTreeSet<usize> {
+fn flagged(results: &RunResults) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     fn walk(v: &Value, out: &mut BTreeSet<usize>) {
         match v {
@@ -184,10 +186,11 @@ fn flagged(results: &Value) -> BTreeSet<usize> {
             _ => {}
         }
     }
-    if let Some(checkers) = results["checkers"].as_array() {
-        for c in checkers.iter().filter(|c| c["valid"] == "false") {
-            walk(&c["details"], &mut out);
-        }
+    for c in results
+        .all_checkers()
+        .filter(|c| c.valid == Validity::False)
+    {
+        walk(&c.details, &mut out);
     }
     out
 }
@@ -396,14 +399,14 @@ fn window_plot(window: &[Value]) -> String {
 }
 
 /// Readable failure sections of the failing checkers.
-fn failures(results: &Value) -> String {
+fn failures(results: &RunResults) -> String {
     let mut out = String::new();
-    for c in results["checkers"].as_array().into_iter().flatten() {
-        if c["valid"] != "false" {
-            continue;
-        }
-        let name = esc(c["checker"].as_str().unwrap_or("?"));
-        for f in c["details"]["failures"].as_array().into_iter().flatten() {
+    for c in results
+        .all_checkers()
+        .filter(|c| c.valid == Validity::False)
+    {
+        let name = esc(&c.checker);
+        for f in c.details["failures"].as_array().into_iter().flatten() {
             let _ = write!(
                 out,
                 "<h3>{name}: register {}</h3><p>{}</p>",
@@ -414,7 +417,7 @@ fn failures(results: &Value) -> String {
                 out.push_str(&window_plot(window));
             }
         }
-        for p in c["details"]["problems"]
+        for p in c.details["problems"]
             .as_array()
             .into_iter()
             .flatten()
@@ -434,18 +437,76 @@ fn failures(results: &Value) -> String {
     }
 }
 
+fn validity_color(v: Validity) -> &'static str {
+    match v {
+        Validity::True => "#2e7d32",
+        Validity::False => "#c62828",
+        Validity::Unknown => "#f9a825",
+    }
+}
+
+fn verdict_color(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "#2e7d32",
+        Verdict::Fail | Verdict::Error => "#c62828",
+        Verdict::Unknown | Verdict::Untested => "#f9a825",
+    }
+}
+
+fn row(out: &mut String, key: &str, value: &str) {
+    let _ = write!(
+        out,
+        "<tr><th>{}</th><td><code>{}</code></td></tr>",
+        esc(key),
+        esc(value)
+    );
+}
+
+/// The run's settings, findings and injections.
+fn summary_table(results: &RunResults) -> String {
+    let mut out = String::from("<table>");
+    let spec = &results.spec;
+    row(&mut out, "seed", &spec.seed.to_string());
+    row(&mut out, "workload", &spec.workload);
+    row(&mut out, "nemeses", &spec.nemeses.join(", "));
+    row(&mut out, "masters", &spec.masters.to_string());
+    row(&mut out, "network", &results.network);
+    row(&mut out, "binaries", &results.binaries);
+    row(&mut out, "time limit", &format!("{} s", spec.time_limit_s));
+    row(
+        &mut out,
+        "duration",
+        &format!("{:.1} s", results.duration_s),
+    );
+    row(&mut out, "reproduce", &results.reproduce);
+    for reason in &results.reasons {
+        row(&mut out, "not a pass because", reason);
+    }
+    if let Some(e) = &results.error {
+        row(&mut out, "error", e);
+    }
+    for (name, inj) in &results.injections {
+        row(&mut out, &format!("injections: {name}"), &inj.render());
+    }
+    for exit in &results.unexpected_exits {
+        row(
+            &mut out,
+            "unexpected exit",
+            &format!("master {}: {}", exit.node, exit.status),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
 /// The whole page.
-pub fn render(results: &Value, history: &[Op], concurrency: u64) -> String {
+pub fn render(results: &RunResults, history: &[Op]) -> String {
     let ops = pair(history);
     let faults = fault_windows(history);
     let end_ns = history.last().map_or(1, |o| o.time).max(1) as f64;
     let scale = Scale { end_ns };
     let hot = flagged(results);
-    let verdict = match &results["valid"] {
-        Value::Bool(true) => ("PASS", "#2e7d32"),
-        Value::Bool(false) => ("FAIL", "#c62828"),
-        _ => ("UNKNOWN", "#f9a825"),
-    };
+    let concurrency = results.spec.concurrency as u64;
     let mut out = String::new();
     let _ = write!(
         out,
@@ -454,68 +515,30 @@ pub fn render(results: &Value, history: &[Op], concurrency: u64) -> String {
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:400px}}
 .legend span{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}</style></head><body>
 <h1>{title} <span style="color:{color}">{verdict}</span></h1>"#,
-        title = esc(results["test"].as_str().unwrap_or("jepsen run")),
-        color = verdict.1,
-        verdict = verdict.0,
+        title = esc(&results.test),
+        color = verdict_color(results.verdict),
+        verdict = results.verdict,
     );
-    let _ = write!(out, "<table>");
-    for key in [
-        "seed",
-        "workload",
-        "nemeses",
-        "masters",
-        "network",
-        "binaries",
-        "time_limit_s",
-        "duration_s",
-        "reproduce",
-        "error",
-    ] {
-        if !results[key].is_null() {
-            let v = match &results[key] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let _ = write!(
-                out,
-                "<tr><th>{key}</th><td><code>{}</code></td></tr>",
-                esc(&v)
-            );
-        }
-    }
-    if let Some(skipped) = results["skipped_nemeses"]
-        .as_array()
-        .filter(|a| !a.is_empty())
-    {
+    out.push_str(&summary_table(results));
+    out.push_str(
+        "<h2>Checkers</h2><table><tr><th>workload</th><th>checker</th><th>valid</th><th>summary</th></tr>",
+    );
+    let named = results
+        .workloads
+        .iter()
+        .flat_map(|w| w.checkers.iter().map(move |c| (w.workload.as_str(), c)))
+        .chain(results.run_checks.iter().map(|c| ("(run)", c)));
+    for (workload, c) in named {
         let _ = write!(
             out,
-            "<tr><th>skipped nemeses</th><td>{}</td></tr>",
-            esc(&Value::Array(skipped.clone()).to_string())
+            r#"<tr><td>{}</td><td>{}</td><td style="color:{}"><b>{:?}</b></td><td>{}<details><summary>details</summary><pre>{}</pre></details></td></tr>"#,
+            esc(workload),
+            esc(&c.checker),
+            validity_color(c.valid),
+            c.valid,
+            esc(&c.summary),
+            esc(&serde_json::to_string_pretty(&c.details).unwrap_or_default()),
         );
-    }
-    out.push_str(
-        "</table><h2>Checkers</h2><table><tr><th>checker</th><th>valid</th><th>summary</th></tr>",
-    );
-    if let Some(checkers) = results["checkers"].as_array() {
-        for c in checkers {
-            let v = &c["valid"];
-            let col = match v {
-                Value::String(s) if s == "true" => "#2e7d32",
-                Value::String(s) if s == "false" => "#c62828",
-                _ => "#f9a825",
-            };
-            let _ = write!(
-                out,
-                r#"<tr><td>{}</td><td style="color:{col}"><b>{}</b></td><td>{}<details><summary>details</summary><pre>{}</pre></details></td></tr>"#,
-                esc(c["checker"].as_str().unwrap_or("?")),
-                esc(&v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())),
-                esc(c["summary"].as_str().unwrap_or("")),
-                esc(&serde_json::to_string_pretty(&c["details"]).unwrap_or_default()),
-            );
-        }
     }
     out.push_str("</table>");
     out.push_str(&failures(results));
@@ -524,17 +547,18 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
     out.push_str("<h2>Latency</h2><p>completed operations: latency (log scale) against invocation time; squares are writes, dots reads.</p>");
     out.push_str(&latency_plot(&ops, &faults, &scale));
     out.push_str(
-        "<h2>Faults</h2><table><tr><th>nemesis</th><th>start</th><th>stop</th><th>what</th></tr>",
+        "<h2>Faults</h2><table><tr><th>nemesis</th><th>start</th><th>stop</th><th>injected</th><th>what</th></tr>",
     );
     for f in &faults {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{:.2}s</td><td>{}</td><td><code>{}</code>{}</td></tr>",
+            "<tr><td>{}</td><td>{:.2}s</td><td>{}</td><td>{}</td><td><code>{}</code>{}</td></tr>",
             esc(&f.nemesis),
             f.start_ns as f64 / 1e9,
             f.stop_ns
                 .map(|s| format!("{:.2}s", s as f64 / 1e9))
                 .unwrap_or_else(|| "-".into()),
+            if f.injected { "yes" } else { "<b>no</b>" },
             esc(&f.description.to_string()),
             f.error
                 .as_deref()
@@ -544,7 +568,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
     }
     out.push_str("</table><h2>Statistics</h2><pre>");
     out.push_str(&esc(
-        &serde_json::to_string_pretty(&results["stats"]).unwrap_or_default()
+        &serde_json::to_string_pretty(&results.stats).unwrap_or_default()
     ));
     out.push_str("</pre><p>Files: <a href=\"history.jsonl\">history.jsonl</a>, <a href=\"schedule.json\">schedule.json</a>, <a href=\"results.json\">results.json</a>, node logs in <a href=\"nodes/\">nodes/</a>.</p></body></html>\n");
     out
@@ -571,11 +595,22 @@ mod tests {
         rec.complete(b, OpType::Info, Value::Null, None, Some("<timeout>".into()));
         rec.nemesis("stop", json!({"nemesis": "partition"}), None);
         let h = rec.snapshot();
-        let results = json!({"test": "t<1>", "valid": false, "checkers": [
-            {"checker": "c", "valid": "false", "summary": "bad", "details": {"failures": [{"key": "k",
+        let mut results = RunResults::empty("t<1>", crate::spec::RunSpec::default());
+        results.verdict = Verdict::Fail;
+        results.workloads.push(crate::results::WorkloadResults {
+            workload: "register".into(),
+            verdict: Verdict::Fail,
+            checkers: vec![crate::checker::CheckResult {
+                checker: "c".into(),
+                valid: Validity::False,
+                summary: "bad".into(),
+                details: json!({"failures": [{"key": "k",
                 "explanation": "stale", "window": [{"index": 0, "process": 0, "f": "write", "value": 1.0,
-                "type": "ok", "invoke_ms": 0.0, "complete_ms": 1.0}]}]}}]});
-        let page = render(&results, &h, 2);
+                "type": "ok", "invoke_ms": 0.0, "complete_ms": 1.0}]}]}),
+            }],
+            stats: Default::default(),
+        });
+        let page = render(&results, &h);
         assert!(page.contains("<svg"));
         assert!(page.contains("FAIL"));
         assert!(page.contains("t&lt;1&gt;"), "escaped");

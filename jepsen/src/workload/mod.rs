@@ -26,6 +26,10 @@ pub struct WorkloadCtx {
     pub cluster: Arc<Cluster>,
     pub recorder: Arc<Recorder>,
     pub client: ApiClient,
+    /// The client of the last `slow_clients` workers: its timeout exceeds
+    /// every pause and the masters' write timeout.
+    pub slow_client: ApiClient,
+    pub slow_clients: usize,
     pub seed: u64,
     pub concurrency: usize,
     /// End of the main phase.
@@ -38,6 +42,15 @@ impl WorkloadCtx {
     /// The history process for this workload's process number `n`.
     pub fn process(&self, n: u64) -> Process {
         Process::Client(self.process_base + n)
+    }
+
+    /// The HTTP client worker `worker` uses.
+    pub fn client_for(&self, worker: usize) -> &ApiClient {
+        if worker + self.slow_clients >= self.concurrency {
+            &self.slow_client
+        } else {
+            &self.client
+        }
     }
 }
 
@@ -182,11 +195,23 @@ pub async fn perform(
     avoid: &[String],
     ok_value: impl FnOnce(Value) -> Option<Value>,
 ) -> Performed {
+    perform_with(ctx, &ctx.client, process, call, node, avoid, ok_value).await
+}
+
+/// [`perform`] through a given HTTP client (e.g. a slow client's).
+pub async fn perform_with(
+    ctx: &WorkloadCtx,
+    api: &ApiClient,
+    process: Process,
+    call: &Call<'_>,
+    node: &str,
+    avoid: &[String],
+    ok_value: impl FnOnce(Value) -> Option<Value>,
+) -> Performed {
     let pending = ctx
         .recorder
         .invoke(process, call.f, call.key, call.arg.clone());
-    let (outcome, reached) = ctx
-        .client
+    let (outcome, reached) = api
         .operator_avoiding(node, call.body, call.is_write, avoid)
         .await;
     let (kind, value, error) = match outcome {
@@ -316,6 +341,7 @@ impl NodePicker {
 /// before the next.
 pub struct Client<'a> {
     ctx: &'a WorkloadCtx,
+    api: &'a ApiClient,
     pub rng: StdRng,
     process: ProcessNumber,
     picker: NodePicker,
@@ -326,6 +352,7 @@ impl<'a> Client<'a> {
     pub fn new(ctx: &'a WorkloadCtx, worker: usize, think: Duration) -> Self {
         Self {
             ctx,
+            api: ctx.client_for(worker),
             rng: worker_rng(ctx.seed ^ ctx.process_base, worker),
             process: ProcessNumber::new(ctx.process_base, worker, ctx.concurrency),
             picker: NodePicker::new(),
@@ -346,9 +373,18 @@ impl<'a> Client<'a> {
         let node = self.picker.pick(self.ctx, &mut self.rng);
         let avoid = self.picker.avoided();
         let began = Instant::now();
-        let done = perform(self.ctx, self.process.get(), &call, &node, &avoid, ok_value).await;
+        let done = perform_with(
+            self.ctx,
+            self.api,
+            self.process.get(),
+            &call,
+            &node,
+            &avoid,
+            ok_value,
+        )
+        .await;
         self.picker
-            .took(self.ctx.client.op_timeout, &done.node, began.elapsed());
+            .took(self.api.op_timeout, &done.node, began.elapsed());
         self.process.after(done.kind);
         think(&mut self.rng, self.think, self.ctx.end).await;
         done

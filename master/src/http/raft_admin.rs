@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,12 +16,26 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::routing::{write_error, ApiError, Routed};
-use crate::status::{committed_index, MembershipView, RaftStatus};
+use crate::status::{committed_index, MembershipView, RaftStatus, RegistryDigestView};
 use crate::Master;
 
-pub async fn status(State(master): State<Arc<Master>>) -> Json<RaftStatus> {
+#[derive(Deserialize, Default)]
+pub struct StatusQuery {
+    /// Add the registry fingerprint (costs a serialization of the registry).
+    #[serde(default)]
+    digest: bool,
+}
+
+pub async fn status(
+    State(master): State<Arc<Master>>,
+    Query(query): Query<StatusQuery>,
+) -> Json<RaftStatus> {
     let committed = committed_index(&master.raft).await;
-    Json(RaftStatus::collect(&master, committed))
+    let mut status = RaftStatus::collect(&master, committed);
+    if query.digest {
+        status.registry_digest = Some(RegistryDigestView::of(&master));
+    }
+    Json(status)
 }
 
 fn routed(result: Result<Response, ApiError>, uri: &Uri) -> Response {

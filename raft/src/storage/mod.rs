@@ -42,7 +42,7 @@ use openraft::{ErrorSubject, ErrorVerb};
 pub use error::REPAIR_ADVICE;
 pub use kv::{BatchOp, Direction, KeyRange, KvError, KvPair, KvStore, Space, Visitor, WriteBatch};
 pub use log_store::LogStore;
-pub use registry_handle::RegistryHandle;
+pub use registry_handle::{RegistryDigest, RegistryHandle};
 pub use sled_kv::SledKv;
 pub use snapshot_file::{SnapshotFileError, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION};
 pub use state_machine::{SnapshotBuilder, StateMachineStore};

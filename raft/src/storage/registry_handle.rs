@@ -51,6 +51,13 @@ impl Live {
     }
 }
 
+/// See [`RegistryHandle::digest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryDigest {
+    pub applied: Option<LogId>,
+    pub crc32: u32,
+}
+
 /// A cheap, cloneable read handle on the live registry.
 ///
 /// Reads see the registry as of some applied log index; it is not a
@@ -77,6 +84,18 @@ impl RegistryHandle {
     pub fn read_with_applied<T>(&self, f: impl FnOnce(&Registry, Option<LogId>) -> T) -> T {
         let st = self.live.read();
         f(&st.registry, st.last_applied)
+    }
+
+    /// A fingerprint of the registry (CRC-32 of its snapshot encoding) and
+    /// the log id it reflects, taken under one lock: two masters that
+    /// applied the same log id must report the same fingerprint, so a
+    /// diverged replica shows. Costs a full serialization: on demand only.
+    pub fn digest(&self) -> RegistryDigest {
+        let st = self.live.read();
+        RegistryDigest {
+            applied: st.last_applied,
+            crc32: crc32fast::hash(&st.registry.to_snapshot_bytes()),
+        }
     }
 
     /// The last log id applied to the registry.
