@@ -273,6 +273,27 @@ impl ApiClient {
         serde_json::from_str(&text).map_err(|e| format!("bad status JSON: {e}"))
     }
 
+    /// Whether the master at `addr` answers GET_MASTER itself (acting as
+    /// leader: 200) rather than redirecting (307) or knowing no leader
+    /// (503). Redirects are not followed.
+    pub async fn answers_as_leader(&self, addr: &str, timeout: Duration) -> Result<bool, String> {
+        let resp = self
+            .http
+            .post(format!("http://{addr}/api/v1"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .timeout(timeout)
+            .body(r#"{"type":"GET_MASTER"}"#)
+            .send()
+            .await
+            .map_err(|e| error_text(&e))?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            307 | 503 => Ok(false),
+            other => Err(format!("HTTP {other}")),
+        }
+    }
+
     /// `GET /health` answered 200.
     pub async fn healthy(&self, addr: &str, timeout: Duration) -> bool {
         matches!(

@@ -4,7 +4,9 @@
 
 pub mod durability;
 pub mod election;
+pub mod leadership;
 pub mod register;
+pub mod sequence;
 pub mod wgl;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@ pub mod composed;
 pub mod durability;
 pub mod election;
 pub mod register;
+pub mod sequence;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,7 +80,8 @@ pub trait Workload: Send + Sync {
     fn checkers(&self, check_budget: Duration) -> Vec<Box<dyn Checker>>;
 }
 
-pub const ALL: &[&str] = &["register", "election", "durability"];
+/// Every workload; durability last (its final kill-all ends the run).
+pub const ALL: &[&str] = &["register", "election", "sequence", "durability"];
 
 #[derive(Clone, Debug)]
 pub struct WorkloadOpts {
@@ -105,6 +107,7 @@ fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
     Some(match name {
         "register" => Box::new(register::RegisterWorkload::new(opts)),
         "election" => Box::new(election::ElectionWorkload::new(opts)),
+        "sequence" => Box::new(sequence::SequenceWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
         _ => return None,
     })
@@ -465,7 +468,7 @@ mod tests {
         );
         assert_eq!(
             by_name("all", &opts).unwrap().name(),
-            "register+election+durability"
+            ALL.join("+")
         );
         assert_eq!(names("register,register").unwrap(), vec!["register"]);
     }
