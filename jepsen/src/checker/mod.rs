@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod durability;
 pub mod election;
+pub mod map;
 pub mod register;
 pub mod wgl;
 pub mod window;

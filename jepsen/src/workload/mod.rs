@@ -6,6 +6,7 @@
 pub mod composed;
 pub mod durability;
 pub mod election;
+pub mod multi_register;
 pub mod register;
 
 use std::sync::Arc;
@@ -66,11 +67,12 @@ pub trait Workload: Send + Sync {
     fn checkers(&self, check_budget: Duration) -> Vec<Box<dyn Checker>>;
 }
 
-pub const ALL: &[&str] = &["register", "election", "durability"];
+pub const ALL: &[&str] = &["register", "multi-register", "election", "durability"];
 
 #[derive(Clone, Debug)]
 pub struct WorkloadOpts {
-    /// Number of registers (roles) for the register workload.
+    /// Number of registers (roles) for the register and multi-register
+    /// workloads.
     pub keys: usize,
     /// Fraction of reads in the register workload.
     pub read_ratio: f64,
@@ -91,6 +93,7 @@ impl Default for WorkloadOpts {
 fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
     Some(match name {
         "register" => Box::new(register::RegisterWorkload::new(opts)),
+        "multi-register" => Box::new(multi_register::MultiRegisterWorkload::new(opts)),
         "election" => Box::new(election::ElectionWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
         _ => return None,
@@ -429,7 +432,7 @@ mod tests {
         );
         assert_eq!(
             by_name("all", &opts).unwrap().name(),
-            "register+election+durability"
+            "register+multi-register+election+durability"
         );
         assert_eq!(names("register,register").unwrap(), vec!["register"]);
     }
