@@ -116,4 +116,6 @@ pub fn unexercised(
 }
 
 #[cfg(test)]
+mod malformed_tests;
+#[cfg(test)]
 pub(crate) mod testing;
