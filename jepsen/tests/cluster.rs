@@ -205,6 +205,72 @@ async fn fake_cluster_untested_faults_and_crashed_masters_are_not_a_pass() {
     assert!(!out.results.unexpected_exits.is_empty(), "{}", pretty(&out));
 }
 
+/// Multi-key writes and whole-map reads: a correct system passes, stale
+/// reads are caught by the map checker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_multi_register_passes_and_stale_reads_are_caught() {
+    let _serial = SERIAL.lock().await;
+    for stale_reads in [false, true] {
+        let mut o = fake_opts("multi-register", &["kill"], 6, 18);
+        o.spec.stale_reads = stale_reads;
+        let out = run_test(&o).await.expect("run");
+        let c = checker(&out, "linearizable-map");
+        if stale_reads {
+            assert_eq!(out.verdict(), Verdict::Fail, "{}", pretty(&out));
+            assert_eq!(c.valid, Validity::False, "{c:#?}");
+            let window = &c.details["failures"][0]["window"];
+            assert!(window.as_array().is_some_and(|w| !w.is_empty()), "{c:#?}");
+        } else {
+            assert_run_dir(&out);
+            assert_eq!(out.verdict(), Verdict::Pass, "{}", pretty(&out));
+            assert!(
+                c.details["final_reads"].as_u64().unwrap_or(0) >= 1,
+                "{c:#?}"
+            );
+        }
+    }
+}
+
+/// The stale-reads system under every workload at once: a verdict (never
+/// a harness error), and each failure names only operations of its own
+/// part, with their recorded times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_cluster_composed_stale_reads_fail_with_each_parts_operations() {
+    use jepsen::workload::PROCESS_SPAN;
+    let _serial = SERIAL.lock().await;
+    let mut o = fake_opts("all", &["kill"], 6, 19);
+    o.spec.stale_reads = true;
+    let out = run_test(&o).await.expect("run");
+    assert!(out.results.error.is_none(), "{}", pretty(&out));
+    assert_eq!(out.verdict(), Verdict::Fail, "{}", pretty(&out));
+    let history = jepsen::history::read_jsonl(&out.dir.join("history.jsonl")).unwrap();
+    for (name, part) in [("linearizable-register", 0u64), ("linearizable-map", 1)] {
+        let c = checker(&out, name);
+        assert_eq!(c.valid, Validity::False, "{c:#?}");
+        let failure = &c.details["failures"][0];
+        let window = failure["window"].as_array().expect("window");
+        assert!(!window.is_empty(), "{failure:#}");
+        for op in window.iter().chain([&failure["stuck_op"]]) {
+            let index = op["index"].as_u64().expect("index") as usize;
+            let inv = &history[index];
+            assert_eq!(inv.index, index);
+            let jepsen::history::Process::Client(p) = inv.process else {
+                panic!("{op:#} is a nemesis record");
+            };
+            assert_eq!(p / PROCESS_SPAN, part, "{name}: {op:#} is another part's");
+            assert_eq!(
+                op["invoke_ms"],
+                serde_json::json!(inv.time as f64 / 1e6),
+                "{op:#}"
+            );
+            if let Some(key) = failure["key"].as_str() {
+                let of_key = inv.key.as_deref() == Some(key) || inv.key.is_none();
+                assert!(of_key, "{op:#} is not an operation on {key}");
+            }
+        }
+    }
+}
+
 /// Leaves nothing behind: no namespace or bridge of ours, no master.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fake_cluster_leaves_nothing_behind() {

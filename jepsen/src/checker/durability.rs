@@ -18,6 +18,10 @@
 //!   that would mean an old command was applied again (duplicated) or
 //!   after a newer one (reordered). An unknown-outcome write may
 //!   legitimately land late, so it is allowed to be the counter.
+//!
+//! A clean final read is `unknown`, not a pass, when the restart of every
+//! master is not recorded as ready before it (nothing was restarted) or
+//! no write was acknowledged (nothing could be lost).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +29,7 @@ use serde_json::{json, Value};
 
 use super::election::weights_of;
 use super::{CheckResult, Checker, Validity};
-use crate::history::{pair, Op, OpType};
+use crate::history::{pair, Op, OpType, Process};
 
 pub struct DurabilityChecker;
 
@@ -70,11 +74,11 @@ impl Checker for DurabilityChecker {
                 _ => client.unknown.insert(s),
             };
         }
-        let Some(final_read) = ops
+        let Some((final_invoked, final_read)) = ops
             .iter()
             .rev()
             .find(|c| c.invoke.f == "final-read" && c.kind() == OpType::Ok)
-            .and_then(|c| c.complete)
+            .and_then(|c| Some((c.invoke.time, c.complete?)))
         else {
             return CheckResult {
                 checker: self.name().into(),
@@ -150,30 +154,59 @@ impl Checker for DurabilityChecker {
                 problems.push(json!({"problem": "records of an unknown client", "client": w}));
             }
         }
-        let valid = if problems.is_empty() {
-            Validity::True
+        let restarted = restarted_before(history, final_invoked);
+        // Lost or phantom writes fail even without a recorded restart; a
+        // clean final read shows durability only if writes were
+        // acknowledged and every master was restarted before it.
+        let unexercised = if !restarted {
+            Some("no restart of every master became ready before the final read: survival across a restart was not tested")
+        } else if total_acked == 0 {
+            Some("no write was acknowledged: nothing could be lost")
         } else {
-            Validity::False
+            None
+        };
+        let (valid, summary) = match (problems.is_empty(), unexercised) {
+            (false, _) => (
+                Validity::False,
+                format!("{} problems (see details)", problems.len()),
+            ),
+            (true, Some(why)) => (Validity::Unknown, why.to_string()),
+            (true, None) => (
+                Validity::True,
+                format!(
+                    "all {total_acked} acknowledged writes of {} clients survived the restart, in order",
+                    clients.len()
+                ),
+            ),
         };
         CheckResult {
             checker: self.name().into(),
             valid,
-            summary: if problems.is_empty() {
-                format!(
-                    "all {total_acked} acknowledged writes of {} clients survived the restart, in order",
-                    clients.len()
-                )
-            } else {
-                format!("{} problems (see details)", problems.len())
-            },
+            summary,
             details: json!({
                 "problems": problems,
                 "acknowledged": total_acked,
+                "restart_before_final_read": restarted,
                 "final_read_node": final_read.node,
                 "roles_read": seen.len(),
             }),
         }
     }
+}
+
+/// Whether the workload's final kill-all (every master killed and
+/// restarted, see `workload::durability`) was recorded as ready before
+/// `t`.
+fn restarted_before(history: &[Op], t: u64) -> bool {
+    history.iter().any(|op| {
+        op.process == Process::Nemesis
+            && op.f == "stop"
+            && op.time <= t
+            && op.value["nemesis"] == "kill-all"
+            && op.value["final"] == true
+            && op.value["value"]["ready"] != false
+            && op.error.is_none()
+    })
 }
 
 #[cfg(test)]
@@ -193,6 +226,7 @@ mod tests {
     }
 
     fn final_read(rec: &Recorder, seen: Value) -> Validity {
+        restart(rec);
         let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);
         rec.complete(inv, OpType::Ok, seen, None, None);
         DurabilityChecker.check(&rec.snapshot()).valid
@@ -264,6 +298,81 @@ mod tests {
         assert_eq!(
             DurabilityChecker.check(&base().snapshot()).valid,
             Validity::Unknown
+        );
+    }
+
+    fn restart(rec: &Recorder) {
+        rec.nemesis(
+            "start",
+            json!({"nemesis": "kill-all", "final": true, "value": {"killed": [1, 2, 3]}}),
+            None,
+        );
+        rec.nemesis(
+            "stop",
+            json!({"nemesis": "kill-all", "final": true,
+                   "value": {"restarted": [1, 2, 3], "ready": true}}),
+            None,
+        );
+    }
+
+    #[test]
+    fn no_acknowledged_write_is_unknown() {
+        let rec = Recorder::new(Instant::now());
+        write(&rec, 0, 1, OpType::Info);
+        write(&rec, 0, 2, OpType::Fail);
+        restart(&rec);
+        let r = {
+            let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);
+            rec.complete(inv, OpType::Ok, json!({}), None, None);
+            DurabilityChecker.check(&rec.snapshot())
+        };
+        assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    }
+
+    #[test]
+    fn a_final_read_without_a_restart_before_it_is_unknown() {
+        // No kill-all record at all.
+        let rec = base();
+        let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);
+        rec.complete(
+            inv,
+            OpType::Ok,
+            json!({"du-0-1": 1.0, "du-0-3": 3.0, "du-0": 3.0}),
+            None,
+            None,
+        );
+        let r = DurabilityChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+        // A restart that never became ready.
+        let rec = base();
+        rec.nemesis(
+            "stop",
+            json!({"nemesis": "kill-all", "final": true, "value": {"ready": false}}),
+            Some("no leader".into()),
+        );
+        let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);
+        rec.complete(
+            inv,
+            OpType::Ok,
+            json!({"du-0-1": 1.0, "du-0-3": 3.0, "du-0": 3.0}),
+            None,
+            None,
+        );
+        let r = DurabilityChecker.check(&rec.snapshot());
+        assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+        // Lost writes fail whether or not the restart is recorded.
+        let rec = base();
+        let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);
+        rec.complete(
+            inv,
+            OpType::Ok,
+            json!({"du-0-1": 1.0, "du-0": 1.0}),
+            None,
+            None,
+        );
+        assert_eq!(
+            DurabilityChecker.check(&rec.snapshot()).valid,
+            Validity::False
         );
     }
 }

@@ -2,17 +2,21 @@
 //! one property. Workloads own the checkers that fit the operations they
 //! generate.
 
+pub mod catalog;
 pub mod durability;
 pub mod election;
 pub mod leadership;
+pub mod map;
 pub mod register;
 pub mod sequence;
 pub mod wgl;
+pub mod window;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::history::Op;
+use crate::history::{pair, Completed, Op, OpType, Process};
+use crate::workload::{FINAL_PROCESS, PROCESS_SPAN};
 
 /// A checker's verdict. `Unknown` (e.g. the search ran out of its time
 /// budget) is not a pass.
@@ -69,3 +73,51 @@ pub trait Checker: Send + Sync {
 pub fn as_weight(v: &Value) -> Option<f64> {
     v.as_f64()
 }
+
+/// Whether an invocation is a workload's final read, taken after the faults
+/// were healed: `final-read`, or a `read` by a part's final process (how
+/// the register workload recorded it before final reads had their own
+/// name).
+pub fn is_final_read(invoke: &Op) -> bool {
+    match (invoke.f.as_str(), invoke.process) {
+        ("final-read", _) => true,
+        ("read", Process::Client(p)) => p % PROCESS_SPAN == FINAL_PROCESS,
+        _ => false,
+    }
+}
+
+/// The final reads that succeeded.
+pub fn final_reads(history: &[Op]) -> Vec<Completed<'_>> {
+    pair(history)
+        .into_iter()
+        .filter(|c| is_final_read(c.invoke) && c.kind() == OpType::Ok && c.complete.is_some())
+        .collect()
+}
+
+/// Why a register history that broke no rule still does not show that
+/// the registers kept their writes (None: it does). Without a final read
+/// after healing, a write lost at the end goes unseen; without an
+/// acknowledged write there was nothing to lose.
+pub fn unexercised(
+    final_reads: usize,
+    written_keys_missing_from_final_reads: &[String],
+    acknowledged_writes: usize,
+) -> Option<String> {
+    if final_reads == 0 {
+        Some("no final read succeeded: a write lost at the end would go unseen".into())
+    } else if !written_keys_missing_from_final_reads.is_empty() {
+        Some(format!(
+            "no final read showed {}: a write lost at the end would go unseen",
+            written_keys_missing_from_final_reads.join(", ")
+        ))
+    } else if acknowledged_writes == 0 {
+        Some("no write was acknowledged: nothing was tested".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod malformed_tests;
+#[cfg(test)]
+pub(crate) mod testing;

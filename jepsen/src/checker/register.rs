@@ -7,20 +7,32 @@
 //! - `write`, key = role, value = weight (a number, unique per key);
 //! - `read`, no key, value on completion = `{role: weight | null, ...}` (one
 //!   GET_WEIGHTS answers every key; `null` = never written), or a single-key
-//!   read with key = role and value = weight | null.
+//!   read with key = role and value = weight | null;
+//! - `final-read`: a read of every key after the faults were healed, checked
+//!   like any read (older histories recorded it as a `read` by the part's
+//!   final process, see `checker::is_final_read`).
 //!
 //! `fail` operations did not happen and are dropped; failed or unknown reads
 //! have no effect and are dropped; unknown writes may take effect at any time
 //! after their invocation, or never.
+//!
+//! A linearizable history passes only when a final read succeeded and showed
+//! every written key, and some write was acknowledged: otherwise a write lost
+//! at the end, or every write, could go unseen, and the verdict is
+//! `unknown`. Failures are explained with operations looked up by their
+//! history `index` (`catalog`), so they are right for the part of a
+//! composed run too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::catalog::Catalog;
 use super::wgl::{self, Budget, Model, Operation, Outcome};
-use super::{CheckResult, Checker, Validity};
-use crate::history::{pair, Op, OpType, Process};
+use super::window::{self, Explain};
+use super::{final_reads, CheckResult, Checker, Validity};
+use crate::history::{pair, Completed, Op, OpType, Process};
 
 /// A register value: the bits of an `f64` weight, or None (never written).
 pub type RegValue = Option<u64>;
@@ -104,7 +116,7 @@ pub fn partition(history: &[Op]) -> BTreeMap<String, Vec<RegOp>> {
                     ret,
                 });
             }
-            "read" if kind == OpType::Ok => {
+            "read" | "final-read" if kind == OpType::Ok => {
                 let Some(done) = c.complete else { continue };
                 let mut push = |key: &str, v: &Value| {
                     if let Some(seen) = to_reg(v) {
@@ -184,7 +196,7 @@ pub enum KeyVerdict {
 pub fn check_key(
     key: &str,
     ops: Vec<RegOp>,
-    history: &[Op],
+    catalog: &Catalog,
     deadline: Option<Instant>,
 ) -> KeyVerdict {
     let ops = simplify_unknown_writes(ops);
@@ -195,38 +207,28 @@ pub fn check_key(
     match wgl::check(&RegisterModel, None, &ops, &budget) {
         Outcome::Linearizable(_) => KeyVerdict::Ok,
         Outcome::Unknown(why) => KeyVerdict::Unknown(why),
-        Outcome::Illegal(cx) => KeyVerdict::Illegal(explain(key, &ops, cx, history)),
+        Outcome::Illegal(cx) => KeyVerdict::Illegal(explain(key, &ops, &cx, catalog)),
     }
 }
 
-fn describe(op: &RegOp, history: &[Op]) -> Value {
-    let inv = &history[op.id];
-    let done = history[op.id + 1..]
-        .iter()
-        .find(|o| o.process == inv.process && o.kind != OpType::Invoke);
-    json!({
-        "index": op.id,
-        "process": inv.process,
-        "f": match op.input { RegInput::Read => "read", RegInput::Write(_) => "write" },
-        "value": match (op.input, op.output) {
-            (RegInput::Write(v), _) => show(Some(v)),
-            (RegInput::Read, Some(v)) => show(v),
-            (RegInput::Read, None) => Value::Null,
-        },
-        "type": done.map_or(OpType::Info, |d| d.kind),
-        "invoke_ms": inv.time as f64 / 1e6,
-        "complete_ms": done.map(|d| d.time as f64 / 1e6),
-        "node": done.and_then(|d| d.node.clone()),
-    })
+/// A report entry for one operation on this register (a multi-key read
+/// shows the value it returned for this key).
+fn describe(op: &RegOp, catalog: &Catalog) -> Value {
+    let (f, value) = match (op.input, op.output) {
+        (RegInput::Write(v), _) => ("write", show(Some(v))),
+        (RegInput::Read, Some(v)) => ("read", show(v)),
+        (RegInput::Read, None) => ("read", Value::Null),
+    };
+    catalog.describe(op.id, value, f, op.call)
 }
 
 /// A register whose value at the start of a window may be any of
 /// `initial` (the initial None, or anything written before the window).
-struct WindowModel<'a> {
-    initial: &'a HashSet<RegValue>,
+pub struct WindowModel {
+    initial: HashSet<RegValue>,
 }
 
-impl Model for WindowModel<'_> {
+impl Model for WindowModel {
     /// None: the value is not pinned down yet.
     type State = Option<RegValue>;
     type Input = RegInput;
@@ -252,195 +254,47 @@ impl Model for WindowModel<'_> {
     // Not read-only: the first read pins the value down.
 }
 
-/// Shrinks a failure to a small, self-contained counterexample: the latest
-/// start time `t0` such that the operations still running at or after `t0`
-/// (up to the stuck operation's return) cannot be linearized *whatever* the
-/// register held at `t0`, then greedily drops operations that are not
-/// needed (never a write whose value a remaining read returns, so the
-/// window never "fails" just because a write was cut out).
-/// Returns (window, t0, number of possible values at t0).
-fn self_contained_window(
-    ops: &[RegOp],
-    stuck: usize,
-    deadline: Instant,
-) -> Option<(Vec<usize>, u64, usize)> {
-    let stuck_ret = ops[stuck].ret?;
-    let base: Vec<usize> = (0..ops.len())
-        .filter(|i| ops[*i].call <= stuck_ret)
-        .collect();
-    let window_at = |t0: u64| -> (Vec<usize>, HashSet<RegValue>) {
-        let idx = base
-            .iter()
-            .copied()
-            .filter(|i| ops[*i].ret.is_none_or(|r| r >= t0))
-            .collect();
+impl Explain for RegisterModel {
+    type Open = WindowModel;
+
+    const START_STATES: &'static str = "nothing, or any value a write called before wrote";
+
+    fn open(&self, written_before: &[&RegInput]) -> (WindowModel, Option<RegValue>) {
         let mut initial = HashSet::from([None]);
-        for i in &base {
-            if let RegInput::Write(v) = ops[*i].input {
-                if ops[*i].call < t0 {
-                    initial.insert(Some(v));
-                }
+        for input in written_before {
+            if let RegInput::Write(v) = input {
+                initial.insert(Some(*v));
             }
         }
-        (idx, initial)
-    };
-    let illegal = |idx: &[usize], initial: &HashSet<RegValue>| {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        let sub: Vec<RegOp> = idx.iter().map(|i| ops[*i].clone()).collect();
-        let budget = Budget {
-            deadline: Some(deadline.min(Instant::now() + Duration::from_secs(2))),
-            max_cache: 300_000,
-            ..Budget::default()
-        };
-        matches!(
-            wgl::check(&WindowModel { initial }, None, &sub, &budget),
-            Outcome::Illegal(_)
-        )
-    };
-    let mut times: Vec<u64> = base.iter().filter_map(|i| ops[*i].ret).collect();
-    times.push(0);
-    times.sort_unstable();
-    times.dedup();
-    let (w, init) = window_at(0);
-    if !illegal(&w, &init) {
-        return None;
+        (WindowModel { initial }, None)
     }
-    // Binary search for the latest start that still fails (failing is
-    // close to monotone in t0: a later start leaves fewer constraints).
-    let (mut lo, mut hi) = (0usize, times.len());
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        let (w, init) = window_at(times[mid]);
-        if illegal(&w, &init) {
-            lo = mid;
-        } else {
-            hi = mid;
+
+    fn observes(&self, read: &RegOp, write: &RegInput) -> bool {
+        match write {
+            RegInput::Write(v) => read.input == RegInput::Read && read.output == Some(Some(*v)),
+            RegInput::Read => false,
         }
     }
-    let t0 = times[lo];
-    let (mut window, initial) = window_at(t0);
-    if window.len() <= 150 {
-        let mut i = 0;
-        while i < window.len() {
-            let victim = window[i];
-            let observed = match ops[victim].input {
-                RegInput::Write(v) => window
-                    .iter()
-                    .any(|j| ops[*j].input == RegInput::Read && ops[*j].output == Some(Some(v))),
-                RegInput::Read => false,
-            };
-            if victim == stuck || observed {
-                i += 1;
-                continue;
-            }
-            let mut candidate = window.clone();
-            candidate.remove(i);
-            if illegal(&candidate, &initial) {
-                window = candidate;
-            } else {
-                i += 1;
-            }
-        }
-    }
-    window.sort_by_key(|i| (ops[*i].call, *i));
-    Some((window, t0, initial.len()))
 }
 
-/// The failure report: the longest linearizable prefix the search found,
-/// the operation that could not be placed after it, and the smallest
-/// failing window: self-contained when one is found (see
-/// `self_contained_window`), else the operations that could have been
-/// placed before the stuck one returned, shrunk while they stay
-/// non-linearizable from the prefix's final state.
-fn explain(key: &str, ops: &[RegOp], cx: wgl::Counterexample<RegValue>, history: &[Op]) -> Value {
-    let stuck = &ops[cx.stuck];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let last_write = cx
-        .prefix
-        .iter()
-        .rev()
-        .find(|i| matches!(ops[**i].input, RegInput::Write(_)));
-    let mut report = json!({
-        "key": key,
-        "operations": ops.len(),
-        "linearizable_prefix_len": cx.prefix.len(),
-        "state_after_prefix": show(cx.state),
-        "last_write_in_prefix": last_write.map(|i| describe(&ops[*i], history)),
-        "stuck_op": describe(stuck, history),
-    });
-    if let Some((window, t0, possible)) = self_contained_window(ops, cx.stuck, deadline) {
-        report["window"] = window.iter().map(|i| describe(&ops[*i], history)).collect();
-        report["window_kind"] = json!("self-contained");
-        report["window_start_ms"] = json!(t0 as f64 / 1e6);
-        report["window_is_minimal"] = json!(true);
-        report["explanation"] = json!(format!(
-            "whatever the register held at {:.3} ms (initially nothing, or any of the {} values \
-             written before), these {} operations cannot be linearized",
-            t0 as f64 / 1e6,
-            possible - 1,
-            window.len()
-        ));
-        return report;
-    }
-
-    let stuck_ret = stuck.ret.unwrap_or(u64::MAX);
-    let in_prefix: HashSet<usize> = cx.prefix.iter().copied().collect();
-    let mut window: Vec<usize> = (0..ops.len())
-        .filter(|i| !in_prefix.contains(i) && ops[*i].call <= stuck_ret)
-        .collect();
-    // Keep the window readable: the operations closest in time to the stuck one.
-    const MAX_WINDOW: usize = 40;
-    if window.len() > MAX_WINDOW {
-        window.sort_by_key(|i| std::cmp::Reverse(ops[*i].call));
-        window.truncate(MAX_WINDOW);
-        if !window.contains(&cx.stuck) {
-            window.pop();
-            window.push(cx.stuck);
-        }
-    }
-    window.sort_by_key(|i| (ops[*i].call, *i));
-    let illegal = |idx: &[usize]| {
-        let sub: Vec<RegOp> = idx.iter().map(|i| ops[*i].clone()).collect();
-        let budget = Budget {
-            deadline: Some(deadline.max(Instant::now() + Duration::from_millis(500))),
-            max_cache: 200_000,
-            ..Budget::default()
-        };
-        matches!(
-            wgl::check(&RegisterModel, cx.state, &sub, &budget),
-            Outcome::Illegal(_)
-        )
-    };
-    let minimal = illegal(&window);
-    if minimal {
-        let mut i = 0;
-        while i < window.len() && Instant::now() < deadline {
-            if window[i] == cx.stuck {
-                i += 1;
-                continue;
-            }
-            let mut candidate = window.clone();
-            candidate.remove(i);
-            if illegal(&candidate) {
-                window = candidate;
-            } else {
-                i += 1;
-            }
-        }
-    }
-    report["window"] = window.iter().map(|i| describe(&ops[*i], history)).collect();
-    report["window_kind"] = json!("after-prefix");
-    report["window_is_minimal"] = json!(minimal);
-    report["explanation"] = json!(format!(
-        "starting from value {} (after the longest linearizable prefix of {} operations), the {} \
-         operations of `window` cannot all be linearized before the stuck operation returns",
-        show(cx.state),
-        cx.prefix.len(),
-        window.len()
+/// The failure report of one key (see `window::report`).
+fn explain(
+    key: &str,
+    ops: &[RegOp],
+    cx: &wgl::Counterexample<RegValue>,
+    catalog: &Catalog,
+) -> Value {
+    let mut report = serde_json::Map::new();
+    report.insert("key".into(), json!(key));
+    report.extend(window::report(
+        &RegisterModel,
+        "register",
+        ops,
+        cx,
+        |op| describe(op, catalog),
+        |state| show(*state),
     ));
-    report
+    Value::Object(report)
 }
 
 /// Linearizability of every register in the history.
@@ -464,41 +318,110 @@ impl Checker for RegisterChecker {
 
     fn check(&self, history: &[Op]) -> CheckResult {
         let deadline = Instant::now() + self.time_budget;
-        let mut valid = Validity::True;
+        let catalog = Catalog::new(history);
+        let finals = final_reads(history);
+        let mut linearizable = Validity::True;
         let mut per_key = serde_json::Map::new();
         let mut failures = Vec::new();
+        let mut acknowledged = 0;
+        let mut keys_without_final_read = Vec::new();
         for (key, ops) in partition(history) {
-            let n = ops.len();
-            let verdict = check_key(&key, ops, history, Some(deadline));
-            let entry = match verdict {
-                KeyVerdict::Ok => json!({"valid": true, "operations": n}),
+            let counts = KeyCounts::of(&ops);
+            acknowledged += counts.writes_ok;
+            let in_final = finals.iter().filter(|c| shows_key(c, &key)).count();
+            if in_final == 0 && counts.writes_ok + counts.writes_unknown > 0 {
+                keys_without_final_read.push(key.clone());
+            }
+            let mut entry = json!({
+                "operations": ops.len(),
+                "reads_ok": counts.reads_ok,
+                "writes_ok": counts.writes_ok,
+                "writes_unknown": counts.writes_unknown,
+                "final_reads": in_final,
+            });
+            match check_key(&key, ops, &catalog, Some(deadline)) {
+                KeyVerdict::Ok => entry["valid"] = json!(true),
                 KeyVerdict::Unknown(why) => {
-                    valid = valid.and(Validity::Unknown);
-                    json!({"valid": "unknown", "operations": n, "reason": why})
+                    linearizable = linearizable.and(Validity::Unknown);
+                    entry["valid"] = json!("unknown");
+                    entry["reason"] = json!(why);
                 }
                 KeyVerdict::Illegal(report) => {
-                    valid = valid.and(Validity::False);
+                    linearizable = linearizable.and(Validity::False);
                     failures.push(report);
-                    json!({"valid": false, "operations": n})
+                    entry["valid"] = json!(false);
                 }
-            };
+            }
             per_key.insert(key, entry);
         }
-        let summary = match valid {
-            Validity::True => format!("all {} registers linearizable", per_key.len()),
-            Validity::False => format!(
-                "{} of {} registers NOT linearizable (see failures)",
-                failures.len(),
-                per_key.len()
+        let unexercised = super::unexercised(finals.len(), &keys_without_final_read, acknowledged);
+        let (valid, summary) = match (linearizable, unexercised) {
+            (Validity::False, _) => (
+                Validity::False,
+                format!(
+                    "{} of {} registers NOT linearizable (see failures)",
+                    failures.len(),
+                    per_key.len()
+                ),
             ),
-            Validity::Unknown => "search budget exhausted on some register".to_string(),
+            (Validity::Unknown, _) => (
+                Validity::Unknown,
+                "search budget exhausted on some register".to_string(),
+            ),
+            (_, Some(why)) => (Validity::Unknown, why),
+            (_, None) => (
+                Validity::True,
+                format!(
+                    "all {} registers linearizable ({acknowledged} acknowledged writes, {} final \
+                     reads)",
+                    per_key.len(),
+                    finals.len()
+                ),
+            ),
         };
         CheckResult {
             checker: self.name().to_string(),
             valid,
             summary,
-            details: json!({"keys": per_key, "failures": failures}),
+            details: json!({
+                "linearizable": linearizable.to_json(),
+                "final_reads": finals.len(),
+                "acknowledged_writes": acknowledged,
+                "keys": per_key,
+                "failures": failures,
+            }),
         }
+    }
+}
+
+/// Operations of one register, by kind and outcome.
+#[derive(Default)]
+struct KeyCounts {
+    reads_ok: usize,
+    writes_ok: usize,
+    writes_unknown: usize,
+}
+
+impl KeyCounts {
+    fn of(ops: &[RegOp]) -> Self {
+        let mut counts = KeyCounts::default();
+        for op in ops {
+            match (op.input, &op.output) {
+                (RegInput::Read, _) => counts.reads_ok += 1,
+                (RegInput::Write(_), Some(_)) => counts.writes_ok += 1,
+                (RegInput::Write(_), None) => counts.writes_unknown += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// Whether a successful read showed `key` (a multi-key read, or a read of
+/// that one key).
+fn shows_key(read: &Completed, key: &str) -> bool {
+    match &read.invoke.key {
+        Some(k) => k == key,
+        None => read.complete.is_some_and(|d| d.value.get(key).is_some()),
     }
 }
 

@@ -235,11 +235,17 @@ mod tests {
         let rec = Recorder::new(Instant::now());
         write(&rec, 0, "sq-0-0", 1, OpType::Ok);
         read(&rec, "final-read", json!({}));
-        assert_eq!(SequenceChecker.check(&rec.snapshot()).valid, Validity::False);
+        assert_eq!(
+            SequenceChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
         let rec = Recorder::new(Instant::now());
         write(&rec, 0, "sq-0-0", 1, OpType::Ok);
         read(&rec, "final-read", json!({"sq-0-0": 7.0}));
-        assert_eq!(SequenceChecker.check(&rec.snapshot()).valid, Validity::False);
+        assert_eq!(
+            SequenceChecker.check(&rec.snapshot()).valid,
+            Validity::False
+        );
     }
 
     #[test]
@@ -247,10 +253,16 @@ mod tests {
         let rec = Recorder::new(Instant::now());
         write(&rec, 0, "sq-0-0", 1, OpType::Ok);
         read(&rec, "read", json!({"sq-0-0": 1.0}));
-        assert_eq!(SequenceChecker.check(&rec.snapshot()).valid, Validity::Unknown);
+        assert_eq!(
+            SequenceChecker.check(&rec.snapshot()).valid,
+            Validity::Unknown
+        );
         let rec = Recorder::new(Instant::now());
         write(&rec, 0, "sq-0-0", 1, OpType::Fail);
         read(&rec, "final-read", json!({}));
-        assert_eq!(SequenceChecker.check(&rec.snapshot()).valid, Validity::Unknown);
+        assert_eq!(
+            SequenceChecker.check(&rec.snapshot()).valid,
+            Validity::Unknown
+        );
     }
 }

@@ -161,7 +161,7 @@ fn describe_op(c: &Completed) -> String {
         done.and_then(|d| d.node.as_deref())
             .map(|n| format!(" @{n}"))
             .unwrap_or_default(),
-        done.map_or(0.0, |d| (d.time - c.invoke.time) as f64 / 1e6),
+        done.map_or(0.0, |d| d.time.saturating_sub(c.invoke.time) as f64 / 1e6),
         done.and_then(|d| d.error.as_deref())
             .map(|e| format!(" ({e})"))
             .unwrap_or_default(),
@@ -269,7 +269,7 @@ fn latency_plot(ops: &[Completed], faults: &[FaultWindow], scale: &Scale) -> Str
             let d = c.complete?;
             Some((
                 c.invoke.time,
-                ((d.time - c.invoke.time) as f64 / 1e6).max(0.01),
+                (d.time.saturating_sub(c.invoke.time) as f64 / 1e6).max(0.01),
                 c.kind(),
                 c.invoke.f == "write",
             ))
@@ -409,8 +409,18 @@ fn failures(results: &RunResults) -> String {
         for f in c.details["failures"].as_array().into_iter().flatten() {
             let _ = write!(
                 out,
-                "<h3>{name}: register {}</h3><p>{}</p>",
-                esc(f["key"].as_str().unwrap_or("?")),
+                "<h3>{name}: {}</h3><p>{}</p>",
+                esc(&match (f["key"].as_str(), &f["keys"]) {
+                    (Some(key), _) => format!("register {key}"),
+                    (None, serde_json::Value::Array(keys)) => format!(
+                        "registers {}",
+                        keys.iter()
+                            .filter_map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    _ => "?".to_string(),
+                }),
                 esc(f["explanation"].as_str().unwrap_or(""))
             );
             if let Some(window) = f["window"].as_array() {

@@ -2,6 +2,12 @@
 //! (`/raft/status`), while clients write roles that are each written once
 //! (`el-<n>` = n) and sometimes read them all. The checker looks for two
 //! leaders in one term and for acknowledged writes missing from later reads.
+//!
+//! Every master is also asked GET_MASTER every few milliseconds, without
+//! following redirects, by a quick poller (short timeout) and a patient one
+//! (its request may sit in a paused master and be answered after it
+//! resumes): `checker::leadership` fails the run if two masters ever
+//! answered as leader at overlapping times.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts, POLLER_PROCESS};
 use crate::checker::election::ElectionChecker;
+use crate::checker::leadership::{LeadershipChecker, GET_MASTER};
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
 use crate::history::OpType;
@@ -23,6 +30,11 @@ pub struct ElectionWorkload {
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const POLL_TIMEOUT: Duration = Duration::from_millis(400);
+/// GET_MASTER polls: every 20 ms per master, by a quick and a patient
+/// poller (process numbers after the status pollers').
+const LEADER_POLL_EVERY: Duration = Duration::from_millis(20);
+const LEADER_POLL_QUICK: (u64, Duration) = (1_000, Duration::from_millis(300));
+const LEADER_POLL_PATIENT: (u64, Duration) = (2_000, Duration::from_secs(5));
 
 impl ElectionWorkload {
     pub fn new(opts: &WorkloadOpts) -> Self {
@@ -65,6 +77,35 @@ impl ElectionWorkload {
         }
     }
 
+    /// Asks master `id` GET_MASTER until `until`; records whether it
+    /// answered as leader.
+    async fn poll_leader(ctx: &WorkloadCtx, id: u64, until: Instant, poller: (u64, Duration)) {
+        let (offset, timeout) = poller;
+        // Reads with no effect: they end ok or fail, one process suffices.
+        let process = ctx.process(POLLER_PROCESS + offset + id);
+        let addr = ctx.cluster.addr(id).to_string();
+        while Instant::now() < until {
+            let pending = ctx.recorder.invoke(process, GET_MASTER, None, Value::Null);
+            match ctx.cluster.probe.answers_as_leader(&addr, timeout).await {
+                Ok(leader) => ctx.recorder.complete(
+                    pending,
+                    OpType::Ok,
+                    json!({ "leader": leader }),
+                    Some(addr.clone()),
+                    None,
+                ),
+                Err(e) => ctx.recorder.complete(
+                    pending,
+                    OpType::Fail,
+                    Value::Null,
+                    Some(addr.clone()),
+                    Some(e),
+                ),
+            }
+            tokio::time::sleep(LEADER_POLL_EVERY).await;
+        }
+    }
+
     async fn writer(&self, ctx: &WorkloadCtx, w: usize) {
         let mut client = Client::new(ctx, w, self.think);
         let read = get_weights();
@@ -95,9 +136,14 @@ impl Workload for ElectionWorkload {
                 .ids()
                 .into_iter()
                 .map(|id| Self::poll(ctx, id, ctx.end));
+            let leader_pollers = ctx.cluster.ids().into_iter().flat_map(|id| {
+                [LEADER_POLL_QUICK, LEADER_POLL_PATIENT]
+                    .map(|poller| Self::poll_leader(ctx, id, ctx.end, poller))
+            });
             let writers = (0..ctx.concurrency).map(|w| self.writer(ctx, w));
-            futures::future::join(
+            futures::future::join3(
                 futures::future::join_all(pollers),
+                futures::future::join_all(leader_pollers),
                 futures::future::join_all(writers),
             )
             .await;
@@ -126,6 +172,6 @@ impl Workload for ElectionWorkload {
     }
 
     fn checkers(&self, _check_budget: Duration) -> Vec<Box<dyn Checker>> {
-        vec![Box::new(ElectionChecker)]
+        vec![Box::new(ElectionChecker), Box::new(LeadershipChecker)]
     }
 }

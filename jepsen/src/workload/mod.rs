@@ -6,6 +6,7 @@
 pub mod composed;
 pub mod durability;
 pub mod election;
+pub mod multi_register;
 pub mod register;
 pub mod sequence;
 
@@ -81,11 +82,18 @@ pub trait Workload: Send + Sync {
 }
 
 /// Every workload; durability last (its final kill-all ends the run).
-pub const ALL: &[&str] = &["register", "election", "sequence", "durability"];
+pub const ALL: &[&str] = &[
+    "register",
+    "multi-register",
+    "election",
+    "sequence",
+    "durability",
+];
 
 #[derive(Clone, Debug)]
 pub struct WorkloadOpts {
-    /// Number of registers (roles) for the register workload.
+    /// Number of registers (roles) for the register and multi-register
+    /// workloads.
     pub keys: usize,
     /// Fraction of reads in the register workload.
     pub read_ratio: f64,
@@ -106,6 +114,7 @@ impl Default for WorkloadOpts {
 fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
     Some(match name {
         "register" => Box::new(register::RegisterWorkload::new(opts)),
+        "multi-register" => Box::new(multi_register::MultiRegisterWorkload::new(opts)),
         "election" => Box::new(election::ElectionWorkload::new(opts)),
         "sequence" => Box::new(sequence::SequenceWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
@@ -466,10 +475,7 @@ mod tests {
             by_name("durability,register", &opts).unwrap().name(),
             "register+durability"
         );
-        assert_eq!(
-            by_name("all", &opts).unwrap().name(),
-            ALL.join("+")
-        );
+        assert_eq!(by_name("all", &opts).unwrap().name(), ALL.join("+"));
         assert_eq!(names("register,register").unwrap(), vec!["register"]);
     }
 }

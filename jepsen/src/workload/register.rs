@@ -1,7 +1,8 @@
 //! Register workload: clients UPDATE_WEIGHTS and GET_WEIGHTS a few roles
 //! (each role's weight is one register) through random masters. Each write
 //! uses a fresh value for its role (1.0, 2.0, ...) so reads identify the
-//! write they observed. One GET_WEIGHTS reads every register at once.
+//! write they observed. One GET_WEIGHTS reads every register at once; a
+//! `final-read` after healing must succeed for the run to pass.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -81,7 +82,7 @@ impl Workload for RegisterWorkload {
         Box::pin(async move {
             // One more read of every register after healing: a lost write
             // shows up here even if no read happened after it during the run.
-            let got = final_read(ctx, "read", &get_weights(), |v| self.project(v)).await;
+            let got = final_read(ctx, "final-read", &get_weights(), |v| self.project(v)).await;
             if got.is_none() {
                 tracing::warn!("final read never succeeded");
             }

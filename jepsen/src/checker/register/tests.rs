@@ -2,129 +2,30 @@
 //! others; both hand-made corner cases and generated histories.
 
 use super::*;
+use crate::checker::testing::Builder;
 use crate::history::{Op, OpType, Process};
+use crate::workload::FINAL_PROCESS;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-/// Builds a history from operations given with explicit times (ms).
-#[derive(Default)]
-struct Builder {
-    events: Vec<(u64, u64, Op)>,
-    seq: u64,
-}
-
-impl Builder {
-    fn record(&mut self, t_ms: u64, op: Op) {
-        self.seq += 1;
-        self.events.push((t_ms * 1_000_000, self.seq, op));
+/// The linearizability part of the verdict (most hand-made histories have
+/// no final read, which alone makes the whole verdict `unknown`).
+fn linearizability(h: &[Op]) -> Validity {
+    let r = RegisterChecker::default().check(h);
+    match &r.details["linearizable"] {
+        Value::Bool(true) => Validity::True,
+        Value::Bool(false) => Validity::False,
+        _ => Validity::Unknown,
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn op(
-        &mut self,
-        p: u64,
-        f: &str,
-        key: Option<&str>,
-        arg: Value,
-        t0: u64,
-        kind: OpType,
-        result: Value,
-        t1: Option<u64>,
-    ) -> &mut Self {
-        let base = Op {
-            index: 0,
-            process: Process::Client(p),
-            kind: OpType::Invoke,
-            f: f.into(),
-            key: key.map(Into::into),
-            value: arg,
-            time: 0,
-            node: None,
-            error: None,
-        };
-        self.record(t0, base.clone());
-        if let Some(t1) = t1 {
-            self.record(
-                t1,
-                Op {
-                    kind,
-                    value: result,
-                    ..base
-                },
-            );
-        }
-        self
-    }
-
-    fn write(&mut self, p: u64, key: &str, v: f64, t0: u64, t1: u64, kind: OpType) -> &mut Self {
-        self.op(
-            p,
-            "write",
-            Some(key),
-            json!(v),
-            t0,
-            kind,
-            Value::Null,
-            Some(t1),
-        )
-    }
-
-    /// A write that never completed (the run ended): unknown outcome.
-    fn write_open(&mut self, p: u64, key: &str, v: f64, t0: u64) -> &mut Self {
-        self.op(
-            p,
-            "write",
-            Some(key),
-            json!(v),
-            t0,
-            OpType::Info,
-            Value::Null,
-            None,
-        )
-    }
-
-    fn read(&mut self, p: u64, key: &str, seen: Option<f64>, t0: u64, t1: u64) -> &mut Self {
-        self.op(
-            p,
-            "read",
-            Some(key),
-            Value::Null,
-            t0,
-            OpType::Ok,
-            json!(seen),
-            Some(t1),
-        )
-    }
-
-    fn read_all(&mut self, p: u64, seen: Value, t0: u64, t1: u64) -> &mut Self {
-        self.op(p, "read", None, Value::Null, t0, OpType::Ok, seen, Some(t1))
-    }
-
-    fn build(&self) -> Vec<Op> {
-        let mut ev = self.events.clone();
-        ev.sort_by_key(|(t, seq, _)| (*t, *seq));
-        ev.into_iter()
-            .enumerate()
-            .map(|(i, (t, _, mut op))| {
-                op.index = i;
-                op.time = t;
-                op
-            })
-            .collect()
-    }
-}
-
-fn verdict(h: &[Op]) -> Validity {
-    RegisterChecker::default().check(h).valid
 }
 
 use OpType::{Fail, Info, Ok as Done};
 
 #[test]
 fn empty_and_sequential_histories_pass() {
-    assert_eq!(verdict(&[]), Validity::True);
+    assert_eq!(linearizability(&[]), Validity::True);
     let h = Builder::default()
         .read(0, "a", None, 0, 1)
         .write(0, "a", 1.0, 2, 3, Done)
@@ -132,7 +33,7 @@ fn empty_and_sequential_histories_pass() {
         .write(1, "a", 2.0, 6, 7, Done)
         .read(0, "a", Some(2.0), 8, 9)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
 }
 
 #[test]
@@ -167,7 +68,7 @@ fn read_of_initial_value_after_acknowledged_write_fails() {
         .write(0, "a", 1.0, 0, 1, Done)
         .read(1, "a", None, 2, 3)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
 }
 
 #[test]
@@ -178,7 +79,7 @@ fn lost_write_fails() {
         .write(1, "a", 2.0, 2, 10, Done)
         .read(2, "a", Some(1.0), 11, 12)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
 }
 
 #[test]
@@ -187,7 +88,7 @@ fn read_of_never_written_value_fails() {
         .write(0, "a", 1.0, 0, 1, Done)
         .read(1, "a", Some(42.0), 2, 3)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
 }
 
 #[test]
@@ -199,7 +100,7 @@ fn concurrent_writes_may_be_read_in_either_order() {
             .read(2, "a", Some(first), 11, 12)
             .read(2, "a", Some(first), 13, 14)
             .build();
-        assert_eq!(verdict(&h), Validity::True);
+        assert_eq!(linearizability(&h), Validity::True);
         // ...but not one order and then the other, once both are over.
         let h = Builder::default()
             .write(0, "a", 1.0, 0, 10, Done)
@@ -207,7 +108,7 @@ fn concurrent_writes_may_be_read_in_either_order() {
             .read(2, "a", Some(first), 11, 12)
             .read(2, "a", Some(second), 13, 14)
             .build();
-        assert_eq!(verdict(&h), Validity::False);
+        assert_eq!(linearizability(&h), Validity::False);
     }
 }
 
@@ -220,14 +121,14 @@ fn reads_concurrent_with_a_write_may_flip_once() {
         .read(1, "a", Some(1.0), 3, 4)
         .read(1, "a", Some(2.0), 5, 6)
         .build();
-    assert_eq!(verdict(&ok), Validity::True);
+    assert_eq!(linearizability(&ok), Validity::True);
     let bad = Builder::default()
         .write(0, "a", 1.0, 0, 1, Done)
         .write(0, "a", 2.0, 2, 20, Done)
         .read(1, "a", Some(2.0), 3, 4)
         .read(1, "a", Some(1.0), 5, 6)
         .build();
-    assert_eq!(verdict(&bad), Validity::False);
+    assert_eq!(linearizability(&bad), Validity::False);
 }
 
 #[test]
@@ -236,12 +137,16 @@ fn failed_writes_never_happened() {
         .write(0, "a", 1.0, 0, 1, Fail)
         .read(1, "a", None, 2, 3)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
     let h = Builder::default()
         .write(0, "a", 1.0, 0, 1, Fail)
         .read(1, "a", Some(1.0), 2, 3)
         .build();
-    assert_eq!(verdict(&h), Validity::False, "a failed write was observed");
+    assert_eq!(
+        linearizability(&h),
+        Validity::False,
+        "a failed write was observed"
+    );
 }
 
 #[test]
@@ -253,26 +158,26 @@ fn unknown_writes_may_apply_late_or_never() {
         .read(1, "a", Some(1.0), 50, 51)
         .read(1, "a", Some(1.0), 60, 61)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
     // Never completed (run ended) and never seen: fine.
     let h = Builder::default()
         .write_open(0, "a", 1.0, 0)
         .read(1, "a", None, 2, 3)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
     // Seen, then unseen again with no other write: not fine.
     let h = Builder::default()
         .write(0, "a", 1.0, 0, 1, Info)
         .read(1, "a", Some(1.0), 2, 3)
         .read(1, "a", None, 4, 5)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
     // Seen before it was even invoked: not fine.
     let h = Builder::default()
         .read(1, "a", Some(1.0), 0, 1)
         .write(0, "a", 1.0, 2, 3, Info)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
     // An unknown write applied late may overwrite a later acknowledged one.
     let h = Builder::default()
         .write(0, "a", 1.0, 0, 1, Info)
@@ -280,7 +185,7 @@ fn unknown_writes_may_apply_late_or_never() {
         .read(2, "a", Some(2.0), 4, 5)
         .read(2, "a", Some(1.0), 6, 7)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
     // ...but it cannot apply twice.
     let h = Builder::default()
         .write(0, "a", 1.0, 0, 1, Info)
@@ -289,7 +194,7 @@ fn unknown_writes_may_apply_late_or_never() {
         .read(2, "a", Some(2.0), 6, 7)
         .read(2, "a", Some(1.0), 8, 9)
         .build();
-    assert_eq!(verdict(&h), Validity::False);
+    assert_eq!(linearizability(&h), Validity::False);
 }
 
 #[test]
@@ -317,7 +222,7 @@ fn unknown_reads_are_ignored() {
             Some(3),
         )
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
 }
 
 #[test]
@@ -327,7 +232,7 @@ fn multi_key_reads_are_split_per_key() {
         .write(0, "b", 1.0, 2, 3, Done)
         .read_all(1, json!({"a": 1.0, "b": 1.0}), 4, 5)
         .build();
-    assert_eq!(verdict(&h), Validity::True);
+    assert_eq!(linearizability(&h), Validity::True);
     let h = Builder::default()
         .write(0, "a", 1.0, 0, 1, Done)
         .write(0, "b", 1.0, 2, 3, Done)
@@ -429,6 +334,13 @@ fn simulate(seed: u64, processes: u64, ops_per_process: usize, keys: &[&str]) ->
             None => b.read(p, &plan.key, seen[&i], plan.call, plan.ret),
         };
     }
+    // The final read after healing: every key as the simulation left it.
+    let end = plans.iter().map(|p| p.ret).max().unwrap_or(0) + 1;
+    let last: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), json!(state.get(*k))))
+        .collect();
+    b.final_read(Value::Object(last), end, end + 1);
     b.build()
 }
 
@@ -637,7 +549,10 @@ fn agrees_with_brute_force_on_random_small_histories() {
         let h = b.build();
         let ops = partition(&h).remove("a").unwrap_or_default();
         let expected = brute_force(&ops);
-        let got = matches!(check_key("a", ops.clone(), &h, None), KeyVerdict::Ok);
+        let got = matches!(
+            check_key("a", ops.clone(), &Catalog::new(&h), None),
+            KeyVerdict::Ok
+        );
         assert_eq!(
             got, expected,
             "case {case}: checker {got}, brute force {expected}: {ops:#?}"
@@ -651,5 +566,215 @@ fn agrees_with_brute_force_on_random_small_histories() {
     assert!(
         legal > 300 && illegal > 300,
         "{legal} legal, {illegal} illegal"
+    );
+}
+
+/// Part 1 of a composition: an election-like part 0 writes its own roles
+/// (`part0_writes`, one every 2 ms from 0 ms) in between, so positions in
+/// the part's history differ from the `index` fields (positions in the
+/// full history).
+fn composed_history_with_a_stale_read(part0_writes: u64) -> Vec<Op> {
+    use crate::workload::PROCESS_SPAN;
+    let part1 = PROCESS_SPAN;
+    let mut b = Builder::default();
+    for n in 0..part0_writes {
+        b.write(n % 3, &format!("el-{n}"), n as f64, 2 * n, 2 * n + 1, Done);
+    }
+    b.write(part1, "jr0", 1.0, 3, 6, Done)
+        .read_all(part1 + 1, json!({"jr0": 1.0, "jr1": null}), 5, 9)
+        .write(part1 + 2, "jr1", 1.0, 10, 14, Done)
+        .write(part1, "jr0", 2.0, 20, 24, Done)
+        .read_all(part1 + 1, json!({"jr0": 1.0, "jr1": 1.0}), 30, 33)
+        .read_all(part1 + 2, json!({"jr0": 2.0, "jr1": 1.0}), 40, 41);
+    b.build()
+}
+
+/// The operation of the full history whose invocation has `index`, with
+/// its completion.
+fn invocation_and_completion(full: &[Op], index: usize) -> (&Op, Option<&Op>) {
+    let inv = &full[index];
+    let done = full[index + 1..]
+        .iter()
+        .find(|o| o.process == inv.process && o.kind != OpType::Invoke);
+    (inv, done)
+}
+
+/// Few operations of the other part: the old lookup by position named
+/// other operations; many: it ran past the part's history and panicked.
+#[test]
+fn composed_stale_read_is_explained_with_that_keys_operations() {
+    for part0_writes in [1, 30] {
+        composed_stale_read_is_explained(part0_writes);
+    }
+}
+
+fn composed_stale_read_is_explained(part0_writes: u64) {
+    use crate::workload::composed::part_history;
+    use crate::workload::PROCESS_SPAN;
+    let full = composed_history_with_a_stale_read(part0_writes);
+    let part = part_history(&full, 1);
+    let r = RegisterChecker::default().check(&part);
+    assert_eq!(r.valid, Validity::False, "{:#}", r.details);
+    let failure = &r.details["failures"][0];
+    assert_eq!(failure["key"], "jr0");
+    let mut named: Vec<&Value> = vec![&failure["stuck_op"]];
+    named.extend(
+        failure["last_write_in_prefix"]
+            .as_object()
+            .map(|_| &failure["last_write_in_prefix"]),
+    );
+    let window = failure["window"].as_array().expect("window");
+    assert!(!window.is_empty(), "{failure:#}");
+    named.extend(window.iter());
+    for op in named {
+        let index = op["index"].as_u64().expect("index") as usize;
+        let (inv, done) = invocation_and_completion(&full, index);
+        assert!(
+            matches!(inv.process, Process::Client(p) if p >= PROCESS_SPAN),
+            "{op:#} is not an operation of part 1"
+        );
+        let of_key = match inv.f.as_str() {
+            "write" => inv.key.as_deref() == Some("jr0"),
+            _ => done.is_some_and(|d| d.value.get("jr0").is_some()),
+        };
+        assert!(of_key, "{op:#} is not an operation on jr0");
+        assert_eq!(op["f"], inv.f, "{op:#}");
+        assert_eq!(op["invoke_ms"], json!(inv.time as f64 / 1e6), "{op:#}");
+        assert_eq!(
+            op["complete_ms"],
+            json!(done.map(|d| d.time as f64 / 1e6)),
+            "{op:#}"
+        );
+    }
+    let times: Vec<f64> = window
+        .iter()
+        .map(|o| o["invoke_ms"].as_f64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "window not in time order: {failure:#}"
+    );
+}
+
+#[test]
+fn index_fields_beyond_the_history_do_not_panic() {
+    // The stale read of `stale_read_fails`, as a part whose `index` fields
+    // (positions in a longer full history) all lie beyond its length.
+    let mut h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Done)
+        .write(0, "a", 2.0, 2, 3, Done)
+        .read(1, "a", Some(1.0), 4, 5)
+        .build();
+    for op in &mut h {
+        op.index += 1000;
+    }
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::False);
+    let stuck = &r.details["failures"][0]["stuck_op"];
+    assert_eq!(stuck["index"], 1004, "{stuck:#}");
+    assert_eq!(stuck["complete_ms"], json!(5.0), "{stuck:#}");
+}
+
+fn sequential_history() -> Builder {
+    let mut b = Builder::default();
+    b.write(0, "a", 1.0, 0, 1, Done)
+        .read(1, "a", Some(1.0), 2, 3)
+        .write(0, "b", 1.0, 4, 5, Done)
+        .read_all(1, json!({"a": 1.0, "b": 1.0}), 6, 7)
+        .read_all(1, json!({"a": 1.0, "b": 1.0}), 8, 9);
+    b
+}
+
+#[test]
+fn without_a_successful_final_read_the_verdict_is_unknown() {
+    let r = RegisterChecker::default().check(&sequential_history().build());
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    assert_eq!(r.details["linearizable"], true);
+    // A final read that failed does not count.
+    let h = sequential_history()
+        .op(
+            FINAL_PROCESS,
+            "final-read",
+            None,
+            Value::Null,
+            20,
+            Fail,
+            Value::Null,
+            Some(21),
+        )
+        .build();
+    assert_eq!(
+        RegisterChecker::default().check(&h).valid,
+        Validity::Unknown
+    );
+    // Nor does one that does not show a written key.
+    let h = sequential_history()
+        .final_read(json!({"a": 1.0}), 20, 21)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    assert!(r.summary.contains('b'), "{}", r.summary);
+}
+
+#[test]
+fn a_final_read_showing_every_key_makes_it_valid() {
+    let h = sequential_history()
+        .final_read(json!({"a": 1.0, "b": 1.0}), 20, 21)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::True, "{}", r.summary);
+    assert_eq!(r.details["final_reads"], 1);
+    // Successful reads per key, the final one included.
+    assert_eq!(r.details["keys"]["a"]["reads_ok"], 4, "{}", r.details);
+    assert_eq!(r.details["keys"]["b"]["reads_ok"], 3, "{}", r.details);
+    assert_eq!(r.details["keys"]["a"]["final_reads"], 1, "{}", r.details);
+}
+
+#[test]
+fn old_histories_final_read_by_the_final_process_counts() {
+    // Recorded as a plain `read` by the final process of part 1.
+    let h = sequential_history()
+        .read_all(
+            crate::workload::PROCESS_SPAN + FINAL_PROCESS,
+            json!({"a": 1.0, "b": 1.0}),
+            20,
+            21,
+        )
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::True, "{}", r.summary);
+    // A plain read by a client is not a final read.
+    let h = sequential_history()
+        .read_all(3, json!({"a": 1.0, "b": 1.0}), 20, 21)
+        .build();
+    assert_eq!(
+        RegisterChecker::default().check(&h).valid,
+        Validity::Unknown
+    );
+}
+
+#[test]
+fn the_final_read_is_checked_like_any_read() {
+    let h = sequential_history()
+        .write(0, "a", 2.0, 10, 11, Done)
+        .final_read(json!({"a": 1.0, "b": 1.0}), 20, 21)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::False, "{}", r.summary);
+    assert_eq!(r.details["failures"][0]["stuck_op"]["f"], "final-read");
+}
+
+#[test]
+fn no_acknowledged_write_is_unknown() {
+    let h = Builder::default()
+        .write(0, "a", 1.0, 0, 1, Info)
+        .read(1, "a", None, 2, 3)
+        .final_read(json!({"a": null}), 20, 21)
+        .build();
+    let r = RegisterChecker::default().check(&h);
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    assert_eq!(
+        RegisterChecker::default().check(&[]).valid,
+        Validity::Unknown
     );
 }
