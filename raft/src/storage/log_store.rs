@@ -28,11 +28,10 @@ const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
-/// `limited_get_log_entries` (what replication sends in one AppendEntries)
-/// stops after this many entries or encoded bytes, whichever comes first,
-/// so one RPC stays well under gRPC's default 4 MiB message limit.
-const REPLICATION_MAX_ENTRIES: usize = 1024;
-const REPLICATION_MAX_BYTES: usize = 1024 * 1024;
+// `limited_get_log_entries` (what replication sends in one AppendEntries)
+// stops after REPLICATION_MAX_ENTRIES entries or once REPLICATION_MAX_BYTES
+// encoded bytes were read; `crate::limits` sizes the gRPC messages for it.
+use crate::limits::{REPLICATION_MAX_BYTES, REPLICATION_MAX_ENTRIES};
 
 fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
