@@ -122,3 +122,32 @@ async fn raftctl_status_exit_codes() {
     let (code, out, _) = c.raftctl(&["status"]);
     assert_eq!(code, 2, "no quorum: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_removed_while_down_refuses_to_start() {
+    let mut c = Cluster::start(3, &[]);
+    let leader = c.wait_leader(LIMIT).await;
+    let removed = [3, 2].into_iter().find(|id| *id != leader).unwrap();
+    c.kill9(removed);
+    let (code, out, err) = c.raftctl(&["members", "remove", &removed.to_string()]);
+    assert_eq!(code, 0, "members remove failed: {out}{err}");
+    let before = c.status(leader).await.expect("leader status");
+
+    // Restarted with the flags it always had.
+    let flags = c.master(removed).args.clone();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let (code, out) = c.run_to_exit(removed, &flags);
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "exit code {code:?}: {out}"
+    );
+    assert!(out.contains("removed from the group"), "{out}");
+    assert!(
+        out.contains("raftctl") && out.contains("members add"),
+        "{out}"
+    );
+
+    let after = c.status(leader).await.expect("leader status");
+    assert_eq!(after["role"], "leader", "{after}");
+    assert_eq!(after["term"], before["term"], "{after}");
+}

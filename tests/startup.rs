@@ -118,3 +118,36 @@ async fn refuses_work_dirs_that_are_not_its_own() {
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("--peers") && out.contains("--join"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_master_stays_quiet_while_its_peers_are_slow_to_answer() {
+    let mut c = Cluster::start(3, &[]);
+    let leader = c.wait_leader(LIMIT).await;
+    let term = c.status_u64(leader, "term").await.expect("leader status");
+    let restarted = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
+    let slow = [1, 2, 3]
+        .into_iter()
+        .find(|id| *id != leader && *id != restarted)
+        .unwrap();
+
+    // A paused master accepts connections but never answers, so the
+    // restarted master's start-up probes of it hang until they time out.
+    c.pause(slow);
+    c.restart(restarted);
+    let seen = wait_for("the restarted master hears a leader", LIMIT, || async {
+        let s = c.status(restarted).await?;
+        s["millis_since_leader_contact"].as_u64()?;
+        Some(s)
+    })
+    .await;
+    assert_eq!(
+        seen["term"].as_u64(),
+        Some(term),
+        "the restarted master campaigned before the leader reached it: {seen}"
+    );
+    assert_eq!(seen["leader_id"].as_u64(), Some(leader), "{seen}");
+    let s = c.status(leader).await.expect("leader status");
+    assert_eq!(s["role"], "leader", "{s}");
+    assert_eq!(s["term"].as_u64(), Some(term), "{s}");
+    c.resume(slow);
+}

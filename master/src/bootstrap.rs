@@ -23,6 +23,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MasterArgs;
+use crate::fatal::FatalStop;
+use crate::removal::{find_removal, OwnView};
 use crate::status::{MembershipView, RaftStatus};
 use crate::Master;
 
@@ -30,6 +32,8 @@ use crate::Master;
 pub struct MasterHandle {
     pub master: Arc<Master>,
     shutdown: CancellationToken,
+    /// Set when the master stopped by itself because it cannot go on.
+    fatal: FatalStop,
     server: JoinHandle<std::io::Result<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -42,7 +46,9 @@ impl MasterHandle {
     }
 
     /// Stops leader tasks first (so nothing acts as leader during
-    /// shutdown), then the server, then Raft.
+    /// shutdown), then the server, then Raft. An error if the master had
+    /// stopped by itself (see [`MasterHandle::stopped`]): the reason, for
+    /// `mesoraft master` to exit with.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         for task in self.tasks {
@@ -52,13 +58,17 @@ impl MasterHandle {
         if let Err(e) = self.master.raft.shutdown().await {
             tracing::warn!(error = %e, "Raft core did not shut down cleanly");
         }
+        if let Some(reason) = self.fatal.reason() {
+            bail!("{reason}");
+        }
         match served {
             Ok(r) => r.context("HTTP/gRPC server failed"),
             Err(e) => Err(anyhow::anyhow!("server task panicked: {e}")),
         }
     }
 
-    /// Resolves when the master stops by itself (fatal check failed).
+    /// Resolves when the master stops by itself: its Raft core stopped, or
+    /// it learnt that it was removed from the group.
     pub async fn stopped(&self) {
         self.shutdown.cancelled().await
     }
@@ -183,7 +193,8 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
             })?;
         }
     }
-    let Some(membership) = crate::status::stored_membership(&raft).await else {
+    let Some((membership, membership_log_index)) = crate::status::stored_membership(&raft).await
+    else {
         bail!("the Raft core stopped during start-up; see the log above");
     };
     if !membership.is_empty() && !membership.nodes.contains_key(&args.id) {
@@ -198,9 +209,26 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         );
     }
 
-    if let Err(e) = check_peers_cluster(&args, &cluster, &membership).await {
+    // A master with a membership asks its peers how the group looks to
+    // them: another cluster, or a group that removed it, means it must not
+    // run. (Elections stay off meanwhile, see `quiet_start`.)
+    let peers = if membership.is_empty() {
+        Vec::new()
+    } else {
+        probe_peers(&http_client(), &args, &membership).await
+    };
+    if let Err(e) = check_peers_cluster(&args, &cluster, &peers) {
         let _ = raft.shutdown().await;
         return Err(e);
+    }
+    let own = OwnView {
+        id: args.id,
+        membership_log_index,
+        cluster_id: cluster.get(),
+    };
+    if let Some(removal) = find_removal(&own, &peers) {
+        let _ = raft.shutdown().await;
+        bail!("{}", removal.message(args.id, &address, &args.work_dir));
     }
 
     let listener = TcpListener::bind(&args.listen)
@@ -221,6 +249,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         started_at: SystemTime::now(),
     });
     let shutdown = CancellationToken::new();
+    let fatal = FatalStop::default();
     let grpc = RaftGrpcService::new(raft, cluster, contact);
     let server = tokio::spawn(crate::server::serve(
         listener,
@@ -228,25 +257,37 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         grpc,
         shutdown.clone(),
     ));
-    let mut tasks = vec![tokio::spawn(crate::leader::watch_leadership(
-        master.clone(),
-        shutdown.clone(),
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(crate::leader::watch_leadership(
+            master.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(crate::fatal::watch_core(
+            master.clone(),
+            shutdown.clone(),
+            fatal.clone(),
+        )),
+        tokio::spawn(quiet_start(master.clone(), shutdown.clone())),
+    ];
 
     tracing::info!(node_id = master.id, address = %master.address, initialized = !membership.is_empty(),
         "master serving");
-    if !membership.is_empty() {
-        tasks.push(tokio::spawn(quiet_start(master.clone(), shutdown.clone())));
-    }
     if membership.is_empty() {
         tasks.push(tokio::spawn(initialize_when_possible(
             master.clone(),
             shutdown.clone(),
         )));
+    } else {
+        tasks.push(tokio::spawn(recheck_removal(
+            master.clone(),
+            shutdown.clone(),
+            fatal.clone(),
+        )));
     }
     Ok(MasterHandle {
         master,
         shutdown,
+        fatal,
         server,
         tasks,
     })
@@ -255,11 +296,14 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
 /// A restarted master does not know when it last heard the leader, so
 /// openraft treats its leader lease as expired and it would start an
 /// election as soon as its timer fires, deposing a healthy leader that
-/// simply had not reached it yet (Raft without pre-vote). Stay quiet until
-/// a leader makes contact or a few election timeouts pass with none.
+/// simply had not reached it yet (Raft without pre-vote). The Raft config
+/// starts with elections off (`MasterArgs::raft_config`), so the core
+/// cannot campaign during the start-up checks either; they are switched
+/// on once a leader makes contact or a few election timeouts pass with
+/// none. (A new group's initializer campaigns through `initialize`, which
+/// does not wait for the timer.)
 async fn quiet_start(master: Arc<Master>, shutdown: CancellationToken) {
     let raft = &master.raft;
-    raft.runtime_config().elect(false);
     let patience = Duration::from_millis(3 * master.args.election_timeout_max_ms);
     tokio::select! {
         _ = master.contact.wait_first_contact() => {}
@@ -291,40 +335,90 @@ async fn probe(client: &reqwest::Client, addr: &str) -> Option<RaftStatus> {
     resp.json::<RaftStatus>().await.ok()
 }
 
-/// Refuses to start when a reachable peer belongs to another cluster than
-/// the one recorded in this work dir.
-async fn check_peers_cluster(
+/// `/raft/status` of every other master this one knows of (its stored
+/// membership, `--peers`, `--join`), those that answer.
+async fn probe_peers(
+    client: &reqwest::Client,
     args: &MasterArgs,
-    cluster: &ClusterIdentity,
     membership: &MembershipView,
-) -> anyhow::Result<()> {
-    let Some(mine) = cluster.get() else {
-        return Ok(());
-    };
+) -> Vec<RaftStatus> {
     let mut addrs: Vec<String> = membership.nodes.values().cloned().collect();
     addrs.extend(args.peers.iter().flat_map(|p| p.values().cloned()));
     addrs.extend(args.join.iter().cloned());
     addrs.sort();
     addrs.dedup();
     let own = args.advertised_addr().unwrap_or_default();
-    let client = http_client();
     let probes = addrs
         .iter()
         .filter(|a| **a != own)
-        .map(|a| async { (a.clone(), probe(&client, a).await) });
-    for (addr, status) in futures::future::join_all(probes).await {
-        if let Some(theirs) = status.and_then(|s| s.cluster_id) {
+        .map(|a| probe(client, a));
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Refuses to start when a reachable peer belongs to another cluster than
+/// the one recorded in this work dir.
+fn check_peers_cluster(
+    args: &MasterArgs,
+    cluster: &ClusterIdentity,
+    peers: &[RaftStatus],
+) -> anyhow::Result<()> {
+    let Some(mine) = cluster.get() else {
+        return Ok(());
+    };
+    for peer in peers {
+        if let Some(theirs) = &peer.cluster_id {
             if theirs != mine {
                 bail!(
-                    "work dir {} belongs to cluster {mine}, but the master at {addr} is in \
+                    "work dir {} belongs to cluster {mine}, but the master at {} is in \
                      cluster {theirs}; point --peers at this cluster's masters or use a fresh \
                      work dir",
-                    args.work_dir.display()
+                    args.work_dir.display(),
+                    peer.address
                 );
             }
         }
     }
     Ok(())
+}
+
+/// Until a leader contacts it, a master asks its peers now and then
+/// whether the group removed it (at start-up they may all have been
+/// unreachable), and stops if so.
+async fn recheck_removal(master: Arc<Master>, shutdown: CancellationToken, fatal: FatalStop) {
+    let client = http_client();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = master.contact.wait_first_contact() => return,
+            _ = tokio::time::sleep(crate::removal::RECHECK_INTERVAL) => {}
+        }
+        let metrics = master.raft.metrics().borrow().clone();
+        if metrics.state == mesoraft_raft::openraft::ServerState::Leader {
+            return;
+        }
+        let membership = MembershipView::from_metrics(&metrics);
+        let peers = probe_peers(&client, &master.args, &membership).await;
+        let own = OwnView {
+            id: master.id,
+            membership_log_index: metrics.membership_config.log_id().map(|l| l.index),
+            cluster_id: master.cluster.get(),
+        };
+        if let Some(removal) = find_removal(&own, &peers) {
+            let message = removal.message(master.id, &master.address, &master.args.work_dir);
+            tracing::error!(
+                node_id = master.id,
+                reporter = removal.reporter,
+                membership_log_index = removal.log_index,
+                "{message}"
+            );
+            fatal.stop(message, &shutdown);
+            return;
+        }
+    }
 }
 
 /// The lowest-id rule (see the module docs), retried until the group

@@ -188,9 +188,14 @@ impl MasterArgs {
             election_timeout_min: self.election_timeout_min_ms,
             election_timeout_max: self.election_timeout_max_ms,
             // 0.9 applies this per snapshot chunk; a registry of 100k agents
-            // is tens of MB, so use big chunks with a generous timeout.
+            // is tens of MB, so use big chunks with a generous timeout. The
+            // chunk size is one the transport's message limit allows.
             install_snapshot_timeout: 10_000,
-            snapshot_max_chunk_size: 4 * 1024 * 1024,
+            snapshot_max_chunk_size: mesoraft_raft::limits::SNAPSHOT_CHUNK_BYTES as u64,
+            // Off until the start-up checks are done and a leader made
+            // contact (or a few election timeouts passed): a restarted
+            // master must not campaign first (`bootstrap::quiet_start`).
+            enable_elect: false,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
             // Keep a snapshot interval's worth of entries so a briefly lagging
             // follower catches up from the log, not by a snapshot transfer.
@@ -228,5 +233,26 @@ mod tests {
         ] {
             assert!(parse_peers(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn the_raft_core_starts_with_elections_off() {
+        let args = MasterArgs {
+            id: 1,
+            listen: "127.0.0.1:5050".into(),
+            advertise: None,
+            peers: Some(parse_peers("1=127.0.0.1:5050").unwrap()),
+            join: vec![],
+            work_dir: "/tmp/m1".into(),
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            snapshot_logs: 100,
+            write_timeout_ms: 5000,
+            debug_unsafe_stale_reads: false,
+        };
+        let config = args.raft_config().unwrap();
+        assert!(!config.enable_elect);
+        assert!(config.enable_heartbeat);
     }
 }

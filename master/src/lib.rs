@@ -5,6 +5,8 @@
 //!   rejoining from disk, the refusals that protect a group from a wrong
 //!   work dir.
 //! * [`leader`]: turns Raft leadership into the leader-only task set.
+//! * [`fatal`]: stops the master (non-zero exit) when its Raft core
+//!   stopped; [`removal`]: refuses to run a master the group removed.
 //! * [`http`]: HTTP endpoints; [`server`] serves them and the peers' gRPC
 //!   on one port.
 //! * [`status`]: the local view of the group (`/raft/status`, metrics).
@@ -14,9 +16,11 @@
 pub mod bootstrap;
 pub mod config;
 pub mod ctl;
+pub mod fatal;
 pub mod http;
 pub mod leader;
 pub mod local;
+pub mod removal;
 pub mod server;
 pub mod status;
 

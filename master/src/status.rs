@@ -37,6 +37,11 @@ pub struct RaftStatus {
     pub millis_since_leader_contact: Option<u64>,
     pub voter: bool,
     pub membership: MembershipView,
+    /// Log index of the entry that set `membership` (None before the
+    /// first one), so a restarting master can tell a newer membership
+    /// from its own.
+    #[serde(default)]
+    pub membership_log_index: Option<u64>,
     /// Leader only: per-follower replication progress.
     pub replication: Option<BTreeMap<NodeId, PeerReplication>>,
     pub elections_seen: u64,
@@ -167,16 +172,24 @@ impl RaftStatus {
             initial_peers: master.args.peers.clone(),
             recovery_warning: None,
             registry_digest: None,
+            membership_log_index: m.membership_config.log_id().map(|l| l.index),
             membership,
         }
     }
 }
 
-/// The effective membership, asked of the Raft core itself: right after
-/// `Raft::new` the metrics channel may not carry it yet.
-pub async fn stored_membership(raft: &mesoraft_raft::Raft) -> Option<MembershipView> {
+/// The effective membership and the log index of the entry that set it,
+/// asked of the Raft core itself: right after `Raft::new` the metrics
+/// channel may not carry it yet.
+pub async fn stored_membership(
+    raft: &mesoraft_raft::Raft,
+) -> Option<(MembershipView, Option<u64>)> {
     raft.with_raft_state(|st| {
-        MembershipView::from_membership(st.membership_state.effective().membership())
+        let effective = st.membership_state.effective();
+        (
+            MembershipView::from_membership(effective.membership()),
+            effective.log_id().map(|l| l.index),
+        )
     })
     .await
     .ok()

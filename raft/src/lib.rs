@@ -4,12 +4,15 @@
 //!   the registry state machine, and snapshot files.
 //! * [`network`]: the tonic transport: a client with one cached channel per
 //!   peer, and the server side that feeds incoming RPCs into [`Raft`].
+//! * [`proposer`]: group commit of registry commands within a byte budget.
+//! * [`limits`]: entry, message and chunk sizes, derived from one another.
 //!
 //! Everything openraft-specific stays in this crate so that the master
 //! depends on a small surface.
 
 use std::io::Cursor;
 
+pub mod limits;
 pub mod network;
 pub mod proposer;
 pub mod storage;

@@ -8,14 +8,22 @@
 //! and one replication round for the whole batch. A lone writer finds a
 //! free slot and gets its own entry at once, so batching adds no latency
 //! when there is no load.
+//!
+//! A batch is bounded in commands and in encoded bytes
+//! ([`MAX_PROPOSAL_BYTES`]), so an entry always fits one AppendEntries
+//! (see `crate::limits`). A command is checked before it is queued: one
+//! that breaks a registry limit, or whose encoding alone is over
+//! [`MAX_COMMAND_BYTES`], is refused there and never reaches Raft.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
-use mesoraft_registry::{Command, CommandResult};
+use mesoraft_registry::{check_command, Command, CommandResult, Limit, RegistryError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::limits::{MAX_COMMAND_BYTES, MAX_PROPOSAL_BYTES};
 use crate::{ClientWriteError, Raft, RaftError};
 
 /// The payload of one Raft log entry: registry commands applied in order,
@@ -48,6 +56,12 @@ pub enum WriteError {
     /// every waiter of a batch gets a copy.
     #[error(transparent)]
     Raft(Box<RaftError<ClientWriteError>>),
+    /// Refused before it was proposed: the command breaks a registry limit
+    /// or rule that does not depend on the registry's state, or encodes to
+    /// more than `MAX_COMMAND_BYTES` (`LimitExceeded` with
+    /// `Limit::Command`). Certainly not applied.
+    #[error("{0}")]
+    Refused(RegistryError),
     /// The master is shutting down or the reply was lost: the command may
     /// or may not have been committed.
     #[error("{0}")]
@@ -57,9 +71,13 @@ pub enum WriteError {
 /// How much the proposer packs together.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchLimits {
-    /// Most commands in one log entry; bounds the entry's size and the time
-    /// the state machine holds its lock while applying it.
+    /// Most commands in one log entry; bounds the time the state machine
+    /// holds its lock while applying it.
     pub max_commands: usize,
+    /// Most encoded bytes of commands in one log entry (each command
+    /// counts its JSON length plus one separator). At least
+    /// `MAX_COMMAND_BYTES + 1`, so any accepted command fits alone.
+    pub max_bytes: usize,
     /// Proposals submitted to Raft and not yet answered; while all are
     /// busy, new commands wait and form the next batch. One is best with
     /// openraft 0.9, whose core waits for each entry's fsync before taking
@@ -73,6 +91,7 @@ impl Default for BatchLimits {
     fn default() -> Self {
         BatchLimits {
             max_commands: 256,
+            max_bytes: MAX_PROPOSAL_BYTES,
             max_in_flight: 1,
         }
     }
@@ -80,7 +99,63 @@ impl Default for BatchLimits {
 
 struct Pending {
     command: Command,
+    /// What the command adds to a proposal's budget.
+    cost: usize,
     reply: oneshot::Sender<Result<CommandResult, WriteError>>,
+}
+
+/// The encoded length of `command` in a log entry (JSON, as the log store
+/// and the transport write it), without building the encoding.
+pub fn encoded_len(command: &Command) -> usize {
+    struct Counter(usize);
+    impl io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, command) {
+        Ok(()) => counter.0,
+        // Commands always encode; if one ever did not, it could not be
+        // logged either: count it as too large.
+        Err(_) => usize::MAX,
+    }
+}
+
+/// Checks a command before it is queued; returns its cost in a batch.
+fn admit(command: &Command) -> Result<usize, RegistryError> {
+    check_command(command)?;
+    let len = encoded_len(command);
+    Limit::Command.check(len)?;
+    Ok(len + 1)
+}
+
+/// Collects one batch: `first`, then items from `next` while they fit in
+/// `limits` (by count and by the sum of `cost`). Returns the batch and the
+/// item that did not fit, which must start the next batch. Pure, so the
+/// budget rules are tested without Raft.
+fn fill_batch<T>(
+    first: T,
+    cost: impl Fn(&T) -> usize,
+    limits: &BatchLimits,
+    mut next: impl FnMut() -> Option<T>,
+) -> (Vec<T>, Option<T>) {
+    let mut used = cost(&first);
+    let mut batch = vec![first];
+    while batch.len() < limits.max_commands {
+        let Some(item) = next() else { break };
+        let item_cost = cost(&item);
+        if used.saturating_add(item_cost) > limits.max_bytes {
+            return (batch, Some(item));
+        }
+        used += item_cost;
+        batch.push(item);
+    }
+    (batch, None)
 }
 
 /// Handle to the batching task. Cheap to clone; the task ends when the
@@ -95,6 +170,7 @@ impl Proposer {
     pub fn spawn(raft: Raft, limits: BatchLimits) -> Self {
         let limits = BatchLimits {
             max_commands: limits.max_commands.max(1),
+            max_bytes: limits.max_bytes.max(MAX_COMMAND_BYTES + 1),
             max_in_flight: limits.max_in_flight.max(1),
         };
         // Room for a burst of every connection's request; beyond that
@@ -106,10 +182,17 @@ impl Proposer {
 
     /// Proposes `command` and waits until it is applied (or refused). Not
     /// bounded in time: callers wrap it in their own timeout, after which
-    /// the outcome is unknown.
+    /// the outcome is unknown. A command over a limit is refused at once
+    /// (`WriteError::Refused`) and never proposed.
     pub async fn write(&self, command: Command) -> Result<CommandResult, WriteError> {
+        let cost = admit(&command).map_err(WriteError::Refused)?;
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Pending { command, reply }).await.is_err() {
+        let pending = Pending {
+            command,
+            cost,
+            reply,
+        };
+        if self.tx.send(pending).await.is_err() {
             return Err(WriteError::OutcomeUnknown(
                 "the master is shutting down and takes no more writes".into(),
             ));
@@ -126,22 +209,23 @@ impl Proposer {
 
 async fn batch_loop(raft: Raft, mut rx: mpsc::Receiver<Pending>, limits: BatchLimits) {
     let slots = Arc::new(Semaphore::new(limits.max_in_flight));
+    // A command that did not fit the previous batch; it leads the next.
+    let mut carried: Option<Pending> = None;
     loop {
         // Take a slot before looking at the queue: while every slot is busy,
         // commands pile up and leave together.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
-        let Some(first) = rx.recv().await else {
-            return;
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(p) => p,
+                None => return,
+            },
         };
-        let mut batch = vec![first];
-        while batch.len() < limits.max_commands {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
+        let (batch, rest) = fill_batch(first, |p| p.cost, &limits, || rx.try_recv().ok());
+        carried = rest;
         let raft = raft.clone();
         tokio::spawn(async move {
             propose(&raft, batch).await;
@@ -183,5 +267,115 @@ async fn propose(raft: &Raft, batch: Vec<Pending>) {
                 let _ = reply.send(Err(WriteError::Raft(e.clone())));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesoraft_proto::mesos::v1::WeightInfo;
+    use mesoraft_registry::{MAX_ROLE_LEN, MAX_WEIGHT_INFOS_PER_CALL};
+
+    fn limits(max_commands: usize, max_bytes: usize) -> BatchLimits {
+        BatchLimits {
+            max_commands,
+            max_bytes,
+            max_in_flight: 1,
+        }
+    }
+
+    /// Splits a queue of costs into batches the way the loop does.
+    fn batches(costs: &[usize], limits: &BatchLimits) -> Vec<Vec<usize>> {
+        let mut queue = costs.iter().copied();
+        let mut carried = None;
+        let mut out = Vec::new();
+        while let Some(first) = carried.take().or_else(|| queue.next()) {
+            let (batch, rest) = fill_batch(first, |c| *c, limits, || queue.next());
+            out.push(batch);
+            carried = rest;
+        }
+        out
+    }
+
+    #[test]
+    fn a_batch_never_exceeds_the_byte_budget_or_the_count() {
+        let l = limits(3, 10);
+        assert_eq!(batches(&[4, 4, 4, 1], &l), vec![vec![4, 4], vec![4, 1]]);
+        assert_eq!(
+            batches(&[1, 1, 1, 1, 1], &l),
+            vec![vec![1, 1, 1], vec![1, 1]]
+        );
+        assert_eq!(
+            batches(&[10, 1, 9, 2], &l),
+            vec![vec![10], vec![1, 9], vec![2]]
+        );
+        // Nothing is lost or reordered.
+        let costs: Vec<usize> = (0..200).map(|i| 1 + (i * 7) % 10).collect();
+        let split = batches(&costs, &l);
+        assert_eq!(split.concat(), costs);
+        for batch in split {
+            assert!(
+                batch.len() <= 3 && batch.iter().sum::<usize>() <= 10,
+                "{batch:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_largest_commands_batch_within_the_default_budget() {
+        let largest = Command::UpdateWeights {
+            weights: (0..MAX_WEIGHT_INFOS_PER_CALL)
+                .map(|i| WeightInfo {
+                    weight: 1.5,
+                    role: Some(format!("{i:04}{}", "r".repeat(MAX_ROLE_LEN - 4))),
+                })
+                .collect(),
+        };
+        let cost = admit(&largest).expect("the largest command is accepted");
+        let l = BatchLimits::default();
+        let split = batches(&vec![cost; 64], &l);
+        assert!(split.len() > 1);
+        for batch in split {
+            assert!(batch.iter().sum::<usize>() <= MAX_PROPOSAL_BYTES);
+        }
+    }
+
+    #[test]
+    fn commands_over_a_limit_are_refused_before_raft() {
+        let long_role = Command::UpdateWeights {
+            weights: vec![WeightInfo {
+                weight: 1.0,
+                role: Some("r".repeat(MAX_ROLE_LEN + 1)),
+            }],
+        };
+        assert!(matches!(
+            admit(&long_role),
+            Err(RegistryError::LimitExceeded {
+                limit: Limit::RoleName,
+                ..
+            })
+        ));
+        // A command no registry limit covers, still too large to log.
+        let huge = Command::InitCluster {
+            cluster_id: "c".repeat(MAX_COMMAND_BYTES),
+        };
+        assert!(matches!(
+            admit(&huge),
+            Err(RegistryError::LimitExceeded {
+                limit: Limit::Command,
+                actual,
+            }) if actual > MAX_COMMAND_BYTES
+        ));
+    }
+
+    #[test]
+    fn encoded_len_is_the_json_length() {
+        let command = Command::InitCluster {
+            cluster_id: "c\u{1}\"é".into(),
+        };
+        assert_eq!(
+            encoded_len(&command),
+            serde_json::to_vec(&command).unwrap().len()
+        );
     }
 }

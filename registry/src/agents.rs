@@ -14,6 +14,7 @@ use mesoraft_proto::mesos::v1::{AgentId, AgentInfo};
 
 use crate::error::IdKind;
 use crate::ids::validate_id;
+use crate::limits::check_agent_info;
 use crate::model::{AdmittedAgent, AgentFlags, UnreachableAgent};
 use crate::{CommandResult, Registry, RegistryError, Response, TimeNs};
 
@@ -31,6 +32,7 @@ impl Registry {
 
         let mut info = info.clone();
         info.id = Some(agent_id_message(&agent_id));
+        check_agent_info(&info)?;
         self.admit(&agent_id, info, AgentFlags::default());
         Ok(Response::AgentAdmitted { agent_id })
     }
@@ -39,6 +41,7 @@ impl Registry {
     pub(crate) fn update_agent(&mut self, info: &AgentInfo) -> CommandResult {
         let agent_id = required_agent_id(info, "UpdateAgent")?;
         validate_id(IdKind::Agent, agent_id)?;
+        check_agent_info(info)?;
         let agent = match self.admitted.get_mut(agent_id) {
             Some(agent) => agent,
             None => return Err(self.not_admitted_error(agent_id)),
@@ -72,6 +75,7 @@ impl Registry {
     pub(crate) fn mark_reachable(&mut self, info: &AgentInfo) -> CommandResult {
         let agent_id = required_agent_id(info, "MarkReachable")?;
         validate_id(IdKind::Agent, agent_id)?;
+        check_agent_info(info)?;
         if self.admitted.contains_key(agent_id) {
             return Ok(Response::Unchanged);
         }

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::Limit;
+
 /// Which id space an id belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdKind {
@@ -97,6 +99,9 @@ pub enum RegistryError {
 
     #[error("framework '{framework_id}' is not in the registry: add it first")]
     FrameworkUnknown { framework_id: String },
+
+    #[error("{}", limit.explain(*actual))]
+    LimitExceeded { limit: Limit, actual: usize },
 
     #[error("a weight without a role: every WeightInfo of UPDATE_WEIGHTS must name its role")]
     MissingRole,

@@ -9,6 +9,7 @@ use mesoraft_proto::mesos::v1::{FrameworkId, FrameworkInfo};
 
 use crate::error::IdKind;
 use crate::ids::validate_id;
+use crate::limits::check_framework_info;
 use crate::model::FrameworkRecord;
 use crate::{CommandResult, Registry, RegistryError, Response, TimeNs};
 
@@ -34,6 +35,7 @@ impl Registry {
         info.id = Some(FrameworkId {
             value: framework_id.clone(),
         });
+        check_framework_info(&info)?;
         let record = FrameworkRecord {
             info,
             registered_ns: time_ns,
@@ -62,6 +64,7 @@ impl Registry {
                 command: "UpdateFramework".to_string(),
             })?;
         validate_id(IdKind::Framework, framework_id)?;
+        check_framework_info(info)?;
         let record = match self.frameworks.get_mut(framework_id) {
             Some(record) => record,
             None => return Err(self.absent_framework_error(framework_id)),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::IdKind;
+use crate::limits::clip;
 use crate::RegistryError;
 
 /// Longest id accepted: ids name directories on agents (Mesos's NAME_MAX).
@@ -33,9 +34,30 @@ pub fn validate_id(kind: IdKind, id: &str) -> Result<(), RegistryError> {
     };
     Err(RegistryError::InvalidId {
         kind,
-        id: id.to_string(),
+        id: clip(id),
         reason,
     })
+}
+
+/// The one rule tying an id counter to the ids in the registry: the
+/// counter `next` *covers* sequence number `n` when it can never hand `n`
+/// out again, because it has moved past it or is exhausted (`u64::MAX` is
+/// never handed out). `apply` moves counters with [`advance_past`], which
+/// always leaves the number covered; the snapshot loader requires every
+/// stored id in the generated form to be covered. Both go through this
+/// function, so any state `apply` produces restores from its snapshot.
+pub(crate) fn covers(next: u64, n: u64) -> bool {
+    n < next || next == u64::MAX
+}
+
+/// The counter after `n` came into use: unchanged if it covers `n`
+/// already, else just past it (saturating at `u64::MAX`, exhausted).
+pub(crate) fn advance_past(next: u64, n: u64) -> u64 {
+    if covers(next, n) {
+        next
+    } else {
+        n.saturating_add(1)
+    }
 }
 
 /// The next sequence numbers for generated ids. They only move forward:
@@ -65,29 +87,33 @@ impl IdCounters {
     /// Records that `id` is now in use: moves the agent counter past it if
     /// it has the generated form.
     pub fn note_agent_id(&mut self, cluster_id: &str, id: &str) {
-        if let Some(n) = sequence_of(id, cluster_id, "-S") {
-            self.next_agent = self.next_agent.max(n.saturating_add(1));
+        if let Some(n) = sequence_of(id, cluster_id, AGENT_SEPARATOR) {
+            self.next_agent = advance_past(self.next_agent, n);
         }
     }
 
     /// Records that `id` is now in use (see [`Self::note_agent_id`]).
     pub fn note_framework_id(&mut self, cluster_id: &str, id: &str) {
-        if let Some(n) = sequence_of(id, cluster_id, "-") {
-            self.next_framework = self.next_framework.max(n.saturating_add(1));
+        if let Some(n) = sequence_of(id, cluster_id, FRAMEWORK_SEPARATOR) {
+            self.next_framework = advance_past(self.next_framework, n);
         }
     }
 
-    /// Whether `id` has the generated agent form with a number the counter
-    /// has not passed yet (used to check restored snapshots).
-    pub fn agent_id_ahead(&self, cluster_id: &str, id: &str) -> bool {
-        sequence_of(id, cluster_id, "-S").is_some_and(|n| n >= self.next_agent)
+    /// Whether the agent counter can never generate `id` (true for ids
+    /// not in the generated form). Every stored agent id must satisfy it.
+    pub fn covers_agent_id(&self, cluster_id: &str, id: &str) -> bool {
+        sequence_of(id, cluster_id, AGENT_SEPARATOR).is_none_or(|n| covers(self.next_agent, n))
     }
 
-    /// Like [`Self::agent_id_ahead`], for framework ids.
-    pub fn framework_id_ahead(&self, cluster_id: &str, id: &str) -> bool {
-        sequence_of(id, cluster_id, "-").is_some_and(|n| n >= self.next_framework)
+    /// Like [`Self::covers_agent_id`], for framework ids.
+    pub fn covers_framework_id(&self, cluster_id: &str, id: &str) -> bool {
+        sequence_of(id, cluster_id, FRAMEWORK_SEPARATOR)
+            .is_none_or(|n| covers(self.next_framework, n))
     }
 }
+
+const AGENT_SEPARATOR: &str = "-S";
+const FRAMEWORK_SEPARATOR: &str = "-";
 
 fn available(next: u64, kind: IdKind) -> Result<u64, RegistryError> {
     if next == u64::MAX {
@@ -98,11 +124,11 @@ fn available(next: u64, kind: IdKind) -> Result<u64, RegistryError> {
 }
 
 fn agent_id(cluster_id: &str, n: u64) -> String {
-    format!("{cluster_id}-S{n}")
+    format!("{cluster_id}{AGENT_SEPARATOR}{n}")
 }
 
 fn framework_id(cluster_id: &str, n: u64) -> String {
-    format!("{cluster_id}-{n:04}")
+    format!("{cluster_id}{FRAMEWORK_SEPARATOR}{n:04}")
 }
 
 /// `n` if `id` is `<cluster_id><separator><n>` with `n` all ASCII digits.
@@ -210,5 +236,37 @@ mod tests {
         );
         counters.note_framework_id("c", &format!("c-{}", u64::MAX - 1));
         assert!(counters.peek_framework_id("c").is_err());
+    }
+
+    #[test]
+    fn advancing_always_leaves_the_number_covered() {
+        let edges = [0, 1, 2, 41, 42, u64::MAX - 2, u64::MAX - 1, u64::MAX];
+        for next in edges {
+            for n in edges {
+                let after = advance_past(next, n);
+                assert!(covers(after, n), "next {next}, n {n} -> {after}");
+                assert!(after >= next, "the counter moved back: {next} -> {after}");
+                // Nothing the counter had covered becomes uncovered.
+                for m in edges {
+                    assert!(!covers(next, m) || covers(after, m));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_exhausted_counter_covers_every_number_and_hands_out_none() {
+        assert!(covers(u64::MAX, u64::MAX));
+        assert!(!covers(u64::MAX - 1, u64::MAX));
+        let mut counters = IdCounters::default();
+        let largest = format!("c-S{}", u64::MAX);
+        counters.note_agent_id("c", &largest);
+        assert!(counters.covers_agent_id("c", &largest));
+        assert!(counters.peek_agent_id("c").is_err());
+        let next_to_largest = format!("c-{}", u64::MAX - 1);
+        let mut counters = IdCounters::default();
+        counters.note_framework_id("c", &next_to_largest);
+        assert!(counters.covers_framework_id("c", &next_to_largest));
+        assert_eq!(counters.next_framework, u64::MAX);
     }
 }

@@ -34,6 +34,7 @@
 //! Like Mesos, the two lists are limited separately: up to `max_count`
 //! unreachable entries *and* up to `max_count` gone entries.
 
+use crate::limits::MAX_PRUNE_ENTRIES;
 use crate::{Command, PruneEntry, Registry, Response, TimeNs};
 use mesoraft_proto::mesos::v1::AgentId;
 
@@ -43,9 +44,10 @@ pub const DEFAULT_MAX_AGENT_COUNT: usize = 100 * 1024;
 /// Default `--registry-max-agent-age`: two weeks, in nanoseconds (Mesos's).
 pub const DEFAULT_MAX_AGENT_AGE_NS: i64 = 14 * 24 * 60 * 60 * 1_000_000_000;
 
-/// The entries a GC round should drop, oldest first in each list (so a
-/// leader that wants smaller log entries can truncate the lists and still
-/// drop the most overdue ones first).
+/// The entries a GC round should drop, oldest first in each list, at most
+/// `MAX_PRUNE_ENTRIES` per list (one Prune command must stay within the
+/// command size limit); the most overdue go first and the rest in the
+/// next rounds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PruneSelection {
     pub unreachable: Vec<PruneEntry>,
@@ -136,7 +138,7 @@ fn select_list<'a>(
         oldest_first.partition_point(|&(time_ns, _)| is_expired(now_ns, time_ns, max_age_ns));
     oldest_first
         .into_iter()
-        .take(excess.max(expired))
+        .take(excess.max(expired).min(MAX_PRUNE_ENTRIES))
         .map(|(time_ns, id)| PruneEntry {
             agent_id: AgentId {
                 value: id.to_string(),
@@ -358,5 +360,29 @@ mod tests {
         // A pruned gone id is forgotten too, exactly as in Mesos: the GC
         // bounds the tombstones. Generated ids still never repeat.
         assert_eq!(registry.agent_state("g1"), AgentState::Unknown);
+    }
+
+    #[test]
+    fn one_round_selects_at_most_the_prune_limit_oldest_first() {
+        let mut registry = cluster("c");
+        let total = MAX_PRUNE_ENTRIES + 5;
+        for n in 0..total {
+            let id = format!("c-S{n}");
+            apply_ok(&mut registry, admit(Some(&id)));
+            apply_ok(&mut registry, mark_gone(&id, (total - n) as TimeNs));
+        }
+        let selection = registry.select_prune(0, 0, NO_AGE_LIMIT);
+        assert_eq!(selection.gone.len(), MAX_PRUNE_ENTRIES);
+        assert_eq!(selection.gone[0].time_ns, 1, "oldest first");
+        let response = apply_ok(&mut registry, selection.into_command());
+        assert_eq!(
+            response,
+            Response::Pruned {
+                unreachable: 0,
+                gone: MAX_PRUNE_ENTRIES
+            }
+        );
+        let rest = registry.select_prune(0, 0, NO_AGE_LIMIT);
+        assert_eq!(rest.gone.len(), 5);
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{IdKind, SnapshotError};
 use crate::ids::validate_id;
-use crate::weights::validate_role;
+use crate::limits::{check_agent_info, check_framework_info, Limit};
+use crate::weights::validate_role_weight;
 use crate::Registry;
 
 /// The snapshot format this binary writes and reads.
@@ -71,8 +72,9 @@ impl Registry {
     }
 
     /// Checks what `apply` guarantees (ids valid and in one list only,
-    /// records stored under their own id, counters ahead of every generated
-    /// id, weights valid). [`Registry::from_snapshot_bytes`] calls it; call
+    /// records stored under their own id, counters covering every
+    /// generated id, weights valid, sizes within the limits), each with
+    /// the function `apply` enforces it with. [`Registry::from_snapshot_bytes`] calls it; call
     /// it after deserializing a `Registry` any other way.
     pub fn check_invariants(&self) -> Result<(), SnapshotError> {
         self.find_inconsistency()
@@ -100,6 +102,7 @@ impl Registry {
             if agent.info.id.as_ref().map(|i| i.value.as_str()) != Some(id.as_str()) {
                 return Err(format!("admitted agent '{id}' is stored with another id"));
             }
+            check_agent_info(&agent.info).map_err(|e| format!("agent '{id}': {e}"))?;
         }
         let agent_ids = self
             .admitted
@@ -112,7 +115,7 @@ impl Registry {
             if !seen.insert(id) {
                 return Err(format!("agent '{id}' is in more than one list"));
             }
-            if cluster_id.is_some_and(|c| self.counters.agent_id_ahead(c, id)) {
+            if cluster_id.is_some_and(|c| !self.counters.covers_agent_id(c, id)) {
                 return Err(format!("agent '{id}' is ahead of the agent id counter"));
             }
         }
@@ -124,6 +127,7 @@ impl Registry {
             if self.completed_frameworks.contains_key(id) {
                 return Err(format!("framework '{id}' is both known and completed"));
             }
+            check_framework_info(&framework.info).map_err(|e| format!("framework '{id}': {e}"))?;
         }
         for id in self
             .frameworks
@@ -131,18 +135,18 @@ impl Registry {
             .chain(self.completed_frameworks.keys())
         {
             validate_id(IdKind::Framework, id).map_err(|e| e.to_string())?;
-            if cluster_id.is_some_and(|c| self.counters.framework_id_ahead(c, id)) {
+            if cluster_id.is_some_and(|c| !self.counters.covers_framework_id(c, id)) {
                 return Err(format!(
                     "framework '{id}' is ahead of the framework id counter"
                 ));
             }
         }
 
+        Limit::WeightedRoles
+            .check(self.weights.len())
+            .map_err(|e| e.to_string())?;
         for (role, &weight) in &self.weights {
-            validate_role(role).map_err(|e| e.to_string())?;
-            if !weight.is_finite() || weight <= 0.0 {
-                return Err(format!("role '{role}' has invalid weight {weight}"));
-            }
+            validate_role_weight(role, weight).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

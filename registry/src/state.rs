@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IdKind;
 use crate::ids::{validate_id, IdCounters};
+use crate::limits::check_prune_lists;
 use crate::model::{AdmittedAgent, AgentState, FrameworkRecord, UnreachableAgent};
 use crate::{Command, CommandResult, RegistryError, Response, TimeNs};
 
@@ -51,7 +52,10 @@ impl Registry {
             Command::MarkReachable { info } => self.mark_reachable(info),
             Command::MarkGone { agent_id, time_ns } => self.mark_gone(&agent_id.value, *time_ns),
             Command::RemoveAgent { agent_id } => self.remove_agent(&agent_id.value),
-            Command::Prune { unreachable, gone } => Ok(self.prune(unreachable, gone)),
+            Command::Prune { unreachable, gone } => {
+                check_prune_lists(unreachable, gone)?;
+                Ok(self.prune(unreachable, gone))
+            }
             Command::AddFramework { info, time_ns } => self.add_framework(info, *time_ns),
             Command::UpdateFramework {
                 info,

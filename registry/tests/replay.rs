@@ -371,3 +371,88 @@ mod arbitrary_input {
         }
     }
 }
+
+/// Whatever state `apply` produces, its snapshot restores to an equal
+/// state: the loader's invariants are the rules `apply` enforces, not
+/// stricter ones. Ids cluster around the id counters' edges (the largest
+/// numbers, leading zeros, numbers too long for a counter), where the two
+/// sets of rules could part.
+mod snapshot_restores_every_applied_state {
+    use super::*;
+
+    fn sequence_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("0".to_string()),
+            Just("7".to_string()),
+            Just("0007".to_string()),
+            Just((u64::MAX - 1).to_string()),
+            Just(u64::MAX.to_string()),
+            Just(format!("0{}", u64::MAX)),
+            Just("18446744073709551616".to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+        ]
+    }
+
+    fn edge_agent_id() -> impl Strategy<Value = AgentId> {
+        prop_oneof![
+            4 => sequence_number().prop_map(|n| format!("c-S{n}")),
+            1 => sequence_number().prop_map(|n| format!("c-{n}")),
+            1 => Just("x".to_string()),
+        ]
+        .prop_map(|value| AgentId { value })
+    }
+
+    fn edge_framework_id() -> impl Strategy<Value = FrameworkId> {
+        prop_oneof![
+            4 => sequence_number().prop_map(|n| format!("c-{n}")),
+            1 => sequence_number().prop_map(|n| format!("c-S{n}")),
+        ]
+        .prop_map(|value| FrameworkId { value })
+    }
+
+    fn agent() -> impl Strategy<Value = AgentInfo> {
+        prop::option::weighted(0.8, edge_agent_id()).prop_map(|id| AgentInfo {
+            hostname: "h".to_string(),
+            id,
+            ..Default::default()
+        })
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        let framework =
+            prop::option::weighted(0.8, edge_framework_id()).prop_map(|id| FrameworkInfo {
+                user: "u".to_string(),
+                name: "n".to_string(),
+                id,
+                ..Default::default()
+            });
+        prop_oneof![
+            1 => Just(Command::InitCluster { cluster_id: "c".to_string() }),
+            4 => agent().prop_map(|info| Command::AdmitAgent { info }),
+            3 => agent().prop_map(|info| Command::MarkReachable { info }),
+            2 => edge_agent_id().prop_map(|agent_id| Command::MarkUnreachable { agent_id, time_ns: 1 }),
+            2 => edge_agent_id().prop_map(|agent_id| Command::MarkGone { agent_id, time_ns: 2 }),
+            4 => framework.prop_map(|info| Command::AddFramework { info, time_ns: 3 }),
+            2 => edge_framework_id().prop_map(|framework_id| Command::CompleteFramework { framework_id, time_ns: 4 }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn after_every_command(commands in prop::collection::vec(command(), 0..40)) {
+            let mut registry = Registry::default();
+            registry.apply(&Command::InitCluster { cluster_id: "c".to_string() })
+                .expect("InitCluster");
+            for command in &commands {
+                let _ = apply_checked(&mut registry, command);
+                let restored = Registry::from_snapshot_bytes(&registry.to_snapshot_bytes());
+                prop_assert_eq!(
+                    restored.as_ref(), Ok(&registry),
+                    "state after {:?} does not restore from its snapshot", command
+                );
+            }
+        }
+    }
+}

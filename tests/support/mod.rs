@@ -118,6 +118,71 @@ impl MasterProc {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// The exit status if the process has ended by itself (reaping it),
+    /// None while it runs or when it was never started.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status)
+    }
+
+    /// Waits until the process ends by itself; None if it still runs
+    /// after `limit`.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A small seeded generator (splitmix64) for fault timings: tests print
+/// the seed, and `MESORAFT_TEST_SEED=<seed>` replays a run.
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// From `MESORAFT_TEST_SEED`, else from the clock; prints the seed.
+    pub fn from_env(test: &str) -> Self {
+        let seed = std::env::var("MESORAFT_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        eprintln!("{test}: seed {seed} (replay with MESORAFT_TEST_SEED={seed})");
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when n is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
 }
 
 pub struct Cluster {
@@ -276,6 +341,26 @@ impl Cluster {
         let m = self.master(id);
         m.signal(libc::SIGCONT);
         m.paused = false;
+    }
+
+    /// A numeric field of a master's `/raft/status`.
+    pub async fn status_u64(&self, id: u64, field: &str) -> Option<u64> {
+        self.status(id).await?[field].as_u64()
+    }
+
+    /// Waits until master `id` has applied everything `leader` had
+    /// committed when the wait began.
+    pub async fn wait_caught_up(&self, id: u64, leader: u64, limit: Duration) {
+        let target = wait_for("the leader's commit index", limit, || {
+            self.status_u64(leader, "committed_index")
+        })
+        .await;
+        wait_for(
+            &format!("master {id} applies up to index {target}"),
+            limit,
+            || async { (self.status_u64(id, "applied_index").await? >= target).then_some(()) },
+        )
+        .await
     }
 
     pub async fn status(&self, id: u64) -> Option<Value> {

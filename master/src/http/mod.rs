@@ -1,6 +1,7 @@
 //! HTTP endpoints (frameworks, operators, tools), served on the same port
 //! as the peers' gRPC.
 
+mod body;
 mod info;
 mod metrics;
 mod operator;
@@ -9,11 +10,13 @@ mod routing;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::Master;
 
+pub use body::MAX_REQUEST_BODY_BYTES;
 pub use routing::ApiError;
 
 pub fn router(master: Arc<Master>) -> Router {
@@ -28,5 +31,6 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/raft/members", get(raft_admin::members))
         .route("/raft/members/add", post(raft_admin::add_member))
         .route("/raft/members/remove", post(raft_admin::remove_member))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .with_state(master)
 }

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +17,8 @@ use mesoraft_registry::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::routing::{forward_error, write_error, ApiError, Routed};
+use super::body::LimitedBody;
+use super::routing::{forward_error, refused, write_error, ApiError, Routed};
 use crate::Master;
 
 #[derive(Deserialize)]
@@ -63,7 +63,7 @@ pub async fn call(
     State(master): State<Arc<Master>>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     match handle(&master, &headers, &body).await {
         Ok(resp) => resp,
@@ -178,7 +178,7 @@ async fn update_weights(master: &Master, body: UpdateWeightsBody) -> Result<Resp
     let result = master.write(Command::UpdateWeights { weights }).await?;
     match result {
         Ok(_) => Ok(StatusCode::OK.into_response()),
-        Err(e) => Err(ApiError::bad_request(format!("{e}\n"))),
+        Err(e) => Err(refused(&e)),
     }
 }
 
@@ -192,6 +192,7 @@ impl Master {
         match tokio::time::timeout(timeout, self.proposer.write(command)).await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(WriteError::Raft(e))) => Err(write_error(*e)),
+            Ok(Err(WriteError::Refused(e))) => Err(refused(&e)),
             Ok(Err(WriteError::OutcomeUnknown(why))) => {
                 Err(ApiError::OutcomeUnknown(format!("{why}\n")))
             }

@@ -15,6 +15,7 @@ use openraft::ChangeMembers;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::body::LimitedBody;
 use super::routing::{write_error, ApiError, Routed};
 use crate::status::{committed_index, MembershipView, RaftStatus, RegistryDigestView};
 use crate::Master;
@@ -77,7 +78,7 @@ pub struct RemoveMember {
 pub async fn add_member(
     State(master): State<Arc<Master>>,
     uri: Uri,
-    body: axum::body::Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     let result = async {
         let req: AddMember = serde_json::from_slice(&body)
@@ -92,7 +93,7 @@ pub async fn add_member(
 pub async fn remove_member(
     State(master): State<Arc<Master>>,
     uri: Uri,
-    body: axum::body::Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     let result = async {
         let req: RemoveMember = serde_json::from_slice(&body)

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mesoraft_raft::openraft;
 use mesoraft_raft::{ClientWriteError, ForwardToLeader, RaftError};
+use mesoraft_registry::{Limit, RegistryError};
 use openraft::ServerState;
 
 use crate::status::MembershipView;
@@ -119,5 +120,18 @@ pub fn write_error(e: RaftError<ClientWriteError>) -> ApiError {
         RaftError::Fatal(e) => ApiError::OutcomeUnknown(format!(
             "this master's Raft core stopped ({e}); the write may or may not take effect\n"
         )),
+    }
+}
+
+/// Maps a command the registry refused, before Raft or when applying it:
+/// the request was wrong (400), or the command is too large to log at all
+/// (413). The message names the rule or limit.
+pub fn refused(e: &RegistryError) -> ApiError {
+    match e {
+        RegistryError::LimitExceeded {
+            limit: Limit::Command,
+            ..
+        } => ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE, format!("{e}\n")),
+        _ => ApiError::bad_request(format!("{e}\n")),
     }
 }

@@ -20,6 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::codec;
 use super::{ClusterIdentity, CLUSTER_ID_HEADER};
+use crate::limits::GRPC_MAX_MESSAGE_BYTES;
 use crate::{BasicNode, NodeId, TypeConfig};
 
 /// Creates openraft's per-peer clients, sharing one lazily connected
@@ -80,8 +81,8 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> GrpcPeer {
         let client = match self.channel(&node.addr) {
             Ok(ch) => Ok(RaftClient::new(ch)
-                .max_decoding_message_size(64 * 1024 * 1024)
-                .max_encoding_message_size(64 * 1024 * 1024)),
+                .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES)),
             Err(e) => {
                 tracing::error!(target_node = target, addr = %node.addr, error = %e,
                     "invalid peer address in the Raft membership");

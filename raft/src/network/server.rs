@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::codec;
 use super::{ClusterIdentity, LeaderContact, CLUSTER_ID_HEADER};
+use crate::limits::GRPC_MAX_MESSAGE_BYTES;
 use crate::Raft;
 
 /// Feeds gRPC Raft RPCs into the local openraft instance.
@@ -32,9 +33,10 @@ impl RaftGrpcService {
     /// The tonic service, ready to be mounted in a router.
     pub fn into_server(self) -> raft_server::RaftServer<Self> {
         raft_server::RaftServer::new(self)
-            // Snapshot chunks and large append batches exceed tonic's 4 MiB default.
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+            // Snapshot chunks and full entries exceed tonic's 4 MiB default;
+            // `crate::limits` derives the bound from them.
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES)
     }
 
     fn check_cluster(&self, req: &Request<RaftPayload>) -> Result<(), Status> {

@@ -6,7 +6,8 @@
 //! Every mutation is one atomic batch followed by `flush_durable` before
 //! openraft is told it happened (append callback, or returning from
 //! save_vote / save_committed / truncate / purge). openraft serializes these
-//! calls through `&mut self`, so writes never reorder.
+//! calls through `&mut self`, so writes never reorder. A purge first waits
+//! until a durable snapshot covers it (`purge_guard`).
 
 use std::fmt::Debug;
 use std::io;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use super::error::{corrupt_err, storage_err};
 use super::kv::{edge, Direction, KeyRange, KvError, KvStore, Space, WriteBatch};
+use super::purge_guard::PurgeGuard;
 use super::sled_kv::SledKv;
 use crate::{Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 
@@ -28,11 +30,10 @@ const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
-/// `limited_get_log_entries` (what replication sends in one AppendEntries)
-/// stops after this many entries or encoded bytes, whichever comes first,
-/// so one RPC stays well under gRPC's default 4 MiB message limit.
-const REPLICATION_MAX_ENTRIES: usize = 1024;
-const REPLICATION_MAX_BYTES: usize = 1024 * 1024;
+// `limited_get_log_entries` (what replication sends in one AppendEntries)
+// stops after REPLICATION_MAX_ENTRIES entries or once REPLICATION_MAX_BYTES
+// encoded bytes were read; `crate::limits` sizes the gRPC messages for it.
+use crate::limits::{REPLICATION_MAX_BYTES, REPLICATION_MAX_ENTRIES};
 
 fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
@@ -55,19 +56,43 @@ fn key_range<RB: RangeBounds<u64>>(range: &RB) -> KeyRange {
 /// reader handed to replication tasks.
 pub struct LogStore<K: KvStore = SledKv> {
     kv: Arc<K>,
+    /// Holds each purge until a durable snapshot covers it (see
+    /// `purge_guard`). `storage::open` always sets it.
+    purge_guard: Option<PurgeGuard>,
 }
 
 impl<K: KvStore> Clone for LogStore<K> {
     fn clone(&self) -> Self {
         Self {
             kv: Arc::clone(&self.kv),
+            purge_guard: self.purge_guard.clone(),
         }
     }
 }
 
 impl<K: KvStore> LogStore<K> {
+    /// A log store that purges whatever openraft asks: for tests of the
+    /// log alone. A master's log store comes from `storage::open`.
     pub fn new(kv: Arc<K>) -> Self {
-        Self { kv }
+        Self {
+            kv,
+            purge_guard: None,
+        }
+    }
+
+    /// Makes every purge wait until the snapshot directory behind `guard`
+    /// durably covers it.
+    pub fn with_purge_guard(mut self, guard: PurgeGuard) -> Self {
+        self.purge_guard = Some(guard);
+        self
+    }
+
+    /// Drops the purge guard (openraft's storage suite purges logs that no
+    /// snapshot covers).
+    #[cfg(test)]
+    pub(crate) fn without_purge_guard(mut self) -> Self {
+        self.purge_guard = None;
+        self
     }
 
     /// The engine underneath (tests use it to inspect or damage raw data).
@@ -366,6 +391,13 @@ impl<K: KvStore> RaftLogStorage<TypeConfig> for LogStore<K> {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         if self.last_purged()? >= Some(log_id) {
             return Ok(());
+        }
+        // Never durable before the snapshot holding these entries is: after
+        // an install openraft purges while the state machine still writes
+        // the snapshot. Waiting here also holds back later appends, since
+        // openraft issues log-store calls one at a time.
+        if let Some(guard) = &self.purge_guard {
+            guard.wait_covered(&log_id).await?;
         }
         // last_purged is written in the same atomic batch as the deletions,
         // so after a crash either both happened or neither: the log state

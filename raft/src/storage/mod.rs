@@ -9,7 +9,8 @@
 //!
 //! * [`LogStore`]: openraft's `RaftLogStorage`, written against the small
 //!   [`KvStore`] trait, with sled ([`SledKv`]) as the engine. Nothing is
-//!   acknowledged to openraft before it is fsynced.
+//!   acknowledged to openraft before it is fsynced, and the log is never
+//!   purged past the snapshot on disk ([`PurgeGuard`]).
 //! * [`StateMachineStore`]: openraft's `RaftStateMachine`: the in-memory
 //!   registry, persisted as snapshot files (temp, fsync, rename, fsync dir;
 //!   checksummed). [`RegistryHandle`] is the master's read handle on it.
@@ -25,6 +26,7 @@ mod error;
 mod fsutil;
 mod kv;
 mod log_store;
+mod purge_guard;
 mod registry_handle;
 mod sled_kv;
 mod snapshot_dir;
@@ -42,6 +44,7 @@ use openraft::{ErrorSubject, ErrorVerb};
 pub use error::REPAIR_ADVICE;
 pub use kv::{BatchOp, Direction, KeyRange, KvError, KvPair, KvStore, Space, Visitor, WriteBatch};
 pub use log_store::LogStore;
+pub use purge_guard::{DurableSnapshots, DurableState, PurgeGuard, PURGE_PATIENCE};
 pub use registry_handle::{RegistryDigest, RegistryHandle};
 pub use sled_kv::SledKv;
 pub use snapshot_file::{SnapshotFileError, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION};
@@ -86,9 +89,10 @@ pub async fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), StorageEr
             e,
         )
     })?;
-    let log_store = LogStore::new(Arc::new(kv));
     let snapshot_dir = dir.join(SNAPSHOT_DIR);
     let state_machine = StateMachineStore::open(&snapshot_dir).await?;
+    let log_store = LogStore::new(Arc::new(kv))
+        .with_purge_guard(state_machine.durable_snapshots().guard(PURGE_PATIENCE));
     check_snapshot_covers_purged(&log_store, &state_machine, &snapshot_dir)?;
 
     tracing::info!(

@@ -11,11 +11,13 @@
 //! never syncs those) and of the directory (sled renames its own snapshot
 //! files into place without syncing the directory).
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::fsutil;
 use super::kv::{BatchOp, Direction, KeyRange, KvError, KvStore, Space, Visitor, WriteBatch};
@@ -35,6 +37,11 @@ pub struct SledKv {
     path: PathBuf,
     /// sled's single data file (`<path>/db`), kept open for `fsync`.
     db_file: Arc<File>,
+    /// Blob files already fsynced, with their length then. sled writes a
+    /// blob file once (`create_new`) and never changes it, so each needs
+    /// one fsync; syncing them all on every flush made every write pay for
+    /// every large entry still in the log.
+    synced_blobs: Arc<Mutex<HashMap<OsString, u64>>>,
 }
 
 impl SledKv {
@@ -78,6 +85,7 @@ impl SledKv {
             db,
             path,
             db_file: Arc::new(db_file),
+            synced_blobs: Arc::default(),
         })
     }
 
@@ -125,26 +133,41 @@ fn full_range(space: Space, (start, end): KeyRange) -> KeyRange {
     (start, end)
 }
 
-/// fsyncs every blob file sled has written, and their directory.
-fn sync_blobs(dir: &Path) -> io::Result<()> {
+/// fsyncs every blob file sled has written since the last call (a file
+/// not in `synced`, or grown since), then their directory. `synced` then
+/// holds exactly the files present.
+fn sync_blobs(dir: &Path, synced: &Mutex<HashMap<OsString, u64>>) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
+    let mut synced = synced.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut present = HashMap::new();
     let mut any = false;
     for entry in entries {
-        let path = entry?.path();
-        match fsutil::sync_file(&path) {
-            Ok(()) => any = true,
-            // sled garbage-collects blobs concurrently.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        let entry = entry?;
+        // sled garbage-collects blobs concurrently: a vanished file is fine.
+        let len = match entry.metadata() {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
+        };
+        let name = entry.file_name();
+        if synced.get(&name) != Some(&len) {
+            match fsutil::sync_file(&entry.path()) {
+                Ok(()) => any = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
+        present.insert(name, len);
     }
     if any {
         fsutil::sync_dir(dir)?;
     }
+    // Recorded only once the directory entries are durable too.
+    *synced = present;
     Ok(())
 }
 
@@ -204,6 +227,7 @@ impl KvStore for SledKv {
         self.db.flush_async().await.map_err(|e| self.err(e))?;
 
         let db_file = Arc::clone(&self.db_file);
+        let synced_blobs = Arc::clone(&self.synced_blobs);
         let path = self.path.clone();
         let res = tokio::task::spawn_blocking(move || -> Result<(), KvError> {
             let at = |p: &Path| {
@@ -212,7 +236,7 @@ impl KvStore for SledKv {
             };
             db_file.sync_all().map_err(at(&path.join("db")))?;
             let blobs = path.join("blobs");
-            sync_blobs(&blobs).map_err(at(&blobs))?;
+            sync_blobs(&blobs, &synced_blobs).map_err(at(&blobs))?;
             fsutil::sync_dir(&path).map_err(at(&path))?;
             Ok(())
         })
@@ -224,5 +248,40 @@ impl KvStore for SledKv {
                 source: io::Error::other(e),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_bookkeeping_follows_the_files_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let synced = Mutex::new(HashMap::new());
+        sync_blobs(&dir.path().join("missing"), &synced).unwrap();
+        assert!(synced.lock().unwrap().is_empty());
+
+        std::fs::write(dir.path().join("1"), b"one").unwrap();
+        std::fs::write(dir.path().join("2"), b"two").unwrap();
+        sync_blobs(dir.path(), &synced).unwrap();
+        let names = |m: &HashMap<OsString, u64>| {
+            let mut v: Vec<_> = m.iter().map(|(k, l)| (k.clone(), *l)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&synced.lock().unwrap()),
+            vec![("1".into(), 3), ("2".into(), 3)]
+        );
+
+        std::fs::remove_file(dir.path().join("1")).unwrap();
+        std::fs::write(dir.path().join("2"), b"grown").unwrap();
+        std::fs::write(dir.path().join("3"), b"three").unwrap();
+        sync_blobs(dir.path(), &synced).unwrap();
+        assert_eq!(
+            names(&synced.lock().unwrap()),
+            vec![("2".into(), 5), ("3".into(), 5)]
+        );
     }
 }

@@ -18,6 +18,7 @@ use openraft::{ErrorSubject, ErrorVerb};
 
 use super::error::{corrupt_err, storage_err};
 use super::fsutil;
+use super::purge_guard::DurableSnapshots;
 use super::snapshot_file::{self, SnapshotBody};
 use crate::{SnapshotMeta, StorageError};
 
@@ -53,6 +54,9 @@ pub struct SnapshotDir {
     /// Held across the file operations, so concurrent writers (a build task
     /// and an install) and readers see one consistent current file.
     inner: Mutex<Inner>,
+    /// What is on disk, for the log store's purge guard; updated only
+    /// after the file and its directory entry are fsynced.
+    durable: DurableSnapshots,
 }
 
 fn file_name(seq: u64, meta: &SnapshotMeta) -> String {
@@ -179,10 +183,17 @@ impl SnapshotDir {
     }
 
     fn new(dir: &Path, inner: Inner) -> Self {
+        let covered = inner.current.as_ref().and_then(|c| c.meta.last_log_id);
         Self {
             dir: dir.to_path_buf(),
             inner: Mutex::new(inner),
+            durable: DurableSnapshots::new(covered),
         }
+    }
+
+    /// What this directory holds durably (see `purge_guard`).
+    pub fn durable(&self) -> &DurableSnapshots {
+        &self.durable
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -245,6 +256,8 @@ impl SnapshotDir {
             meta: meta.clone(),
             path: path.clone(),
         });
+        // write_file_durable fsynced the file and the directory.
+        self.durable.stored(meta.last_log_id);
         tracing::info!(path = %path.display(), last_log_id = ?meta.last_log_id, bytes = bytes.len(), "snapshot stored");
 
         if let Some(old) = old {

@@ -16,6 +16,7 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 
 use super::error::storage_err;
+use super::purge_guard::DurableSnapshots;
 use super::registry_handle::{AppliedState, Live, RegistryHandle};
 use super::snapshot_dir::{Replace, SnapshotDir};
 use super::snapshot_file;
@@ -76,6 +77,12 @@ impl StateMachineStore {
     /// Where the current snapshot file is, if any.
     pub fn snapshot_path(&self) -> Option<std::path::PathBuf> {
         self.snapshots.current_path()
+    }
+
+    /// What the snapshot directory holds durably; the log store's purge
+    /// guard follows it.
+    pub fn durable_snapshots(&self) -> DurableSnapshots {
+        self.snapshots.durable().clone()
     }
 
     fn next_snapshot_id(&mut self, last: Option<LogId>) -> String {
@@ -151,7 +158,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     /// The received bytes are a complete snapshot file (see
     /// `snapshot_file.rs`); they are verified, stored durably, and only then
-    /// replace the state.
+    /// replace the state. Storing it releases the log purge openraft issued
+    /// for it (see `purge_guard`).
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
@@ -183,7 +191,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             snapshots.persist(&meta, &bytes, Replace::Always)?;
             Ok(body)
         })
-        .await?;
+        .await;
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                // openraft already asked the log store to purge up to this
+                // snapshot; that purge is waiting for it and must not.
+                self.snapshots.durable().install_failed();
+                return Err(e);
+            }
+        };
 
         let last_applied = body.meta.last_log_id;
         {

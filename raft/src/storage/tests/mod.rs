@@ -3,6 +3,7 @@
 
 mod corruption;
 mod latency;
+mod purge_order;
 mod raft_group;
 mod restart;
 mod suite;

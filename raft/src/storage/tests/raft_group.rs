@@ -232,7 +232,7 @@ async fn snapshot_transfer_and_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_entries_and_keep_their_own_results() {
-    use mesoraft_proto::mesos::v1::WeightInfo;
+    use mesoraft_proto::mesos::v1::{AgentId, WeightInfo};
     use mesoraft_registry::{Command, RegistryError};
 
     let dir = tempfile::tempdir().unwrap();
@@ -245,18 +245,27 @@ async fn concurrent_writes_share_entries_and_keep_their_own_results() {
     let first_index = raft.metrics().borrow().last_log_index.unwrap();
     let proposer = Proposer::spawn(raft.clone(), BatchLimits::default());
 
-    // Every fourth command is refused by the registry; the others in the
-    // same entry must still apply.
+    // Every fourth command is refused by the registry when applied (it
+    // names an unknown agent); the others in the same entry must still
+    // apply.
     const WRITES: usize = 200;
     let writes = (0..WRITES).map(|n| {
         let proposer = proposer.clone();
         tokio::spawn(async move {
-            let role = (n % 4 != 3).then(|| format!("role-{n}"));
-            let command = Command::UpdateWeights {
-                weights: vec![WeightInfo {
-                    role,
-                    weight: n as f64 + 1.0,
-                }],
+            let command = if n % 4 == 3 {
+                Command::MarkGone {
+                    agent_id: AgentId {
+                        value: format!("agent-{n}"),
+                    },
+                    time_ns: 0,
+                }
+            } else {
+                Command::UpdateWeights {
+                    weights: vec![WeightInfo {
+                        role: Some(format!("role-{n}")),
+                        weight: n as f64 + 1.0,
+                    }],
+                }
             };
             (n, proposer.write(command).await)
         })
@@ -266,7 +275,7 @@ async fn concurrent_writes_share_entries_and_keep_their_own_results() {
         let result = result.expect("every write is answered");
         if n % 4 == 3 {
             assert!(
-                matches!(result, Err(RegistryError::MissingRole)),
+                matches!(result, Err(RegistryError::AgentUnknown { .. })),
                 "write {n}: {result:?}"
             );
         } else {
@@ -282,6 +291,26 @@ async fn concurrent_writes_share_entries_and_keep_their_own_results() {
     let weights = reg.read(|r| r.weights().clone());
     assert_eq!(weights.len(), WRITES - WRITES / 4);
     assert_eq!(weights.get("role-0"), Some(&1.0));
+
+    // A command over a registry limit is refused before it reaches Raft.
+    let before = raft.metrics().borrow().last_log_index;
+    let oversized = Command::UpdateWeights {
+        weights: vec![WeightInfo {
+            role: Some("r".repeat(mesoraft_registry::MAX_ROLE_LEN + 1)),
+            weight: 1.0,
+        }],
+    };
+    let refused = proposer.write(oversized).await;
+    assert!(
+        matches!(
+            refused,
+            Err(crate::proposer::WriteError::Refused(
+                RegistryError::LimitExceeded { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(raft.metrics().borrow().last_log_index, before);
     stop(&router, 1, raft).await;
 }
 
