@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::limits::{MAX_COMMAND_BYTES, MAX_PROPOSAL_BYTES};
-use crate::{ClientWriteError, Raft, RaftError};
+use crate::{ClientWriteError, ForwardToLeader, Raft, RaftError, RaftMetrics};
+use openraft::ServerState;
 
 /// The payload of one Raft log entry: registry commands applied in order,
 /// each with its own result. Commands in one proposal are unrelated client
@@ -51,21 +52,65 @@ impl fmt::Display for Proposal {
 /// Why a proposed command has no result.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
-    /// Raft refused or lost the proposal; the variant says which (not the
-    /// leader, membership conflict, core stopped). Boxed: it is large and
-    /// every waiter of a batch gets a copy.
-    #[error(transparent)]
-    Raft(Box<RaftError<ClientWriteError>>),
+    /// This master was not the leader when the batch was about to be
+    /// proposed, so nothing was handed to Raft: certainly not applied. Says
+    /// who the leader is, when known.
+    #[error("this master is not the leader")]
+    NotLeader(ForwardToLeader),
     /// Refused before it was proposed: the command breaks a registry limit
     /// or rule that does not depend on the registry's state, or encodes to
     /// more than `MAX_COMMAND_BYTES` (`LimitExceeded` with
     /// `Limit::Command`). Certainly not applied.
     #[error("{0}")]
     Refused(RegistryError),
-    /// The master is shutting down or the reply was lost: the command may
-    /// or may not have been committed.
+    /// The command was handed to Raft (or the master is shutting down, or
+    /// the reply was lost) and may or may not be committed. In particular
+    /// openraft answers ForwardToLeader also after a newer leader truncated
+    /// the entry, and with four or more voters a third leader holding a
+    /// copy can still commit it: a client that took that for a failure and
+    /// resent the command would apply it twice.
     #[error("{0}")]
     OutcomeUnknown(String),
+}
+
+/// What a failed `client_write` means for its commands. Any error after
+/// the proposal was handed to Raft leaves the outcome unknown.
+pub fn after_submission(e: &RaftError<ClientWriteError>) -> WriteError {
+    WriteError::OutcomeUnknown(match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            format!(
+            "leadership moved (to {}) while the write was in flight; it may still be committed \
+             by a later leader: read before you retry",
+            f.leader_id
+                .map_or_else(|| "an unknown master".to_string(), |id| format!("master {id}"))
+        )
+        }
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
+            format!("the write met a membership change ({e}); it may or may not take effect")
+        }
+        RaftError::Fatal(e) => {
+            format!("this master's Raft core stopped ({e}); the write may or may not take effect")
+        }
+    })
+}
+
+/// Whether a batch may be handed to Raft: only while Raft says this node
+/// leads. Otherwise the commands fail for certain, with the leader to try.
+pub fn before_submission(m: &RaftMetrics) -> Result<(), WriteError> {
+    if m.state == ServerState::Leader {
+        return Ok(());
+    }
+    let forward = match m.current_leader {
+        Some(id) => match m.membership_config.membership().get_node(&id) {
+            Some(node) => ForwardToLeader::new(id, node.clone()),
+            None => ForwardToLeader {
+                leader_id: Some(id),
+                leader_node: None,
+            },
+        },
+        None => ForwardToLeader::empty(),
+    };
+    Err(WriteError::NotLeader(forward))
 }
 
 /// How much the proposer packs together.
@@ -238,6 +283,13 @@ async fn propose(raft: &Raft, batch: Vec<Pending>) {
     let (commands, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|p| (p.command, p.reply)).unzip();
     let count = commands.len();
+    let ready = before_submission(&raft.metrics().borrow());
+    if let Err(e) = ready {
+        for reply in replies {
+            let _ = reply.send(Err(e.clone()));
+        }
+        return;
+    }
     tracing::trace!(commands = count, "proposing");
     match raft.client_write(Proposal { commands }).await {
         Ok(resp) if resp.data.len() == count => {
@@ -262,9 +314,10 @@ async fn propose(raft: &Raft, batch: Vec<Pending>) {
             }
         }
         Err(e) => {
-            let e = Box::new(e);
+            tracing::info!(commands = count, error = %e, "proposal failed after submission: outcome unknown");
+            let outcome = after_submission(&e);
             for reply in replies {
-                let _ = reply.send(Err(WriteError::Raft(e.clone())));
+                let _ = reply.send(Err(outcome.clone()));
             }
         }
     }
@@ -273,6 +326,39 @@ async fn propose(raft: &Raft, batch: Vec<Pending>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_failure_after_submission_leaves_the_outcome_unknown() {
+        let forwarded: RaftError<ClientWriteError> =
+            RaftError::APIError(ClientWriteError::ForwardToLeader(ForwardToLeader {
+                leader_id: Some(2),
+                leader_node: None,
+            }));
+        let e = after_submission(&forwarded);
+        assert!(
+            matches!(&e, WriteError::OutcomeUnknown(why) if why.contains("master 2")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_leader_hands_batches_to_raft() {
+        let mut m = RaftMetrics::new_initial(1);
+        m.state = ServerState::Follower;
+        m.current_leader = Some(3);
+        assert!(matches!(
+            before_submission(&m),
+            Err(WriteError::NotLeader(f)) if f.leader_id == Some(3)
+        ));
+        m.state = ServerState::Candidate;
+        m.current_leader = None;
+        assert!(matches!(
+            before_submission(&m),
+            Err(WriteError::NotLeader(f)) if f.leader_id.is_none()
+        ));
+        m.state = ServerState::Leader;
+        assert!(before_submission(&m).is_ok());
+    }
     use mesoraft_proto::mesos::v1::WeightInfo;
     use mesoraft_registry::{MAX_ROLE_LEN, MAX_WEIGHT_INFOS_PER_CALL};
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::LimitedBody;
-use super::routing::{forward_error, refused, write_error, ApiError, Routed};
+use super::routing::{forward_error, refused, ApiError, Routed};
 use crate::Master;
 
 #[derive(Deserialize)]
@@ -191,7 +191,7 @@ impl Master {
         let timeout = self.args.write_timeout();
         match tokio::time::timeout(timeout, self.proposer.write(command)).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(WriteError::Raft(e))) => Err(write_error(*e)),
+            Ok(Err(WriteError::NotLeader(f))) => Err(forward_error(&f)),
             Ok(Err(WriteError::Refused(e))) => Err(refused(&e)),
             Ok(Err(WriteError::OutcomeUnknown(why))) => {
                 Err(ApiError::OutcomeUnknown(format!("{why}\n")))
