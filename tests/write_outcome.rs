@@ -89,7 +89,7 @@ async fn a_write_truncated_on_a_deposed_leader_is_answered_outcome_unknown() {
     // It was truncated for good (three voters): nobody applies it.
     c.wait_caught_up(leader, new_leader, ELECTION).await;
     for m in &c.masters {
-        let w = c.weights_via(&m.addr).await.expect("GET_WEIGHTS answered");
+        let w = wait_for("GET_WEIGHTS answered", ELECTION, || c.weights_via(&m.addr)).await;
         assert!(!w.contains_key("lost"), "master {} applied it: {w:?}", m.id);
         assert_eq!(w.get("before"), Some(&1.0));
     }
