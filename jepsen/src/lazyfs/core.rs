@@ -28,6 +28,9 @@ use super::model::{FileOverlay, SyncPlan, PAGE_SIZE};
 /// `ENOSPC` (a real kernel would write back; this model never does).
 pub const MAX_DIRTY_BYTES: u64 = 1 << 30;
 
+/// Largest read served at once (the kernel asks for far less).
+const MAX_READ: u32 = 16 << 20;
+
 /// A created or looked-up entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -292,6 +295,7 @@ impl LazyCore {
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+        let size = size.min(MAX_READ);
         let st = self.lock();
         let (ino, file) = live_file(&st, fh)?;
         match st.overlays.get(&ino) {

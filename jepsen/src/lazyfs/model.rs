@@ -185,9 +185,10 @@ impl FileOverlay {
         if new_len < self.len {
             let first_gone = new_len.div_ceil(PAGE_SIZE);
             self.pages.split_off(&first_gone);
-            if new_len % PAGE_SIZE != 0 {
+            let tail = (new_len % PAGE_SIZE) as usize;
+            if tail > 0 {
                 if let Some(p) = self.pages.get_mut(&(new_len / PAGE_SIZE)) {
-                    p[(new_len % PAGE_SIZE) as usize..].fill(0);
+                    p[tail..].fill(0);
                 }
             }
             self.base_valid = self.base_valid.min(new_len);
@@ -301,7 +302,7 @@ mod tests {
         disk.resize(plan.final_len as usize, 0);
     }
 
-    fn read_all(o: &FileOverlay, disk: &Vec<u8>) -> Vec<u8> {
+    fn read_all(o: &FileOverlay, disk: &dyn Base) -> Vec<u8> {
         o.read(0, u32::MAX, disk).unwrap()
     }
 

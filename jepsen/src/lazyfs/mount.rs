@@ -25,8 +25,9 @@ use crate::cleanup;
 /// while the others serve reads and writes.
 const THREADS: usize = 3;
 
-/// How long an unmount waits for the serving threads to finish.
-const UNMOUNT_WAIT: Duration = Duration::from_secs(5);
+/// How long an unmount waits for the serving threads to finish before
+/// aborting the connection, and again after.
+const UNMOUNT_WAIT: Duration = Duration::from_secs(2);
 
 /// Entry points of the lose-unsynced filesystem.
 pub struct LazyFs;
@@ -96,7 +97,7 @@ impl LazyFs {
             .context("starting the FUSE thread")?;
         let connection = std::fs::metadata(&mountpoint)
             .ok()
-            .map(|m| fuse_connection_id(m.dev()));
+            .map(|m| stale::connection_id(m.dev()));
         let detach_path = mountpoint.clone();
         let teardown = cleanup::register_teardown(Arc::new(move || {
             let _ = stale::detach(&detach_path);
@@ -199,8 +200,9 @@ impl LazyFsHandle {
                 let aborted = self.abort_connection();
                 tracing::warn!(
                     mount = %self.mountpoint.display(),
-                    aborted,
-                    "lazyfs still busy after unmount; aborting its connection"
+                    abort = ?aborted,
+                    "lazyfs still in use after unmount (a process or another mount \
+                     namespace holds it); aborted its connection"
                 );
                 self.done.recv_timeout(UNMOUNT_WAIT).ok()
             }
@@ -219,13 +221,9 @@ impl LazyFsHandle {
         }
     }
 
-    /// Aborts the FUSE connection through fusectl, when mounted there.
-    fn abort_connection(&self) -> bool {
-        let Some(id) = self.connection else {
-            return false;
-        };
-        let path = format!("/sys/fs/fuse/connections/{id}/abort");
-        std::fs::write(path, "1").is_ok()
+    fn abort_connection(&self) -> Result<(), String> {
+        let id = self.connection.ok_or("connection id unknown")?;
+        stale::abort_connection(id).map_err(|e| e.to_string())
     }
 }
 
@@ -258,14 +256,6 @@ fn prepare_mountpoint(mountpoint: &Path) -> anyhow::Result<PathBuf> {
         }
         Err(e) => Err(e).with_context(|| format!("preparing mount point {}", mountpoint.display())),
     }
-}
-
-/// fusectl names a connection by the kernel's `dev_t` of the mount:
-/// major << 20 | minor.
-fn fuse_connection_id(dev: u64) -> u64 {
-    let major = u64::from(libc::major(dev));
-    let minor = u64::from(libc::minor(dev));
-    (major << 20) | minor
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {

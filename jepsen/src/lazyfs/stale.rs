@@ -1,8 +1,14 @@
-//! Finding and detaching FUSE mounts a crashed harness left behind.
+//! Forcing FUSE mounts away: detaching those a crashed harness left
+//! behind, and aborting a connection that stays busy after an unmount.
 //!
 //! A harness that dies while serving a mount leaves it in the mount table;
 //! every access to it then fails with ENOTCONN and the directory cannot be
 //! removed. A lazy unmount (`umount -l`) detaches it at once.
+//!
+//! A mount stays alive after its unmount while another mount namespace
+//! holds a copy of it (`ip netns exec` gives each process started in a
+//! namespace its own copy of the mount table) or a process still has a
+//! file open on it; aborting its connection (fusectl) ends it.
 
 use std::path::{Path, PathBuf};
 
@@ -111,6 +117,54 @@ pub fn unmount_stale(prefix: &Path) -> Vec<PathBuf> {
         }
     }
     done
+}
+
+/// fusectl names a connection by the kernel's `dev_t` of the mount:
+/// major << 20 | minor.
+pub fn connection_id(st_dev: u64) -> u64 {
+    (u64::from(libc::major(st_dev)) << 20) | u64::from(libc::minor(st_dev))
+}
+
+const FUSECTL: &str = "/sys/fs/fuse/connections";
+
+/// Aborts the FUSE connection `id` through fusectl (mounted on
+/// /sys/fs/fuse/connections first if needed, as systemd does at boot).
+/// Every pending and later request on it fails with ENOTCONN.
+pub fn abort_connection(id: u64) -> std::io::Result<()> {
+    let abort = Path::new(FUSECTL).join(id.to_string()).join("abort");
+    if !abort.exists() {
+        mount_fusectl()?;
+    }
+    std::fs::write(abort, "1")
+}
+
+fn mount_fusectl() -> std::io::Result<()> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")?;
+    if parse_mountinfo(&text)
+        .iter()
+        .any(|e| e.fs_type == "fusectl")
+    {
+        return Ok(());
+    }
+    let c = |s: &str| {
+        std::ffi::CString::new(s).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (src, target, fstype) = (c("fusectl")?, c(FUSECTL)?, c("fusectl")?);
+    // SAFETY: valid NUL-terminated strings; no mount data.
+    let ret = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
