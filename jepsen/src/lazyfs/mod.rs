@@ -34,6 +34,8 @@
 
 mod backing;
 mod core;
+#[cfg(test)]
+mod core_tests;
 mod counters;
 mod dirops;
 mod fuse;
