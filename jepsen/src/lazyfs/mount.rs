@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -113,7 +113,7 @@ impl LazyFs {
             mountpoint,
             notifier,
             unmounter,
-            done,
+            done: Mutex::new(done),
             thread: Some(thread),
             connection,
             teardown,
@@ -135,7 +135,9 @@ pub struct LazyFsHandle {
     mountpoint: PathBuf,
     notifier: Notifier,
     unmounter: SessionUnmounter,
-    done: mpsc::Receiver<io::Result<()>>,
+    /// The serving thread's result (in a Mutex so the handle is Sync and
+    /// can be shared, e.g. in an `Arc`, between the cluster and a nemesis).
+    done: Mutex<mpsc::Receiver<io::Result<()>>>,
     thread: Option<JoinHandle<()>>,
     connection: Option<u64>,
     teardown: u64,
@@ -194,9 +196,10 @@ impl LazyFsHandle {
                 tracing::debug!(mount = %self.mountpoint.display(), error = %e2, "lazy detach failed");
             }
         }
-        let finished = match self.done.recv_timeout(UNMOUNT_WAIT) {
-            Ok(r) => Some(r),
-            Err(_) => {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = match wait(&done) {
+            Some(r) => Some(r),
+            None => {
                 let aborted = self.abort_connection();
                 tracing::warn!(
                     mount = %self.mountpoint.display(),
@@ -204,9 +207,10 @@ impl LazyFsHandle {
                     "lazyfs still in use after unmount (a process or another mount \
                      namespace holds it); aborted its connection"
                 );
-                self.done.recv_timeout(UNMOUNT_WAIT).ok()
+                wait(&done)
             }
         };
+        drop(done);
         match finished {
             Some(r) => {
                 if let Some(t) = self.thread.take() {
@@ -232,6 +236,17 @@ impl Drop for LazyFsHandle {
         if let Err(e) = self.shutdown() {
             tracing::warn!(error = format!("{e:#}"), "lazyfs unmount on drop");
         }
+    }
+}
+
+/// The serving thread's result, or `None` if it is still running.
+fn wait(done: &mpsc::Receiver<io::Result<()>>) -> Option<io::Result<()>> {
+    match done.recv_timeout(UNMOUNT_WAIT) {
+        Ok(r) => Some(r),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(io::Error::other(
+            "the FUSE thread ended without a result (it panicked)",
+        ))),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
     }
 }
 
@@ -264,4 +279,13 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_handle_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::LazyFsHandle>();
+    }
 }
