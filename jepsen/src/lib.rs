@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod convergence;
 pub mod fake;
 pub mod history;
+pub mod lazyfs;
 pub mod matrix;
 pub mod nemesis;
 pub mod net;

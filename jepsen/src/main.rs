@@ -57,6 +57,10 @@ enum Cmd {
     /// A fake master for testing the harness itself.
     #[command(hide = true)]
     FakeMaster(jepsen::fake::FakeArgs),
+    /// Serve a lose-unsynced FUSE mount (SIGUSR1 drops unsynced data,
+    /// SIGTERM unmounts), for manual experiments.
+    #[command(hide = true)]
+    Lazyfs(jepsen::lazyfs::ServeArgs),
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<Verdict> {
@@ -201,6 +205,7 @@ fn main() {
                 Ok(Verdict::Pass)
             }
             Cmd::FakeMaster(args) => jepsen::fake::run(args).await.map(|_| Verdict::Pass),
+            Cmd::Lazyfs(args) => jepsen::lazyfs::serve(args).await.map(|_| Verdict::Pass),
         }
     });
     let code = match result {
