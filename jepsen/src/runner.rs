@@ -249,6 +249,7 @@ fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             election_max_ms: spec.election_max_ms,
             snapshot_logs: spec.snapshot_logs,
             stale_reads: spec.stale_reads,
+            lazyfs: wants_lazyfs(&spec.nemeses),
             env: vec![],
         },
         nodes,
@@ -301,6 +302,22 @@ fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
         cluster,
         net,
     })
+}
+
+/// Whether the masters' work dirs must be lazyfs mounts: a nemesis loses
+/// unsynced writes, and FUSE works here (otherwise those nemeses are
+/// skipped and the run says `untested`).
+fn wants_lazyfs(nemeses: &[String]) -> bool {
+    let asked = nemeses.iter().any(|n| nemesis::needs_lazyfs(n));
+    match crate::lazyfs::LazyFs::supported() {
+        Ok(()) => asked,
+        Err(why) => {
+            if asked {
+                eprintln!("jepsen: lazyfs unavailable: {why}");
+            }
+            false
+        }
+    }
 }
 
 /// The clients of the workloads: ordinary ones and the slow ones.

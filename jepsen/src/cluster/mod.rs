@@ -17,6 +17,7 @@ use process::NodeProcess;
 
 use crate::cleanup::Slot;
 use crate::client::{ApiClient, RaftStatus};
+use crate::lazyfs::{CrashReport, LazyFs, LazyFsHandle};
 use crate::net::Net;
 
 #[derive(Clone, Debug)]
@@ -59,6 +60,9 @@ pub struct ClusterConfig {
     pub snapshot_logs: Option<u64>,
     /// The deliberately broken setting: followers serve stale reads.
     pub stale_reads: bool,
+    /// Each master's work dir is a lazyfs mount (unsynced writes can be
+    /// dropped, see `crash_unsynced`).
+    pub lazyfs: bool,
     pub env: Vec<(String, String)>,
 }
 
@@ -71,6 +75,8 @@ pub struct Cluster {
     join_mode: Mutex<BTreeSet<u64>>,
     /// Exits we did not cause: (node, status).
     unexpected_exits: Mutex<Vec<(u64, String)>>,
+    /// lazyfs mounts of the work dirs, when `cfg.lazyfs`.
+    mounts: Mutex<BTreeMap<u64, LazyFsHandle>>,
     slot: Arc<Slot>,
     /// For status and health probes.
     pub probe: ApiClient,
@@ -87,6 +93,7 @@ impl Cluster {
             procs: Mutex::new(BTreeMap::new()),
             join_mode: Mutex::new(BTreeSet::new()),
             unexpected_exits: Mutex::new(Vec::new()),
+            mounts: Mutex::new(BTreeMap::new()),
             slot,
             probe: ApiClient::new(addrs, PROBE_TIMEOUT)?,
         })
@@ -181,6 +188,7 @@ impl Cluster {
         let node = self.node(id).clone();
         std::fs::create_dir_all(&node.data_dir)
             .with_context(|| format!("creating {}", node.data_dir.display()))?;
+        self.ensure_mounted(&node)?;
         let args = self.master_args(&node);
         let proc = NodeProcess::spawn(
             &self.cfg.binaries.master,
@@ -304,10 +312,63 @@ impl Cluster {
     /// Deletes a (stopped) node's data, as for a brand-new machine.
     pub fn wipe(&self, id: u64) -> anyhow::Result<()> {
         let dir = &self.node(id).data_dir;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("wiping {}", dir.display()))?;
+        if !dir.exists() {
+            return Ok(());
         }
+        if self.mounts().contains_key(&id) {
+            // The mount point stays; what is in it goes.
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("wiping {}", path.display()))?;
+            }
+            return Ok(());
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("wiping {}", dir.display()))
+    }
+
+    fn mounts(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, LazyFsHandle>> {
+        self.mounts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Mounts the node's work dir on lazyfs (backing `<work dir>.backing`)
+    /// when the cluster runs on lazyfs. Mounted once, before the first
+    /// start: a master in a network namespace sees the mounts that existed
+    /// when it started.
+    fn ensure_mounted(&self, node: &NodeSpec) -> anyhow::Result<()> {
+        if !self.cfg.lazyfs || self.mounts().contains_key(&node.id) {
+            return Ok(());
+        }
+        let backing = node.data_dir.with_extension("backing");
+        let handle = LazyFs::mount(&backing, &node.data_dir)
+            .with_context(|| format!("mounting lazyfs on {}", node.data_dir.display()))?;
+        self.mounts().insert(node.id, handle);
         Ok(())
+    }
+
+    /// Whether the work dirs are lazyfs mounts.
+    pub fn runs_on_lazyfs(&self) -> bool {
+        self.cfg.lazyfs
+    }
+
+    /// Drops every write of master `id` that was not fsynced, as a power
+    /// loss would (kill the master first). None without lazyfs.
+    pub fn crash_unsynced(&self, id: u64) -> Option<CrashReport> {
+        self.mounts().get(&id).map(LazyFsHandle::crash)
+    }
+
+    /// kill -9 of every master, and on lazyfs the loss of everything they
+    /// had not fsynced: a power loss of the whole group.
+    pub fn crash_all(&self) -> Vec<(u64, CrashReport)> {
+        self.kill_all();
+        self.mounts()
+            .iter()
+            .map(|(id, m)| (*id, m.crash()))
+            .collect()
     }
 
     pub fn set_join_mode(&self, id: u64) {
@@ -414,6 +475,12 @@ pub fn log_tail(path: &std::path::Path, n: usize) -> String {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // Masters first: a mount in use by a live process cannot go quietly.
         self.kill_all();
+        for (id, m) in std::mem::take(&mut *self.mounts()) {
+            if let Err(e) = m.unmount() {
+                tracing::warn!(node = id, error = %e, "lazyfs unmount");
+            }
+        }
     }
 }

@@ -113,7 +113,14 @@ pub const ALL: &[&str] = &[
     "kill-all",
     "pause",
     "membership",
+    "lose-unsynced",
+    "lose-unsynced-all",
 ];
+
+/// Nemeses that need the masters' work dirs on lazyfs.
+pub fn needs_lazyfs(name: &str) -> bool {
+    name.starts_with("lose-unsynced")
+}
 
 pub fn describe(name: &str) -> &'static str {
     match name {
@@ -133,6 +140,12 @@ pub fn describe(name: &str) -> &'static str {
         "kill-all" => "kill -9 every master, restart all (durability)",
         "pause" => "SIGSTOP a master (the leader half the time), SIGCONT it",
         "membership" => "remove a master (raftctl), wipe and restart it to join, re-add it",
+        "lose-unsynced" => {
+            "kill -9 a master and drop every write it had not fsynced (lazyfs), restart it"
+        }
+        "lose-unsynced-all" => {
+            "kill -9 every master and drop everything they had not fsynced (lazyfs), restart"
+        }
         _ => "unknown",
     }
 }
@@ -150,6 +163,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Nemesis>> {
         "kill-leader" => Box::new(KillNemesis::new(KillTarget::Leader)),
         "kill-majority" => Box::new(KillNemesis::new(KillTarget::Majority)),
         "kill-all" => Box::new(KillNemesis::new(KillTarget::All)),
+        "lose-unsynced" => Box::new(KillNemesis::losing_unsynced(KillTarget::Random)),
+        "lose-unsynced-all" => Box::new(KillNemesis::losing_unsynced(KillTarget::All)),
         "pause" => Box::new(PauseNemesis::default()),
         "membership" => Box::new(membership::MembershipNemesis::default()),
         _ => return None,
@@ -172,9 +187,10 @@ pub fn expand(list: &[String]) -> anyhow::Result<Vec<String>> {
             "partitions" => ALL.iter().copied().filter(|n| n.starts_with("partition")).collect(),
             "kills" => ALL.iter().copied().filter(|n| n.starts_with("kill")).collect(),
             "process" => vec!["kill", "kill-leader", "kill-majority", "kill-all", "pause"],
+            "crashes" => vec!["lose-unsynced", "lose-unsynced-all"],
             name if ALL.contains(&name) => vec![name],
             other => bail!(
-                "unknown nemesis {other:?}; known: {} (aliases: partitions, kills, process, all, none)",
+                "unknown nemesis {other:?}; known: {} (aliases: partitions, kills, process, crashes, all, none)",
                 ALL.join(", ")
             ),
         };

@@ -1,4 +1,5 @@
-//! Process faults: kill -9 and restart, SIGSTOP and SIGCONT.
+//! Process faults: kill -9 and restart (optionally losing every write not
+//! fsynced, on lazyfs), SIGSTOP and SIGCONT.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,6 +21,9 @@ pub enum KillTarget {
 
 pub struct KillNemesis {
     target: KillTarget,
+    /// Also drop the victims' unsynced writes (a power loss, not a crash
+    /// of the process alone).
+    lose_unsynced: bool,
     killed: Mutex<Vec<u64>>,
 }
 
@@ -27,7 +31,15 @@ impl KillNemesis {
     pub fn new(target: KillTarget) -> Self {
         Self {
             target,
+            lose_unsynced: false,
             killed: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn losing_unsynced(target: KillTarget) -> Self {
+        Self {
+            lose_unsynced: true,
+            ..Self::new(target)
         }
     }
 }
@@ -38,16 +50,24 @@ const RESTART_HEALTH: Duration = Duration::from_secs(15);
 
 impl Nemesis for KillNemesis {
     fn name(&self) -> &'static str {
-        match self.target {
-            KillTarget::Random => "kill",
-            KillTarget::Leader => "kill-leader",
-            KillTarget::Majority => "kill-majority",
-            KillTarget::All => "kill-all",
+        match (self.target, self.lose_unsynced) {
+            (KillTarget::Random, false) => "kill",
+            (KillTarget::Leader, false) => "kill-leader",
+            (KillTarget::Majority, false) => "kill-majority",
+            (KillTarget::All, false) => "kill-all",
+            (KillTarget::All, true) => "lose-unsynced-all",
+            (_, true) => "lose-unsynced",
         }
     }
 
-    fn unsupported(&self, _: &NemesisCtx) -> Option<String> {
-        None
+    fn unsupported(&self, ctx: &NemesisCtx) -> Option<String> {
+        if !self.lose_unsynced || ctx.cluster.runs_on_lazyfs() {
+            return None;
+        }
+        Some(match crate::lazyfs::LazyFs::supported() {
+            Err(why) => format!("needs the lazyfs FUSE filesystem: {why}"),
+            Ok(()) => "the masters' work dirs are not on lazyfs".into(),
+        })
     }
 
     fn start<'a>(
@@ -103,6 +123,24 @@ impl Nemesis for KillNemesis {
                     "the chosen masters were no longer running",
                     json!({"targets": victims}),
                 ));
+            }
+            if self.lose_unsynced {
+                let cluster = ctx.cluster.clone();
+                let victims = killed.clone();
+                let dropped = tokio::task::spawn_blocking(move || {
+                    victims
+                        .iter()
+                        .map(|id| (*id, cluster.crash_unsynced(*id)))
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+                if let Some((id, _)) = dropped.iter().find(|(_, r)| r.is_none()) {
+                    anyhow::bail!("master {id} has no lazyfs mount to crash");
+                }
+                note["unsynced_dropped"] = json!(dropped
+                    .into_iter()
+                    .map(|(id, r)| (id.to_string(), json!(r)))
+                    .collect::<serde_json::Map<_, _>>());
             }
             Ok(Injection::Injected(
                 json!({"killed": killed, "targets": victims, "notes": note}),
