@@ -7,6 +7,11 @@
 //! group that already exists has at least a majority holding data, so a
 //! master whose work dir was lost can never start a second group beside it.
 //! Every other pristine master waits to be reached by the leader.
+//!
+//! The initial membership binds the initializer and the pristine masters it
+//! surveyed to their incarnations; the other listed masters get unbound
+//! slots, which the leader binds when they answer (see
+//! [`crate::identity`]). An unbound slot votes and acknowledges nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,15 +19,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
-use mesoraft_raft::network::{ClusterIdentity, GrpcNetworkFactory, LeaderContact, RaftGrpcService};
+use mesoraft_raft::identity::{begin_run, IdentityHandle, Ledger};
+use mesoraft_raft::network::{
+    ClusterIdentity, GrpcNetworkFactory, LeaderContact, PeerAuth, PeerTransport, RaftGrpcService,
+    RpcLimits,
+};
 use mesoraft_raft::proposer::{BatchLimits, Proposer};
-use mesoraft_raft::{BasicNode, NodeId, Raft};
+use mesoraft_raft::{MasterNode, NodeId, Raft};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MasterArgs;
+use crate::security::Security;
 use crate::status::{MembershipView, RaftStatus};
 use crate::Master;
 
@@ -141,6 +151,8 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     args.validate().map_err(anyhow::Error::msg)?;
     let address = args.advertised_addr().map_err(anyhow::Error::msg)?;
     let config = Arc::new(args.raft_config().map_err(anyhow::Error::msg)?);
+    let security = args.security.load_master()?;
+    warn_if_unprotected(&args, &security);
 
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
@@ -150,18 +162,32 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .await
         .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
     let registry = state_machine.registry_handle();
+    let records = log_store.clone();
+    let local = begin_run(&records, args.id, state_machine.snapshot_meta().is_some())
+        .await
+        .with_context(|| format!("work dir {}", args.work_dir.display()))?;
+    let ledger: Ledger = records
+        .read_record(crate::identity::LEDGER_RECORD)
+        .context("cannot read the witness ledger")?
+        .unwrap_or_default();
+    tracing::info!(node_id = args.id, incarnation = %local.incarnation, run = local.run,
+        pristine = local.pristine, "identity");
+    let identity = IdentityHandle::new(local, ledger);
 
     let cluster = ClusterIdentity::default();
     if let Some(id) = &recorded_cluster {
         cluster.set(id);
     }
-    let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
-    let network = GrpcNetworkFactory::new(
-        args.id,
-        cluster.clone(),
-        connect_timeout,
-        Duration::from_millis(args.heartbeat_interval_ms),
-    );
+    let limits = RpcLimits::default();
+    let network = GrpcNetworkFactory::new(PeerTransport {
+        cluster: cluster.clone(),
+        identity: identity.clone(),
+        secret: security.secret.clone(),
+        tls: security.tls.as_ref().and_then(|t| t.peer_channel.clone()),
+        limits,
+        connect_timeout: Duration::from_millis(args.election_timeout_min_ms.max(200)),
+        retry_interval: Duration::from_millis(args.heartbeat_interval_ms),
+    });
     let raft = Raft::new(args.id, config, network, log_store, state_machine)
         .await
         .context("cannot start the Raft core")?;
@@ -198,7 +224,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         );
     }
 
-    if let Err(e) = check_peers_cluster(&args, &cluster, &membership).await {
+    if let Err(e) = check_peers_cluster(&args, &security, &cluster, &membership).await {
         let _ = raft.shutdown().await;
         return Err(e);
     }
@@ -208,6 +234,10 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
 
     let contact = LeaderContact::default();
+    let auth = PeerAuth {
+        secret: security.secret.clone(),
+        require_client_cert: security.tls.as_ref().is_some_and(|t| t.mutual),
+    };
     let master = Arc::new(Master {
         id: args.id,
         address,
@@ -219,9 +249,11 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         contact: contact.clone(),
         leadership: Default::default(),
         started_at: SystemTime::now(),
+        identity: identity.clone(),
+        security,
     });
     let shutdown = CancellationToken::new();
-    let grpc = RaftGrpcService::new(raft, cluster, contact);
+    let grpc = RaftGrpcService::new(raft, cluster, contact, auth, limits, identity);
     let server = tokio::spawn(crate::server::serve(
         listener,
         master.clone(),
@@ -232,6 +264,11 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         master.clone(),
         shutdown.clone(),
     ))];
+    tasks.extend(crate::identity::spawn_tasks(
+        master.clone(),
+        records,
+        shutdown.clone(),
+    ));
 
     tracing::info!(node_id = master.id, address = %master.address, initialized = !membership.is_empty(),
         "master serving");
@@ -250,6 +287,26 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         server,
         tasks,
     })
+}
+
+/// Says loudly what an unprotected port allows.
+fn warn_if_unprotected(args: &MasterArgs, security: &Security) {
+    if security.secret.is_none() {
+        tracing::warn!(
+            node_id = args.id,
+            "no --cluster-secret-file: Raft RPCs and membership changes are accepted from anyone \
+             who can reach {}; anyone there can depose the leader or disrupt the group. Give \
+             every master and raftctl the same secret file in production",
+            args.listen
+        );
+    }
+    if security.tls.is_none() {
+        tracing::warn!(
+            node_id = args.id,
+            "no --tls-cert: the port speaks plain text; the cluster secret token and all data \
+             travel unencrypted"
+        );
+    }
 }
 
 /// A restarted master does not know when it last heard the leader, so
@@ -274,27 +331,42 @@ async fn quiet_start(master: Arc<Master>, shutdown: CancellationToken) {
     );
 }
 
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap_or_default()
+/// Probes of peers' `/raft/status`: short timeouts, TLS as configured.
+struct Prober {
+    client: reqwest::Client,
+    scheme: &'static str,
 }
 
-async fn probe(client: &reqwest::Client, addr: &str) -> Option<RaftStatus> {
-    let resp = client
-        .get(format!("http://{addr}/raft/status"))
-        .send()
-        .await
-        .ok()?;
-    resp.json::<RaftStatus>().await.ok()
+impl Prober {
+    fn new(security: &Security) -> Self {
+        let client = security
+            .http_client(Duration::from_secs(1), Duration::from_millis(500))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot build the HTTP client for peer probes");
+                reqwest::Client::new()
+            });
+        Self {
+            client,
+            scheme: security.scheme(),
+        }
+    }
+
+    async fn status(&self, addr: &str) -> Option<RaftStatus> {
+        let resp = self
+            .client
+            .get(format!("{}://{addr}/raft/status", self.scheme))
+            .send()
+            .await
+            .ok()?;
+        resp.json::<RaftStatus>().await.ok()
+    }
 }
 
 /// Refuses to start when a reachable peer belongs to another cluster than
 /// the one recorded in this work dir.
 async fn check_peers_cluster(
     args: &MasterArgs,
+    security: &Security,
     cluster: &ClusterIdentity,
     membership: &MembershipView,
 ) -> anyhow::Result<()> {
@@ -307,11 +379,11 @@ async fn check_peers_cluster(
     addrs.sort();
     addrs.dedup();
     let own = args.advertised_addr().unwrap_or_default();
-    let client = http_client();
+    let prober = Prober::new(security);
     let probes = addrs
         .iter()
         .filter(|a| **a != own)
-        .map(|a| async { (a.clone(), probe(&client, a).await) });
+        .map(|a| async { (a.clone(), prober.status(a).await) });
     for (addr, status) in futures::future::join_all(probes).await {
         if let Some(theirs) = status.and_then(|s| s.cluster_id) {
             if theirs != mine {
@@ -342,19 +414,22 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
             "new group: waiting for master {initializer} (the lowest id in --peers) to initialize it");
         return;
     }
-    let client = http_client();
+    let prober = Prober::new(&master.security);
     let majority = peers.len() / 2 + 1;
     let mut logged = false;
     loop {
         if !master.membership().is_empty() {
             return;
         }
-        match survey_peers(&client, &master, &peers).await {
+        match survey_peers(&prober, &master, &peers).await {
             Survey::Existing(addr) => {
                 tracing::error!(node_id = master.id, existing = %addr,
+                    incarnation = %master.identity.incarnation(),
                     "a group already exists but this master's work dir is empty; not initializing \
-                     a second one. If this master is still a member the leader will catch it up; \
-                     otherwise remove it and re-add it with `raftctl members add`");
+                     a second one. If the group holds a slot for this id it belongs to this \
+                     master's earlier incarnation, whose data is gone: this master will not vote \
+                     or acknowledge in its place. Remove it and add it again: `raftctl members \
+                     add --replace {} {}`", master.id, master.address);
                 return;
             }
             Survey::Mismatch(addr, theirs) => {
@@ -364,11 +439,8 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
                     logged = true;
                 }
             }
-            Survey::Pristine(count) if count + 1 >= majority => {
-                let members: BTreeMap<NodeId, BasicNode> = peers
-                    .iter()
-                    .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-                    .collect();
+            Survey::Pristine(found) if found.len() + 1 >= majority => {
+                let members = initial_members(&peers, master.id, master.identity.incarnation(), &found);
                 match master.raft.initialize(members).await {
                     Ok(()) => {
                         tracing::info!(node_id = master.id, peers = ?peers, "initialized a new group")
@@ -377,11 +449,11 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
                 }
                 return;
             }
-            Survey::Pristine(count) => {
+            Survey::Pristine(found) => {
                 if !logged {
                     tracing::info!(
                         node_id = master.id,
-                        reachable = count + 1,
+                        reachable = found.len() + 1,
                         needed = majority,
                         "waiting for a majority of --peers to be up before initializing the group"
                     );
@@ -396,9 +468,38 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
     }
 }
 
+/// The first membership: every listed master is a voter; the initializer
+/// and the surveyed pristine masters are bound to their incarnations, the
+/// others wait unbound until they answer the leader.
+fn initial_members(
+    peers: &BTreeMap<NodeId, String>,
+    me: NodeId,
+    my_incarnation: &str,
+    surveyed: &BTreeMap<NodeId, String>,
+) -> BTreeMap<NodeId, MasterNode> {
+    peers
+        .iter()
+        .map(|(id, addr)| {
+            let incarnation = if *id == me {
+                Some(my_incarnation.to_string())
+            } else {
+                surveyed.get(id).cloned()
+            };
+            (
+                *id,
+                MasterNode {
+                    addr: addr.clone(),
+                    incarnation,
+                },
+            )
+        })
+        .collect()
+}
+
 enum Survey {
-    /// This many other peers answered and are pristine with the same --peers.
-    Pristine(usize),
+    /// These other peers answered and are pristine with the same --peers:
+    /// id -> incarnation.
+    Pristine(BTreeMap<NodeId, String>),
     /// A peer already belongs to a group.
     Existing(String),
     /// A peer was started with different --peers.
@@ -406,14 +507,15 @@ enum Survey {
 }
 
 async fn survey_peers(
-    client: &reqwest::Client,
+    prober: &Prober,
     master: &Master,
     peers: &BTreeMap<NodeId, String>,
 ) -> Survey {
     let others = peers.iter().filter(|(id, _)| **id != master.id);
-    let probes = others.map(|(_, addr)| async { (addr.clone(), probe(client, addr).await) });
-    let mut pristine = 0;
-    for (addr, status) in futures::future::join_all(probes).await {
+    let probes =
+        others.map(|(id, addr)| async { (*id, addr.clone(), prober.status(addr).await) });
+    let mut pristine = BTreeMap::new();
+    for (id, addr, status) in futures::future::join_all(probes).await {
         let Some(status) = status else { continue };
         if status.initialized || status.cluster_id.is_some() || status.term > 0 {
             return Survey::Existing(addr);
@@ -421,7 +523,13 @@ async fn survey_peers(
         if status.initial_peers.as_ref() != Some(peers) {
             return Survey::Mismatch(addr, status.initial_peers);
         }
-        pristine += 1;
+        // The status of the master at that address must be the listed id;
+        // a master without an incarnation (older version) stays unbound.
+        if status.id == id {
+            if let Some(inc) = status.incarnation {
+                pristine.insert(id, inc);
+            }
+        }
     }
     Survey::Pristine(pristine)
 }

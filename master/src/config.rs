@@ -61,6 +61,9 @@ pub struct MasterArgs {
     #[arg(long, default_value_t = 5_000)]
     pub write_timeout_ms: u64,
 
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
+
     /// TESTING ONLY, UNSAFE: answer GET_WEIGHTS on every master from its
     /// local, possibly stale copy. Exists so the Jepsen checker can be
     /// shown to catch stale reads.
