@@ -440,7 +440,8 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
                 }
             }
             Survey::Pristine(found) if found.len() + 1 >= majority => {
-                let members = initial_members(&peers, master.id, master.identity.incarnation(), &found);
+                let members =
+                    initial_members(&peers, master.id, master.identity.incarnation(), &found);
                 match master.raft.initialize(members).await {
                     Ok(()) => {
                         tracing::info!(node_id = master.id, peers = ?peers, "initialized a new group")
@@ -512,8 +513,7 @@ async fn survey_peers(
     peers: &BTreeMap<NodeId, String>,
 ) -> Survey {
     let others = peers.iter().filter(|(id, _)| **id != master.id);
-    let probes =
-        others.map(|(id, addr)| async { (*id, addr.clone(), prober.status(addr).await) });
+    let probes = others.map(|(id, addr)| async { (*id, addr.clone(), prober.status(addr).await) });
     let mut pristine = BTreeMap::new();
     for (id, addr, status) in futures::future::join_all(probes).await {
         let Some(status) = status else { continue };

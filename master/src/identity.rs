@@ -125,11 +125,10 @@ async fn bind_offered_slots(master: Arc<Master>, shutdown: CancellationToken) {
             .map(|(id, n)| (*id, n.clone()))
             .collect();
         let offers = master.identity.offers();
-        for id in offers.keys().filter(|id| {
-            nodes
-                .get(id)
-                .is_none_or(|n| n.incarnation.is_some())
-        }) {
+        for id in offers
+            .keys()
+            .filter(|id| nodes.get(id).is_none_or(|n| n.incarnation.is_some()))
+        {
             master.identity.forget_offer(*id);
         }
         for (id, node) in bindings_due(&offers, &nodes) {
@@ -181,7 +180,11 @@ mod tests {
             (1, MasterNode::bound("a:1", "aa")),
             (2, MasterNode::unbound("b:1")),
         ]);
-        let offers = BTreeMap::from([(1, "a1".to_string()), (2, "bb".to_string()), (3, "cc".to_string())]);
+        let offers = BTreeMap::from([
+            (1, "a1".to_string()),
+            (2, "bb".to_string()),
+            (3, "cc".to_string()),
+        ]);
         let due = bindings_due(&offers, &nodes);
         assert_eq!(due, BTreeMap::from([(2, MasterNode::bound("b:1", "bb"))]));
     }

@@ -30,11 +30,21 @@ pub struct SecurityArgs {
     /// PEM certificate (chain) of this master: the port then speaks TLS
     /// (HTTPS and gRPC over TLS), and peers are reached over TLS. For
     /// raftctl: a client certificate to present.
-    #[arg(long, env = "MESORAFT_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "MESORAFT_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert.
-    #[arg(long, env = "MESORAFT_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "MESORAFT_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
 
     /// PEM CA certificate(s). A master verifies its peers' certificates

@@ -3,6 +3,8 @@
 //! Every process is killed when its `Cluster` drops, also when a test
 //! fails; paused processes are resumed first so SIGKILL is delivered
 //! promptly. Waits poll a condition until a deadline, never sleep blindly.
+//! Each cluster gets its own cluster secret, given to its masters and to
+//! raftctl, so the tests run the authenticated configuration.
 
 #![allow(dead_code)]
 
@@ -124,6 +126,18 @@ pub struct Cluster {
     pub masters: Vec<MasterProc>,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The cluster secret file every master and raftctl is given.
+    pub secret_file: PathBuf,
+}
+
+/// Writes a fresh cluster secret into `dir`.
+pub fn write_secret(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("cluster-secret");
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    std::fs::write(&path, format!("{secret}\n")).expect("cannot write the cluster secret");
+    path
 }
 
 impl Drop for Cluster {
@@ -167,6 +181,7 @@ impl Cluster {
             .map(|(i, a)| format!("{}={a}", i + 1))
             .collect();
         let peers = peers.join(",");
+        let secret_file = write_secret(dir.path());
         let mut cluster = Cluster {
             masters: Vec::new(),
             http: reqwest::Client::builder()
@@ -175,6 +190,7 @@ impl Cluster {
                 .build()
                 .unwrap(),
             dir,
+            secret_file,
         };
         for (i, addr) in addrs.into_iter().enumerate() {
             let mut args = vec!["--peers".to_string(), peers.clone()];
@@ -184,7 +200,9 @@ impl Cluster {
         cluster
     }
 
-    fn add_proc(&mut self, id: u64, addr: String, args: Vec<String>) {
+    fn add_proc(&mut self, id: u64, addr: String, mut args: Vec<String>) {
+        args.push("--cluster-secret-file".into());
+        args.push(self.secret_file.display().to_string());
         let m = MasterProc {
             id,
             addr,
@@ -309,6 +327,30 @@ impl Cluster {
         .await
     }
 
+    /// Like [`Cluster::wait_leader`], counting only the masters `among`
+    /// (others may be refused members that follow no leader).
+    pub async fn wait_leader_among(&self, among: &[u64], limit: Duration) -> u64 {
+        wait_for("one agreed leader", limit, || async {
+            let mut leader = None;
+            for m in self
+                .masters
+                .iter()
+                .filter(|m| m.is_running() && !m.paused && among.contains(&m.id))
+            {
+                let s = self.status(m.id).await?;
+                let l = s["leader_id"].as_u64()?;
+                if leader.is_some_and(|x| x != l) {
+                    return None;
+                }
+                leader = Some(l);
+            }
+            let l = leader?;
+            let s = self.status(l).await?;
+            (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
+        })
+        .await
+    }
+
     /// Watches for `limit` whether any master reports a leader (for
     /// checking that none is elected when none may be).
     pub async fn leader_within(&self, limit: Duration) -> Option<u64> {
@@ -418,6 +460,8 @@ impl Cluster {
         let masters = self.all_addrs().join(",");
         let out = Command::new(RAFTCTL)
             .args(["--masters", &masters])
+            .arg("--cluster-secret-file")
+            .arg(&self.secret_file)
             .args(args)
             .output()
             .expect("cannot run raftctl");

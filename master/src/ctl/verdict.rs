@@ -323,6 +323,9 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
         if let Some(w) = &r.recovery_warning {
             p.degraded(format!("{}: {w}", r.label()));
         }
+        if let Some(why) = &r.needs_readding {
+            p.degraded(format!("{} needs re-adding: {why}", r.label()));
+        }
     }
 
     let healthy = following

@@ -130,7 +130,10 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
     if current.nodes.contains_key(&req.id) && req.replace {
         check_replaceable(master, &current, req.id)?;
         remove(master, req.id).await?;
-        tracing::info!(node_id = req.id, "removed the old incarnation; adding the new one");
+        tracing::info!(
+            node_id = req.id,
+            "removed the old incarnation; adding the new one"
+        );
         current = master.membership();
     }
     if let Some(addr) = current.nodes.get(&req.id) {
@@ -202,13 +205,18 @@ fn superseded_problem(master: &Master, current: &MembershipView, id: NodeId) -> 
 
 /// `--replace` is for a slot whose incarnation is gone: refuse it while
 /// that very incarnation answers normally.
-fn check_replaceable(master: &Master, current: &MembershipView, id: NodeId) -> Result<(), ApiError> {
+fn check_replaceable(
+    master: &Master,
+    current: &MembershipView,
+    id: NodeId,
+) -> Result<(), ApiError> {
     let Some(bound) = current.incarnations.get(&id) else {
         return Ok(());
     };
-    let healthy = master.identity.reports().get(&id).is_some_and(|r| {
-        r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str())
-    });
+    let healthy =
+        master.identity.reports().get(&id).is_some_and(|r| {
+            r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str())
+        });
     if healthy && master.identity.forked(bound).is_none() {
         return Err(json_error(
             StatusCode::CONFLICT,

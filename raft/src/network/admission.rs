@@ -203,14 +203,16 @@ pub fn admit(req: &Addressing, me: &Receiver<'_>) -> Result<(), Refusal> {
         ));
     }
     match req.to_incarnation.as_deref() {
-        None if me.pristine => return Err(Refusal::new(
-            Unbound,
-            format!(
+        None if me.pristine => {
+            return Err(Refusal::new(
+                Unbound,
+                format!(
                 "master {} is pristine incarnation {} and waits for the leader to bind its slot",
                 me.id,
                 short(me.incarnation)
             ),
-        )),
+            ))
+        }
         None => {
             return Err(Refusal::new(
                 NotPristine,

@@ -38,6 +38,8 @@ use crate::{MasterNode, NodeId, TypeConfig};
 /// How often the witness ledger rides along on a stream of requests to one
 /// peer (votes always carry it).
 const GOSSIP_EVERY: Duration = Duration::from_millis(200);
+/// Retry interval towards a peer whose incarnation is refused.
+const IDENTITY_RETRY: Duration = Duration::from_secs(1);
 
 /// How this master reaches its peers.
 #[derive(Clone)]
@@ -373,8 +375,20 @@ fn term_of(vote: &crate::Vote) -> u64 {
 }
 
 impl RaftNetwork<TypeConfig> for GrpcPeer {
+    /// A peer that refuses on identity grounds stays refused until an
+    /// operator acts: retry it slowly rather than every heartbeat.
     fn backoff(&self) -> Backoff {
-        Backoff::new(std::iter::repeat(self.transport.retry_interval))
+        let refused = self
+            .identity()
+            .reports()
+            .get(&self.target)
+            .is_some_and(|r| r.problem.is_some());
+        let every = if refused {
+            IDENTITY_RETRY.max(self.transport.retry_interval)
+        } else {
+            self.transport.retry_interval
+        };
+        Backoff::new(std::iter::repeat(every))
     }
 
     async fn append_entries(
