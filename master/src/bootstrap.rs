@@ -533,3 +533,18 @@ async fn survey_peers(
     }
     Survey::Pristine(pristine)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_members_bind_the_surveyed_and_leave_the_rest_unbound() {
+        let peers = BTreeMap::from([(1, "a:1".to_string()), (2, "b:1".into()), (3, "c:1".into())]);
+        let surveyed = BTreeMap::from([(2, "bb".to_string())]);
+        let m = initial_members(&peers, 1, "aa", &surveyed);
+        assert_eq!(m[&1], MasterNode::bound("a:1", "aa"));
+        assert_eq!(m[&2], MasterNode::bound("b:1", "bb"));
+        assert_eq!(m[&3], MasterNode::unbound("c:1"));
+    }
+}

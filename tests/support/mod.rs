@@ -128,6 +128,10 @@ pub struct Cluster {
     pub http: reqwest::Client,
     /// The cluster secret file every master and raftctl is given.
     pub secret_file: PathBuf,
+    /// `http`, or `https` once [`Cluster::use_tls`] was called.
+    pub scheme: &'static str,
+    /// Flags raftctl gets besides --masters and the secret.
+    pub raftctl_flags: Vec<String>,
 }
 
 /// Writes a fresh cluster secret into `dir`.
@@ -191,6 +195,8 @@ impl Cluster {
                 .unwrap(),
             dir,
             secret_file,
+            scheme: "http",
+            raftctl_flags: Vec::new(),
         };
         for (i, addr) in addrs.into_iter().enumerate() {
             let mut args = vec!["--peers".to_string(), peers.clone()];
@@ -213,6 +219,26 @@ impl Cluster {
             paused: false,
         };
         self.masters.push(m);
+    }
+
+    /// Talks HTTPS to the masters (started with TLS flags), trusting the CA
+    /// in `ca_file`, and gives raftctl the same CA.
+    pub fn use_tls(&mut self, ca_file: &std::path::Path) {
+        let pem = std::fs::read(ca_file).expect("CA file");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("CA certificate");
+        self.http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(ca)
+            .build()
+            .unwrap();
+        self.scheme = "https";
+        self.raftctl_flags = vec!["--tls-ca".into(), ca_file.display().to_string()];
+    }
+
+    /// The URL of `path` on the master at `addr`.
+    pub fn url(&self, addr: &str, path: &str) -> String {
+        format!("{}://{addr}{path}", self.scheme)
     }
 
     /// Starts a new master that waits to be added (`--join`).
@@ -300,7 +326,7 @@ impl Cluster {
         let addr = self.addr(id);
         let resp = self
             .http
-            .get(format!("http://{addr}/raft/status"))
+            .get(self.url(&addr, "/raft/status"))
             .send()
             .await
             .ok()?;
@@ -372,7 +398,7 @@ impl Cluster {
     /// POSTs a raw body to `/api/v1` of `addr`; returns the status code.
     pub async fn post_raw(&self, addr: &str, content_type: &str, body: &str) -> u16 {
         self.http
-            .post(format!("http://{addr}/api/v1"))
+            .post(self.url(addr, "/api/v1"))
             .header("Content-Type", content_type)
             .body(body.to_string())
             .send()
@@ -390,7 +416,7 @@ impl Cluster {
     ) -> Result<(u16, Option<String>, String), String> {
         let resp = self
             .http
-            .post(format!("http://{addr}/api/v1"))
+            .post(self.url(addr, "/api/v1"))
             .header("Content-Type", "application/json")
             .body(body.to_string())
             .send()
@@ -462,6 +488,7 @@ impl Cluster {
             .args(["--masters", &masters])
             .arg("--cluster-secret-file")
             .arg(&self.secret_file)
+            .args(&self.raftctl_flags)
             .args(args)
             .output()
             .expect("cannot run raftctl");

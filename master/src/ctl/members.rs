@@ -51,12 +51,14 @@ pub async fn add(
     replace: bool,
 ) -> Result<Membership, CtlError> {
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut body = json!({ "id": id, "address": address, "timeout_ms": timeout_ms });
+    if replace {
+        body["replace"] = json!(true);
+    }
     let call = LeaderCall {
         method: Method::POST,
         path: "/raft/members/add",
-        body: Some(
-            json!({ "id": id, "address": address, "timeout_ms": timeout_ms, "replace": replace }),
-        ),
+        body: Some(body),
         request_timeout: timeout + ADD_SLACK,
         wait: opts.wait,
     };

@@ -393,6 +393,44 @@ mod tests {
     }
 
     #[test]
+    fn members_add_replace_and_security_flags() {
+        let a = Args::try_parse_from([
+            "raftctl",
+            "--masters",
+            "a:1",
+            "--cluster-secret-file",
+            "/s",
+            "members",
+            "add",
+            "--replace",
+            "1",
+            "a:1",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.security.cluster_secret_file.as_deref(),
+            Some(std::path::Path::new("/s"))
+        );
+        assert!(matches!(
+            a.command,
+            Command::Members(MembersArgs {
+                command: MembersCommand::Add { replace: true, .. },
+                ..
+            })
+        ));
+        // A client certificate needs its key.
+        assert!(Args::try_parse_from([
+            "raftctl",
+            "--masters",
+            "a:1",
+            "--tls-cert",
+            "/c",
+            "status"
+        ])
+        .is_err());
+    }
+
+    #[test]
     fn bad_input_is_a_usage_error() {
         for argv in [
             &[

@@ -400,6 +400,7 @@ mod tests {
                 .into_iter()
                 .map(|(i, a)| (i, a.to_string()))
                 .collect(),
+            ..Default::default()
         };
         assert_eq!(
             members_table(&m),

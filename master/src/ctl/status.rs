@@ -295,6 +295,7 @@ mod tests {
                 .chain(learners)
                 .map(|id| (*id, format!("m{id}:5050")))
                 .collect(),
+            ..Default::default()
         }
     }
 

@@ -778,6 +778,18 @@ mod tests {
     }
 
     #[test]
+    fn a_master_needing_re_adding_degrades() {
+        let mut rows = healthy3();
+        rows[2].needs_readding = Some("its work dir was lost".into());
+        let v = verdict(&rows, &T);
+        assert_eq!(v.health, Health::Degraded);
+        assert!(has(
+            &v,
+            "master 3 at 10.0.0.3:5050 needs re-adding: its work dir was lost"
+        ));
+    }
+
+    #[test]
     fn single_master_group() {
         let v = verdict(&[up(1, "leader", Some(1), 1)], &T);
         assert_eq!(v.health, Health::Healthy);

@@ -59,7 +59,13 @@ pub enum IdentityError {
     )]
     OtherMaster { stored: NodeId, given: NodeId },
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(Box<StorageError>),
+}
+
+impl From<StorageError> for IdentityError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(Box::new(e))
+    }
 }
 
 fn random_hex(bytes: usize) -> String {

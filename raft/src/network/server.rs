@@ -1,16 +1,16 @@
 //! The receiving side of the Raft transport.
 //!
 //! Every request passes, in order: the cluster secret / client certificate
-//! ([`PeerAuth`]), the cluster id, the incarnation checks
-//! ([`super::admission`]), the size bounds ([`RpcLimits`]); only then does
-//! openraft see it. Nothing that fails a check can change this master's
-//! term or vote.
+//! ([`PeerAuth`]), the cluster id, the size bounds ([`RpcLimits`]), the
+//! incarnation checks ([`super::admission`]); only then does openraft see
+//! it. Nothing that fails a check can change this master's term or vote.
 
 use std::sync::{Arc, Mutex};
 
 use mesoraft_proto::raft::raft_server;
 use mesoraft_proto::raft::RaftPayload;
 use openraft::raft::AppendEntriesResponse;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::admission::{
@@ -92,16 +92,20 @@ impl RaftGrpcService {
         refusal.into_status(&self.identity.claim())
     }
 
-    /// Authentication, cluster and incarnation checks common to every RPC.
-    fn admit(&self, req: &Request<RaftPayload>) -> Result<Addressing, Status> {
+    /// Authentication and cluster checks, before anything is decoded.
+    fn authenticate(&self, req: &Request<RaftPayload>) -> Result<(), Status> {
         self.auth.admit(
             req.metadata(),
             req.extensions().get::<PeerCertificate>().copied(),
         )?;
-        self.check_cluster(req)?;
-        let addressing = Addressing::read(req.metadata()).map_err(|r| self.refuse(r))?;
+        self.check_cluster(req)
+    }
+
+    /// The incarnation checks common to every RPC.
+    fn admit(&self, md: &MetadataMap) -> Result<Addressing, Status> {
+        let addressing = Addressing::read(md).map_err(|r| self.refuse(r))?;
         if let Ok(Some(gossip)) = get_json::<std::collections::BTreeMap<String, Record>>(
-            req.metadata(),
+            md,
             GOSSIP_HEADER,
             self.limits.max_gossip_bytes,
         ) {
@@ -186,12 +190,13 @@ impl raft_server::Raft for RaftGrpcService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let addressing = self.admit(&request)?;
+        self.authenticate(&request)?;
         let req: openraft::raft::AppendEntriesRequest<crate::TypeConfig> =
             codec::decode(request.get_ref()).map_err(bad_payload)?;
         self.limits
             .check_append(req.entries.len())
             .map_err(over_limit)?;
+        let addressing = self.admit(request.metadata())?;
         let witnessed = if req.vote.is_committed() {
             Promise::new(vote_term(&req.vote), 0)
         } else {
@@ -208,9 +213,10 @@ impl raft_server::Raft for RaftGrpcService {
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let addressing = self.admit(&request)?;
+        self.authenticate(&request)?;
         let req: openraft::raft::VoteRequest<NodeId> =
             codec::decode(request.get_ref()).map_err(bad_payload)?;
+        let addressing = self.admit(request.metadata())?;
         self.witness(&addressing, Promise::new(vote_term(&req.vote), 0))?;
         let result = self.raft.vote(req).await;
         self.reply(&result)
@@ -220,8 +226,9 @@ impl raft_server::Raft for RaftGrpcService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let addressing = self.admit(&request)?;
-        let req = codec::decode_snapshot_chunk(request.into_inner()).map_err(bad_payload)?;
+        self.authenticate(&request)?;
+        let (md, _, payload) = request.into_parts();
+        let req = codec::decode_snapshot_chunk(payload).map_err(bad_payload)?;
         self.snapshot
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -233,6 +240,7 @@ impl raft_server::Raft for RaftGrpcService {
                 req.done,
             )
             .map_err(over_limit)?;
+        let addressing = self.admit(&md)?;
         let witnessed = if req.vote.is_committed() {
             Promise::new(vote_term(&req.vote), 0)
         } else {
