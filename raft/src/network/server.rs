@@ -111,15 +111,19 @@ impl RaftGrpcService {
         ) {
             self.identity.absorb(&gossip);
         }
-        let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        let pristine = m.current_term == 0
-            && m.last_log_index.is_none()
-            && m.snapshot.is_none()
-            && membership.nodes().next().is_none();
-        let sender_bound_to = membership
-            .get_node(&addressing.from)
-            .and_then(|n| n.incarnation.clone());
+        let (pristine, sender_bound_to) = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            let membership = m.membership_config.membership();
+            let pristine = m.current_term == 0
+                && m.last_log_index.is_none()
+                && m.snapshot.is_none()
+                && membership.nodes().next().is_none();
+            let bound = membership
+                .get_node(&addressing.from)
+                .and_then(|n| n.incarnation.clone());
+            (pristine, bound)
+        };
         let standing = self.identity.standing();
         let forked = match &standing {
             crate::identity::Standing::Forked { reason } => Some(reason.as_str()),
