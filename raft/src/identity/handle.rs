@@ -89,9 +89,9 @@ impl IdentityHandle {
     /// the reason if that incarnation is forked.
     pub fn observe(&self, claim: &Claim, witnessed: Promise) -> Result<(), String> {
         let mut st = lock(&self.0.ledger);
-        let (record, changed) = st.ledger.observe(claim, witnessed);
+        let (forked, changed) = st.ledger.observe_quick(claim, witnessed);
         st.dirty |= changed;
-        match record.forked {
+        match forked {
             Some(why) => Err(why),
             None => Ok(()),
         }
@@ -212,8 +212,13 @@ impl IdentityHandle {
         self.0.offered.notified().await
     }
 
-    pub fn report(&self, node: NodeId, report: PeerReport) {
-        lock(&self.0.reports).insert(node, report);
+    /// Keeps a peer's latest report; returns the one it replaces.
+    pub fn report(&self, node: NodeId, report: PeerReport) -> Option<PeerReport> {
+        let mut reports = lock(&self.0.reports);
+        match reports.get(&node) {
+            Some(old) if *old == report => Some(report),
+            _ => reports.insert(node, report),
+        }
     }
 
     pub fn reports(&self) -> BTreeMap<NodeId, PeerReport> {

@@ -311,21 +311,22 @@ impl GrpcPeer {
             incarnation,
             problem,
         };
-        let previous = self.identity().reports().remove(&self.target);
-        if previous.as_ref().map(|r| &r.problem) != Some(&report.problem) {
-            match &report.problem {
-                Some(p) => tracing::warn!(target_node = self.target, addr = %self.node.addr,
-                    problem = %p, "peer's Raft answers are not counted"),
-                None if previous.is_some_and(|r| r.problem.is_some()) => {
-                    tracing::info!(
-                        target_node = self.target,
-                        "peer's Raft answers are counted again"
-                    )
-                }
-                None => {}
+        let problem = report.problem.clone();
+        let previous = self.identity().report(self.target, report);
+        let was = previous.and_then(|r| r.problem);
+        if was == problem {
+            return;
+        }
+        match &problem {
+            Some(p) => tracing::warn!(target_node = self.target, addr = %self.node.addr,
+                problem = %p, "peer's Raft answers are not counted"),
+            None => {
+                tracing::info!(
+                    target_node = self.target,
+                    "peer's Raft answers are counted again"
+                )
             }
         }
-        self.identity().report(self.target, report);
     }
 
     fn status_error<E: std::error::Error>(&self, status: tonic::Status) -> RpcError<E> {
