@@ -191,14 +191,19 @@ async fn stop_gracefully(children: &mut Children) {
     }
 }
 
+/// Waits for a leader that every master follows (the masters the leader
+/// did not survey at initialization join a moment later, once it bound
+/// their slots); settles for a leader alone at the deadline.
 async fn wait_for_leader(addrs: &[String], limit: Duration) -> anyhow::Result<String> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()?;
     let deadline = Instant::now() + limit;
+    let mut found = None;
     while Instant::now() < deadline {
-        for addr in addrs {
-            let status = async {
+        let statuses = futures::future::join_all(addrs.iter().map(|addr| {
+            let client = &client;
+            async move {
                 client
                     .get(format!("http://{addr}/raft/status"))
                     .send()
@@ -208,14 +213,25 @@ async fn wait_for_leader(addrs: &[String], limit: Duration) -> anyhow::Result<St
                     .await
                     .ok()
             }
-            .await;
-            if let Some(s) = status.filter(|s| s.role == "leader" && s.cluster_id.is_some()) {
-                return Ok(format!("master {} at {}", s.id, s.address));
+        }))
+        .await;
+        let leader = statuses
+            .iter()
+            .flatten()
+            .find(|s| s.role == "leader" && s.cluster_id.is_some());
+        if let Some(l) = leader {
+            let label = format!("master {} at {}", l.id, l.address);
+            let all_follow = statuses
+                .iter()
+                .all(|s| s.as_ref().is_some_and(|s| s.leader_id == Some(l.id)));
+            if all_follow {
+                return Ok(label);
             }
+            found = Some(label);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("no leader elected within {limit:?}; see the master logs")
+    found.ok_or_else(|| anyhow::anyhow!("no leader elected within {limit:?}; see the master logs"))
 }
 
 struct TempDir(PathBuf);
