@@ -206,6 +206,10 @@ async fn wiped_master_comes_back_through_remove_then_add() {
     let leader = c.wait_leader(LIMIT).await;
     let (a, other) = others(leader);
     write_everywhere(&c, leader, "warm-up").await;
+    // --replace is for a lost work dir, not for a healthy member.
+    let (code, _, err) = c.raftctl(&["members", "add", "--replace", &a.to_string(), &c.addr(a)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("answers as its member"), "{err}");
 
     c.kill9(a);
     std::fs::remove_dir_all(&c.master(a).work_dir).unwrap();

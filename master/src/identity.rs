@@ -159,7 +159,10 @@ async fn follow_standing(master: Arc<Master>, shutdown: CancellationToken) {
             Standing::Member => tracing::info!(node_id = master.id, incarnation = %short(&mine),
                 "the group addresses this master as its member again"),
             Standing::Superseded { .. } | Standing::Forked { .. } => {
-                let why = now.needs_readding(master.id, &mine).unwrap_or_default();
+                let why = now
+                    .needs_readding(master.id, &mine)
+                    .unwrap_or_default()
+                    .replace("ADDRESS", &master.address);
                 tracing::error!(node_id = master.id, incarnation = %short(&mine),
                     "this master will not vote or acknowledge entries as master {}: {why}", master.id);
                 if now.is_forked() {
