@@ -7,6 +7,11 @@
 //! group that already exists has at least a majority holding data, so a
 //! master whose work dir was lost can never start a second group beside it.
 //! Every other pristine master waits to be reached by the leader.
+//!
+//! The initial membership binds the initializer and the pristine masters it
+//! surveyed to their incarnations; the other listed masters get unbound
+//! slots, which the leader binds when they answer (see
+//! [`crate::identity`]). An unbound slot votes and acknowledges nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,9 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
-use mesoraft_raft::network::{ClusterIdentity, GrpcNetworkFactory, LeaderContact, RaftGrpcService};
+use mesoraft_raft::identity::{begin_run, IdentityHandle, Ledger};
+use mesoraft_raft::network::{
+    ClusterIdentity, GrpcNetworkFactory, LeaderContact, PeerAuth, PeerTransport, RaftGrpcService,
+    RpcLimits,
+};
 use mesoraft_raft::proposer::{BatchLimits, Proposer};
-use mesoraft_raft::{BasicNode, NodeId, Raft};
+use mesoraft_raft::{MasterNode, NodeId, Raft};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -25,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::MasterArgs;
 use crate::fatal::FatalStop;
 use crate::removal::{find_removal, OwnView};
+use crate::security::Security;
 use crate::status::{MembershipView, RaftStatus};
 use crate::Master;
 
@@ -151,6 +161,8 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     args.validate().map_err(anyhow::Error::msg)?;
     let address = args.advertised_addr().map_err(anyhow::Error::msg)?;
     let config = Arc::new(args.raft_config().map_err(anyhow::Error::msg)?);
+    let security = args.security.load_master()?;
+    warn_if_unprotected(&args, &security);
 
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
@@ -160,18 +172,32 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .await
         .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
     let registry = state_machine.registry_handle();
+    let records = log_store.clone();
+    let local = begin_run(&records, args.id, state_machine.snapshot_meta().is_some())
+        .await
+        .with_context(|| format!("work dir {}", args.work_dir.display()))?;
+    let ledger: Ledger = records
+        .read_record(crate::identity::LEDGER_RECORD)
+        .context("cannot read the witness ledger")?
+        .unwrap_or_default();
+    tracing::info!(node_id = args.id, incarnation = %local.incarnation, run = local.run,
+        pristine = local.pristine, "identity");
+    let identity = IdentityHandle::new(local, ledger);
 
     let cluster = ClusterIdentity::default();
     if let Some(id) = &recorded_cluster {
         cluster.set(id);
     }
-    let connect_timeout = Duration::from_millis(args.election_timeout_min_ms.max(200));
-    let network = GrpcNetworkFactory::new(
-        args.id,
-        cluster.clone(),
-        connect_timeout,
-        Duration::from_millis(args.heartbeat_interval_ms),
-    );
+    let limits = RpcLimits::default();
+    let network = GrpcNetworkFactory::new(PeerTransport {
+        cluster: cluster.clone(),
+        identity: identity.clone(),
+        secret: security.secret.clone(),
+        tls: security.tls.as_ref().and_then(|t| t.peer_channel.clone()),
+        limits,
+        connect_timeout: Duration::from_millis(args.election_timeout_min_ms.max(200)),
+        retry_interval: Duration::from_millis(args.heartbeat_interval_ms),
+    });
     let raft = Raft::new(args.id, config, network, log_store, state_machine)
         .await
         .context("cannot start the Raft core")?;
@@ -215,7 +241,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     let peers = if membership.is_empty() {
         Vec::new()
     } else {
-        probe_peers(&http_client(), &args, &membership).await
+        probe_peers(&Prober::new(&security), &args, &membership).await
     };
     if let Err(e) = check_peers_cluster(&args, &cluster, &peers) {
         let _ = raft.shutdown().await;
@@ -236,6 +262,10 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
 
     let contact = LeaderContact::default();
+    let auth = PeerAuth {
+        secret: security.secret.clone(),
+        require_client_cert: security.tls.as_ref().is_some_and(|t| t.mutual),
+    };
     let master = Arc::new(Master {
         id: args.id,
         address,
@@ -247,10 +277,12 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         contact: contact.clone(),
         leadership: Default::default(),
         started_at: SystemTime::now(),
+        identity: identity.clone(),
+        security,
     });
     let shutdown = CancellationToken::new();
     let fatal = FatalStop::default();
-    let grpc = RaftGrpcService::new(raft, cluster, contact);
+    let grpc = RaftGrpcService::new(raft, cluster, contact, auth, limits, identity);
     let server = tokio::spawn(crate::server::serve(
         listener,
         master.clone(),
@@ -269,6 +301,11 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         )),
         tokio::spawn(quiet_start(master.clone(), shutdown.clone())),
     ];
+    tasks.extend(crate::identity::spawn_tasks(
+        master.clone(),
+        records,
+        shutdown.clone(),
+    ));
 
     tracing::info!(node_id = master.id, address = %master.address, initialized = !membership.is_empty(),
         "master serving");
@@ -291,6 +328,26 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         server,
         tasks,
     })
+}
+
+/// Says loudly what an unprotected port allows.
+fn warn_if_unprotected(args: &MasterArgs, security: &Security) {
+    if security.secret.is_none() {
+        tracing::warn!(
+            node_id = args.id,
+            "no --cluster-secret-file: Raft RPCs and membership changes are accepted from anyone \
+             who can reach {}; anyone there can depose the leader or disrupt the group. Give \
+             every master and raftctl the same secret file in production",
+            args.listen
+        );
+    }
+    if security.tls.is_none() {
+        tracing::warn!(
+            node_id = args.id,
+            "no --tls-cert: the port speaks plain text; the cluster secret token and all data \
+             travel unencrypted"
+        );
+    }
 }
 
 /// A restarted master does not know when it last heard the leader, so
@@ -318,27 +375,41 @@ async fn quiet_start(master: Arc<Master>, shutdown: CancellationToken) {
     );
 }
 
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap_or_default()
+/// Probes of peers' `/raft/status`: short timeouts, TLS as configured.
+struct Prober {
+    client: reqwest::Client,
+    scheme: &'static str,
 }
 
-async fn probe(client: &reqwest::Client, addr: &str) -> Option<RaftStatus> {
-    let resp = client
-        .get(format!("http://{addr}/raft/status"))
-        .send()
-        .await
-        .ok()?;
-    resp.json::<RaftStatus>().await.ok()
+impl Prober {
+    fn new(security: &Security) -> Self {
+        let client = security
+            .http_client(Duration::from_secs(1), Duration::from_millis(500))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot build the HTTP client for peer probes");
+                reqwest::Client::new()
+            });
+        Self {
+            client,
+            scheme: security.scheme(),
+        }
+    }
+
+    async fn status(&self, addr: &str) -> Option<RaftStatus> {
+        let resp = self
+            .client
+            .get(format!("{}://{addr}/raft/status", self.scheme))
+            .send()
+            .await
+            .ok()?;
+        resp.json::<RaftStatus>().await.ok()
+    }
 }
 
 /// `/raft/status` of every other master this one knows of (its stored
 /// membership, `--peers`, `--join`), those that answer.
 async fn probe_peers(
-    client: &reqwest::Client,
+    prober: &Prober,
     args: &MasterArgs,
     membership: &MembershipView,
 ) -> Vec<RaftStatus> {
@@ -351,7 +422,7 @@ async fn probe_peers(
     let probes = addrs
         .iter()
         .filter(|a| **a != own)
-        .map(|a| probe(client, a));
+        .map(|a| prober.status(a));
     futures::future::join_all(probes)
         .await
         .into_iter()
@@ -389,7 +460,7 @@ fn check_peers_cluster(
 /// whether the group removed it (at start-up they may all have been
 /// unreachable), and stops if so.
 async fn recheck_removal(master: Arc<Master>, shutdown: CancellationToken, fatal: FatalStop) {
-    let client = http_client();
+    let prober = Prober::new(&master.security);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -401,7 +472,7 @@ async fn recheck_removal(master: Arc<Master>, shutdown: CancellationToken, fatal
             return;
         }
         let membership = MembershipView::from_metrics(&metrics);
-        let peers = probe_peers(&client, &master.args, &membership).await;
+        let peers = probe_peers(&prober, &master.args, &membership).await;
         let own = OwnView {
             id: master.id,
             membership_log_index: metrics.membership_config.log_id().map(|l| l.index),
@@ -436,19 +507,22 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
             "new group: waiting for master {initializer} (the lowest id in --peers) to initialize it");
         return;
     }
-    let client = http_client();
+    let prober = Prober::new(&master.security);
     let majority = peers.len() / 2 + 1;
     let mut logged = false;
     loop {
         if !master.membership().is_empty() {
             return;
         }
-        match survey_peers(&client, &master, &peers).await {
+        match survey_peers(&prober, &master, &peers).await {
             Survey::Existing(addr) => {
                 tracing::error!(node_id = master.id, existing = %addr,
+                    incarnation = %master.identity.incarnation(),
                     "a group already exists but this master's work dir is empty; not initializing \
-                     a second one. If this master is still a member the leader will catch it up; \
-                     otherwise remove it and re-add it with `raftctl members add`");
+                     a second one. If the group holds a slot for this id it belongs to this \
+                     master's earlier incarnation, whose data is gone: this master will not vote \
+                     or acknowledge in its place. Remove it and add it again: `raftctl members \
+                     add --replace {} {}`", master.id, master.address);
                 return;
             }
             Survey::Mismatch(addr, theirs) => {
@@ -458,11 +532,9 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
                     logged = true;
                 }
             }
-            Survey::Pristine(count) if count + 1 >= majority => {
-                let members: BTreeMap<NodeId, BasicNode> = peers
-                    .iter()
-                    .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-                    .collect();
+            Survey::Pristine(found) if found.len() + 1 >= majority => {
+                let members =
+                    initial_members(&peers, master.id, master.identity.incarnation(), &found);
                 match master.raft.initialize(members).await {
                     Ok(()) => {
                         tracing::info!(node_id = master.id, peers = ?peers, "initialized a new group")
@@ -471,11 +543,11 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
                 }
                 return;
             }
-            Survey::Pristine(count) => {
+            Survey::Pristine(found) => {
                 if !logged {
                     tracing::info!(
                         node_id = master.id,
-                        reachable = count + 1,
+                        reachable = found.len() + 1,
                         needed = majority,
                         "waiting for a majority of --peers to be up before initializing the group"
                     );
@@ -490,9 +562,38 @@ async fn initialize_when_possible(master: Arc<Master>, shutdown: CancellationTok
     }
 }
 
+/// The first membership: every listed master is a voter; the initializer
+/// and the surveyed pristine masters are bound to their incarnations, the
+/// others wait unbound until they answer the leader.
+fn initial_members(
+    peers: &BTreeMap<NodeId, String>,
+    me: NodeId,
+    my_incarnation: &str,
+    surveyed: &BTreeMap<NodeId, String>,
+) -> BTreeMap<NodeId, MasterNode> {
+    peers
+        .iter()
+        .map(|(id, addr)| {
+            let incarnation = if *id == me {
+                Some(my_incarnation.to_string())
+            } else {
+                surveyed.get(id).cloned()
+            };
+            (
+                *id,
+                MasterNode {
+                    addr: addr.clone(),
+                    incarnation,
+                },
+            )
+        })
+        .collect()
+}
+
 enum Survey {
-    /// This many other peers answered and are pristine with the same --peers.
-    Pristine(usize),
+    /// These other peers answered and are pristine with the same --peers:
+    /// id -> incarnation.
+    Pristine(BTreeMap<NodeId, String>),
     /// A peer already belongs to a group.
     Existing(String),
     /// A peer was started with different --peers.
@@ -500,14 +601,14 @@ enum Survey {
 }
 
 async fn survey_peers(
-    client: &reqwest::Client,
+    prober: &Prober,
     master: &Master,
     peers: &BTreeMap<NodeId, String>,
 ) -> Survey {
     let others = peers.iter().filter(|(id, _)| **id != master.id);
-    let probes = others.map(|(_, addr)| async { (addr.clone(), probe(client, addr).await) });
-    let mut pristine = 0;
-    for (addr, status) in futures::future::join_all(probes).await {
+    let probes = others.map(|(id, addr)| async { (*id, addr.clone(), prober.status(addr).await) });
+    let mut pristine = BTreeMap::new();
+    for (id, addr, status) in futures::future::join_all(probes).await {
         let Some(status) = status else { continue };
         if status.initialized || status.cluster_id.is_some() || status.term > 0 {
             return Survey::Existing(addr);
@@ -515,7 +616,28 @@ async fn survey_peers(
         if status.initial_peers.as_ref() != Some(peers) {
             return Survey::Mismatch(addr, status.initial_peers);
         }
-        pristine += 1;
+        // The status of the master at that address must be the listed id;
+        // a master without an incarnation (older version) stays unbound.
+        if status.id == id {
+            if let Some(inc) = status.incarnation {
+                pristine.insert(id, inc);
+            }
+        }
     }
     Survey::Pristine(pristine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_members_bind_the_surveyed_and_leave_the_rest_unbound() {
+        let peers = BTreeMap::from([(1, "a:1".to_string()), (2, "b:1".into()), (3, "c:1".into())]);
+        let surveyed = BTreeMap::from([(2, "bb".to_string())]);
+        let m = initial_members(&peers, 1, "aa", &surveyed);
+        assert_eq!(m[&1], MasterNode::bound("a:1", "aa"));
+        assert_eq!(m[&2], MasterNode::bound("b:1", "bb"));
+        assert_eq!(m[&3], MasterNode::unbound("c:1"));
+    }
 }

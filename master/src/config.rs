@@ -61,6 +61,9 @@ pub struct MasterArgs {
     #[arg(long, default_value_t = 5_000)]
     pub write_timeout_ms: u64,
 
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
+
     /// TESTING ONLY, UNSAFE: answer GET_WEIGHTS on every master from its
     /// local, possibly stale copy. Exists so the Jepsen checker can be
     /// shown to catch stale reads.
@@ -250,6 +253,7 @@ mod tests {
             snapshot_logs: 100,
             write_timeout_ms: 5000,
             debug_unsafe_stale_reads: false,
+            security: Default::default(),
         };
         let config = args.raft_config().unwrap();
         assert!(!config.enable_elect);

@@ -10,6 +10,10 @@
 //! * [`http`]: HTTP endpoints; [`server`] serves them and the peers' gRPC
 //!   on one port.
 //! * [`status`]: the local view of the group (`/raft/status`, metrics).
+//! * [`identity`]: keeping this master's incarnation and witness ledger,
+//!   binding pristine masters to unbound slots (leader), reacting to a
+//!   refusal by the group.
+//! * [`security`]: the cluster secret and TLS of the port.
 //! * [`ctl`]: the operator side: `raftctl`.
 //! * [`local`]: `mesoraft local`, a three-master group on loopback.
 
@@ -18,14 +22,17 @@ pub mod config;
 pub mod ctl;
 pub mod fatal;
 pub mod http;
+pub mod identity;
 pub mod leader;
 pub mod local;
 pub mod removal;
+pub mod security;
 pub mod server;
 pub mod status;
 
 use std::time::SystemTime;
 
+use mesoraft_raft::identity::IdentityHandle;
 use mesoraft_raft::network::{ClusterIdentity, LeaderContact};
 use mesoraft_raft::proposer::Proposer;
 use mesoraft_raft::storage::RegistryHandle;
@@ -50,6 +57,11 @@ pub struct Master {
     pub contact: LeaderContact,
     pub leadership: leader::Leadership,
     pub started_at: SystemTime,
+    /// This master's incarnation, its ledger and standing (shared with the
+    /// Raft transport).
+    pub identity: IdentityHandle,
+    /// The port's cluster secret and TLS.
+    pub security: security::Security,
 }
 
 impl Master {

@@ -1,6 +1,8 @@
 //! `mesoraft local`: a three-master group on loopback, for trying mesoraft
 //! on one machine. Each master is a child process of this one (the same
-//! executable, `master` subcommand), logging to `<dir>/master-N.log`.
+//! executable, `master` subcommand), logging to `<dir>/master-N.log`. The
+//! group gets a fresh cluster secret (`<dir>/cluster-secret`), so it runs
+//! authenticated like a production group.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -72,6 +74,7 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
         .collect();
     let peers = peers.join(",");
     let exe = std::env::current_exe().context("cannot locate the mesoraft executable")?;
+    let secret_file = write_secret(&dir)?;
 
     let mut children = Children(Vec::new());
     for (i, addr) in addrs.iter().enumerate() {
@@ -89,6 +92,8 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
             ])
             .arg("--work-dir")
             .arg(dir.join(format!("master-{id}")))
+            .arg("--cluster-secret-file")
+            .arg(&secret_file)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -112,6 +117,10 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
         masters: addrs.clone(),
         timeout: Duration::from_secs(1),
         output: crate::ctl::Output::Table,
+        security: crate::security::SecurityArgs {
+            cluster_secret_file: Some(secret_file.clone()),
+            ..Default::default()
+        },
         command: crate::ctl::Command::Status(crate::ctl::StatusArgs {
             watch: None,
             max_lag: 100,
@@ -121,8 +130,9 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
         println!("(status unavailable: {e})");
     }
     println!(
-        "\nraftctl --masters {} status    # again, any time",
-        addrs.join(",")
+        "\nraftctl --masters {} --cluster-secret-file {} status    # again, any time",
+        addrs.join(","),
+        secret_file.display()
     );
     println!("Ctrl-C stops the group.");
 
@@ -132,6 +142,26 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
     }
     stop_gracefully(&mut children).await;
     Ok(())
+}
+
+/// A fresh random cluster secret, readable by this user only.
+fn write_secret(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use rand::RngCore;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("cluster-secret");
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 async fn wait_any(children: &mut Children) -> String {
@@ -161,14 +191,19 @@ async fn stop_gracefully(children: &mut Children) {
     }
 }
 
+/// Waits for a leader that every master follows (the masters the leader
+/// did not survey at initialization join a moment later, once it bound
+/// their slots); settles for a leader alone at the deadline.
 async fn wait_for_leader(addrs: &[String], limit: Duration) -> anyhow::Result<String> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()?;
     let deadline = Instant::now() + limit;
+    let mut found = None;
     while Instant::now() < deadline {
-        for addr in addrs {
-            let status = async {
+        let statuses = futures::future::join_all(addrs.iter().map(|addr| {
+            let client = &client;
+            async move {
                 client
                     .get(format!("http://{addr}/raft/status"))
                     .send()
@@ -178,14 +213,25 @@ async fn wait_for_leader(addrs: &[String], limit: Duration) -> anyhow::Result<St
                     .await
                     .ok()
             }
-            .await;
-            if let Some(s) = status.filter(|s| s.role == "leader" && s.cluster_id.is_some()) {
-                return Ok(format!("master {} at {}", s.id, s.address));
+        }))
+        .await;
+        let leader = statuses
+            .iter()
+            .flatten()
+            .find(|s| s.role == "leader" && s.cluster_id.is_some());
+        if let Some(l) = leader {
+            let label = format!("master {} at {}", l.id, l.address);
+            let all_follow = statuses
+                .iter()
+                .all(|s| s.as_ref().is_some_and(|s| s.leader_id == Some(l.id)));
+            if all_follow {
+                return Ok(label);
             }
+            found = Some(label);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("no leader elected within {limit:?}; see the master logs")
+    found.ok_or_else(|| anyhow::anyhow!("no leader elected within {limit:?}; see the master logs"))
 }
 
 struct TempDir(PathBuf);

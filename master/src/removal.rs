@@ -115,6 +115,7 @@ mod tests {
                 voters: members.to_vec(),
                 learners: vec![],
                 nodes,
+                incarnations: BTreeMap::new(),
             },
             membership_log_index: Some(index),
             replication: None,
@@ -123,6 +124,11 @@ mod tests {
             initial_peers: None,
             recovery_warning: None,
             registry_digest: None,
+            incarnation: None,
+            needs_readding: None,
+            security: Default::default(),
+            witnessed: BTreeMap::new(),
+            peer_problems: BTreeMap::new(),
         }
     }
 

@@ -1,16 +1,28 @@
 //! One listener for everything: gRPC (peers) and HTTP/1.1 (frameworks,
 //! operators, tools), told apart by axum's router (gRPC paths are
-//! `/mesoraft.raft.Raft/...`).
+//! `/mesoraft.raft.Raft/...`); plain TCP, or TLS when the master has a
+//! certificate.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use mesoraft_raft::network::RaftGrpcService;
-use tokio::net::TcpListener;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener, ListenerExt};
+use axum::Router;
+use mesoraft_raft::network::{PeerCertificate, RaftGrpcService};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::Master;
+
+/// A TLS handshake that takes longer than this is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown`, then closes every connection.
 ///
@@ -26,17 +38,37 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let grpc_routes = tonic::service::Routes::new(grpc.into_server()).into_axum_router();
-    let app = crate::http::router(master).merge(grpc_routes);
-    // Without TCP_NODELAY, small answers (Raft replies, 200s) wait for
-    // delayed ACKs: a recurring ~40 ms stall seen in elections and writes.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-        }
-    });
+    let app = crate::http::router(master.clone()).merge(grpc_routes);
+    let tls = master.security.tls.as_ref().and_then(|t| t.server.clone());
     let stop = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
+    let graceful = async move { stop.cancelled().await };
+    let server = async move {
+        match tls {
+            None => {
+                // Without TCP_NODELAY, small answers (Raft replies, 200s)
+                // wait for delayed ACKs: a recurring ~40 ms stall seen in
+                // elections and writes.
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+                    }
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
+            Some(config) => {
+                let app: Router = app.layer(axum::middleware::from_fn(mark_client_certificate));
+                let listener = TlsListener::new(listener, TlsAcceptor::from(config));
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<TlsPeer>(),
+                )
+                .with_graceful_shutdown(graceful)
+                .await
+            }
+        }
+    };
     tokio::select! {
         result = server => result,
         _ = async {
@@ -45,6 +77,101 @@ pub async fn serve(
         } => {
             tracing::warn!("connections still open 5s after shutdown began; dropping them");
             Ok(())
+        }
+    }
+}
+
+/// What a TLS connection proved about its client.
+#[derive(Clone, Copy, Debug)]
+struct TlsPeer {
+    /// The client presented a certificate the CA signed (the verifier
+    /// rejects any other during the handshake).
+    certified: bool,
+}
+
+impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>> for TlsPeer {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        let (_, conn) = stream.io().get_ref();
+        TlsPeer {
+            certified: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
+        }
+    }
+}
+
+/// Hands the connection's certificate status to the Raft service.
+async fn mark_client_certificate(
+    ConnectInfo(peer): ConnectInfo<TlsPeer>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    req.extensions_mut().insert(PeerCertificate {
+        verified: peer.certified,
+    });
+    next.run(req).await
+}
+
+/// Accepts TCP connections and completes TLS handshakes in the background,
+/// each in its own task, so a slow or silent client never holds up the
+/// others.
+struct TlsListener {
+    local: std::io::Result<SocketAddr>,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+}
+
+impl TlsListener {
+    fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
+        let local = tcp.local_addr();
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, addr) = tokio::select! {
+                    _ = tx.closed() => return,
+                    accepted = tcp.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+                }
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, addr)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(peer = %addr, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Self { local, ready }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The acceptor task only ends when this listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        match &self.local {
+            Ok(a) => Ok(*a),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
         }
     }
 }

@@ -54,6 +54,23 @@ pub struct RaftStatus {
     /// applied index, to compare replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_digest: Option<RegistryDigestView>,
+    /// This master's incarnation (the life of its work dir).
+    #[serde(default)]
+    pub incarnation: Option<String>,
+    /// Set when the group does not accept this master as the member it
+    /// claims to be (lost or restored work dir): why, and what to do.
+    #[serde(default)]
+    pub needs_readding: Option<String>,
+    /// The port's protection.
+    #[serde(default)]
+    pub security: crate::security::SecurityView,
+    /// What this master witnessed of the other incarnations (their newest
+    /// run and the newest state they vouched for).
+    #[serde(default)]
+    pub witnessed: BTreeMap<String, WitnessView>,
+    /// Peers whose Raft answers this master does not count, and why.
+    #[serde(default)]
+    pub peer_problems: BTreeMap<NodeId, String>,
 }
 
 /// A replica's registry fingerprint: masters that applied the same index
@@ -77,11 +94,24 @@ impl RegistryDigestView {
     }
 }
 
+/// One ledger record, as shown.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WitnessView {
+    pub node: NodeId,
+    pub run: u64,
+    pub promised_term: u64,
+    pub promised_index: u64,
+    pub forked: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct MembershipView {
     pub voters: Vec<NodeId>,
     pub learners: Vec<NodeId>,
     pub nodes: BTreeMap<NodeId, String>,
+    /// The incarnation each bound slot belongs to (unbound slots absent).
+    #[serde(default)]
+    pub incarnations: BTreeMap<NodeId, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -102,6 +132,10 @@ impl MembershipView {
             nodes: membership
                 .nodes()
                 .map(|(id, node)| (*id, node.addr.clone()))
+                .collect(),
+            incarnations: membership
+                .nodes()
+                .filter_map(|(id, node)| Some((*id, node.incarnation.clone()?)))
                 .collect(),
         }
     }
@@ -173,6 +207,37 @@ impl RaftStatus {
             recovery_warning: None,
             registry_digest: None,
             membership_log_index: m.membership_config.log_id().map(|l| l.index),
+            incarnation: Some(master.identity.incarnation().to_string()),
+            needs_readding: master
+                .identity
+                .standing()
+                .needs_readding(master.id, master.identity.incarnation())
+                .map(|s| s.replace("ADDRESS", &master.address)),
+            security: master.security.view(),
+            witnessed: master
+                .identity
+                .gossip()
+                .into_iter()
+                .map(|(inc, r)| {
+                    (
+                        inc,
+                        WitnessView {
+                            node: r.node,
+                            run: r.run,
+                            promised_term: r.promised.term,
+                            promised_index: r.promised.index,
+                            forked: r.forked,
+                        },
+                    )
+                })
+                .collect(),
+            peer_problems: master
+                .identity
+                .reports()
+                .into_iter()
+                .filter(|(id, _)| membership.nodes.contains_key(id))
+                .filter_map(|(id, r)| Some((id, r.problem?)))
+                .collect(),
             membership,
         }
     }

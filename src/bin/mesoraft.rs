@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a master (one member of the Raft group).
-    Master(MasterArgs),
+    Master(Box<MasterArgs>),
     /// Run a local group of masters on loopback until Ctrl-C.
     Local(LocalArgs),
 }
@@ -40,7 +40,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Cmd::Master(args) => run_master(args).await,
+        Cmd::Master(args) => run_master(*args).await,
         Cmd::Local(args) => mesoraft_master::local::run(args).await,
     };
     match result {

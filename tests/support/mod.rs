@@ -3,6 +3,8 @@
 //! Every process is killed when its `Cluster` drops, also when a test
 //! fails; paused processes are resumed first so SIGKILL is delivered
 //! promptly. Waits poll a condition until a deadline, never sleep blindly.
+//! Each cluster gets its own cluster secret, given to its masters and to
+//! raftctl, so the tests run the authenticated configuration.
 
 #![allow(dead_code)]
 
@@ -189,6 +191,22 @@ pub struct Cluster {
     pub masters: Vec<MasterProc>,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The cluster secret file every master and raftctl is given.
+    pub secret_file: PathBuf,
+    /// `http`, or `https` once [`Cluster::use_tls`] was called.
+    pub scheme: &'static str,
+    /// Flags raftctl gets besides --masters and the secret.
+    pub raftctl_flags: Vec<String>,
+}
+
+/// Writes a fresh cluster secret into `dir`.
+pub fn write_secret(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("cluster-secret");
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    std::fs::write(&path, format!("{secret}\n")).expect("cannot write the cluster secret");
+    path
 }
 
 impl Drop for Cluster {
@@ -232,6 +250,7 @@ impl Cluster {
             .map(|(i, a)| format!("{}={a}", i + 1))
             .collect();
         let peers = peers.join(",");
+        let secret_file = write_secret(dir.path());
         let mut cluster = Cluster {
             masters: Vec::new(),
             http: reqwest::Client::builder()
@@ -240,6 +259,9 @@ impl Cluster {
                 .build()
                 .unwrap(),
             dir,
+            secret_file,
+            scheme: "http",
+            raftctl_flags: Vec::new(),
         };
         for (i, addr) in addrs.into_iter().enumerate() {
             let mut args = vec!["--peers".to_string(), peers.clone()];
@@ -249,7 +271,9 @@ impl Cluster {
         cluster
     }
 
-    fn add_proc(&mut self, id: u64, addr: String, args: Vec<String>) {
+    fn add_proc(&mut self, id: u64, addr: String, mut args: Vec<String>) {
+        args.push("--cluster-secret-file".into());
+        args.push(self.secret_file.display().to_string());
         let m = MasterProc {
             id,
             addr,
@@ -260,6 +284,26 @@ impl Cluster {
             paused: false,
         };
         self.masters.push(m);
+    }
+
+    /// Talks HTTPS to the masters (started with TLS flags), trusting the CA
+    /// in `ca_file`, and gives raftctl the same CA.
+    pub fn use_tls(&mut self, ca_file: &std::path::Path) {
+        let pem = std::fs::read(ca_file).expect("CA file");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("CA certificate");
+        self.http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(ca)
+            .build()
+            .unwrap();
+        self.scheme = "https";
+        self.raftctl_flags = vec!["--tls-ca".into(), ca_file.display().to_string()];
+    }
+
+    /// The URL of `path` on the master at `addr`.
+    pub fn url(&self, addr: &str, path: &str) -> String {
+        format!("{}://{addr}{path}", self.scheme)
     }
 
     /// Starts a new master that waits to be added (`--join`).
@@ -367,7 +411,7 @@ impl Cluster {
         let addr = self.addr(id);
         let resp = self
             .http
-            .get(format!("http://{addr}/raft/status"))
+            .get(self.url(&addr, "/raft/status"))
             .send()
             .await
             .ok()?;
@@ -380,6 +424,30 @@ impl Cluster {
         wait_for("one agreed leader", limit, || async {
             let mut leader = None;
             for m in self.masters.iter().filter(|m| m.is_running() && !m.paused) {
+                let s = self.status(m.id).await?;
+                let l = s["leader_id"].as_u64()?;
+                if leader.is_some_and(|x| x != l) {
+                    return None;
+                }
+                leader = Some(l);
+            }
+            let l = leader?;
+            let s = self.status(l).await?;
+            (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
+        })
+        .await
+    }
+
+    /// Like [`Cluster::wait_leader`], counting only the masters `among`
+    /// (others may be refused members that follow no leader).
+    pub async fn wait_leader_among(&self, among: &[u64], limit: Duration) -> u64 {
+        wait_for("one agreed leader", limit, || async {
+            let mut leader = None;
+            for m in self
+                .masters
+                .iter()
+                .filter(|m| m.is_running() && !m.paused && among.contains(&m.id))
+            {
                 let s = self.status(m.id).await?;
                 let l = s["leader_id"].as_u64()?;
                 if leader.is_some_and(|x| x != l) {
@@ -415,7 +483,7 @@ impl Cluster {
     /// POSTs a raw body to `/api/v1` of `addr`; returns the status code.
     pub async fn post_raw(&self, addr: &str, content_type: &str, body: &str) -> u16 {
         self.http
-            .post(format!("http://{addr}/api/v1"))
+            .post(self.url(addr, "/api/v1"))
             .header("Content-Type", content_type)
             .body(body.to_string())
             .send()
@@ -433,7 +501,7 @@ impl Cluster {
     ) -> Result<(u16, Option<String>, String), String> {
         let resp = self
             .http
-            .post(format!("http://{addr}/api/v1"))
+            .post(self.url(addr, "/api/v1"))
             .header("Content-Type", "application/json")
             .body(body.to_string())
             .send()
@@ -503,6 +571,9 @@ impl Cluster {
         let masters = self.all_addrs().join(",");
         let out = Command::new(RAFTCTL)
             .args(["--masters", &masters])
+            .arg("--cluster-secret-file")
+            .arg(&self.secret_file)
+            .args(&self.raftctl_flags)
             .args(args)
             .output()
             .expect("cannot run raftctl");

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::CtlError;
 use super::wire::{error_message, shorten, NodeStatus};
+use crate::security::Security;
 
 /// Answers larger than this are refused: a status or membership is a few
 /// KiB, and a misdirected address must not make raftctl buffer gigabytes.
@@ -24,6 +25,8 @@ pub struct Client {
     http: reqwest::Client,
     /// Per-request timeout of status and read calls.
     pub timeout: Duration,
+    /// The cluster secret and TLS of the masters' port.
+    security: Security,
 }
 
 /// An HTTP answer, whatever its status.
@@ -62,8 +65,12 @@ pub struct LeaderCall<'a> {
 }
 
 impl Client {
-    pub fn new(timeout: Duration) -> Result<Self, CtlError> {
-        let http = reqwest::Client::builder()
+    pub fn new(timeout: Duration, security: Security) -> Result<Self, CtlError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(tls) = &security.tls {
+            builder = builder.use_preconfigured_tls((*tls.client).clone());
+        }
+        let http = builder
             // Redirects are followed by hand: the Location is scheme-relative
             // and a POST must be re-sent with its body to the leader.
             .redirect(reqwest::redirect::Policy::none())
@@ -74,13 +81,22 @@ impl Client {
             .user_agent(concat!("raftctl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CtlError::Local(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, timeout })
+        Ok(Self {
+            http,
+            timeout,
+            security,
+        })
+    }
+
+    fn url(&self, addr: &str, path: &str) -> Result<Url, String> {
+        Url::parse(&format!("{}://{addr}{path}", self.security.scheme())).map_err(|e| e.to_string())
     }
 
     /// `GET /raft/status` of one master, with the round-trip time. Errors
     /// are short, for the table's error column.
     pub async fn status(&self, addr: &str) -> Result<(NodeStatus, Duration), String> {
-        let url = Url::parse(&format!("http://{addr}/raft/status"))
+        let url = self
+            .url(addr, "/raft/status")
             .map_err(|e| format!("bad address: {e}"))?;
         let started = Instant::now();
         let answer = self
@@ -156,7 +172,7 @@ impl Client {
 
     /// One attempt through `start`, following redirects.
     async fn via(&self, start: &str, call: &LeaderCall<'_>) -> Step {
-        let mut url = match Url::parse(&format!("http://{start}{}", call.path)) {
+        let mut url = match self.url(start, call.path) {
             Ok(u) => u,
             Err(e) => {
                 return Step::Fatal(CtlError::Usage(format!(
@@ -186,7 +202,7 @@ impl Client {
                 let Some(location) = answer.location else {
                     return Step::Retry(format!("{at}: redirect without a Location"));
                 };
-                match resolve_location(&url, &location) {
+                match resolve_location(&url, &location, self.security.scheme()) {
                     Ok(next) => {
                         url = next;
                         continue;
@@ -229,7 +245,9 @@ impl Client {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<Answer, SendError> {
-        let mut req = self.http.request(method, url).timeout(timeout);
+        let mut req = self
+            .security
+            .authorize(self.http.request(method, url).timeout(timeout));
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -346,15 +364,15 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
 
 /// Resolves a redirect `Location` against the URL that answered. The
 /// masters send scheme-relative `//host:port/path`; absolute `http://` and
-/// path-only locations are accepted too. Other schemes are refused:
-/// raftctl speaks plain HTTP.
-pub fn resolve_location(current: &Url, location: &str) -> Result<Url, String> {
+/// path-only locations are accepted too. Other schemes than the one in
+/// use are refused: the secret must not leave for an unexpected place.
+pub fn resolve_location(current: &Url, location: &str, scheme: &str) -> Result<Url, String> {
     let next = current
         .join(location.trim())
         .map_err(|e| format!("bad redirect Location {location:?}: {e}"))?;
-    if next.scheme() != "http" {
+    if next.scheme() != scheme {
         return Err(format!(
-            "redirect to {next} is not plain HTTP, which raftctl speaks"
+            "redirect to {next} is not {scheme}, which raftctl speaks to these masters"
         ));
     }
     if next.host_str().is_none_or(str::is_empty) {
@@ -429,7 +447,7 @@ mod tests {
     #[test]
     fn scheme_relative_location() {
         let cur = url("http://10.0.0.1:5050/raft/members");
-        let next = resolve_location(&cur, "//10.0.0.2:5051/raft/members").unwrap();
+        let next = resolve_location(&cur, "//10.0.0.2:5051/raft/members", "http").unwrap();
         assert_eq!(next.as_str(), "http://10.0.0.2:5051/raft/members");
         assert_eq!(host_port(&next), "10.0.0.2:5051");
     }
@@ -438,20 +456,22 @@ mod tests {
     fn other_location_forms() {
         let cur = url("http://a:5050/raft/members/add");
         assert_eq!(
-            resolve_location(&cur, "http://b:6060/raft/members/add")
+            resolve_location(&cur, "http://b:6060/raft/members/add", "http")
                 .unwrap()
                 .as_str(),
             "http://b:6060/raft/members/add"
         );
         assert_eq!(
-            resolve_location(&cur, "/raft/members").unwrap().as_str(),
+            resolve_location(&cur, "/raft/members", "http")
+                .unwrap()
+                .as_str(),
             "http://a:5050/raft/members"
         );
-        let v6 = resolve_location(&cur, "//[::1]:7070/raft/members").unwrap();
+        let v6 = resolve_location(&cur, "//[::1]:7070/raft/members", "http").unwrap();
         assert_eq!(host_port(&v6), "[::1]:7070");
-        assert!(resolve_location(&cur, "https://b:6060/x").is_err());
-        assert!(resolve_location(&cur, "//:5050/x").is_err());
-        assert!(resolve_location(&cur, "//b:99999/x").is_err());
+        assert!(resolve_location(&cur, "https://b:6060/x", "http").is_err());
+        assert!(resolve_location(&cur, "//:5050/x", "http").is_err());
+        assert!(resolve_location(&cur, "//b:99999/x", "http").is_err());
     }
 
     fn st(role: &str, term: u64, leader: Option<&str>) -> Result<NodeStatus, String> {

@@ -40,19 +40,25 @@ pub async fn list(client: &Client, opts: &Options<'_>) -> Result<Membership, Ctl
     parse(&client.leader_call(opts.masters, &call).await?)
 }
 
-/// Adds `id` at `address` as learner, lets it catch up, promotes it.
+/// Adds `id` at `address` as learner, lets it catch up, promotes it;
+/// with `replace`, the leader first removes the slot's old incarnation.
 pub async fn add(
     client: &Client,
     opts: &Options<'_>,
     id: u64,
     address: &str,
     timeout: Duration,
+    replace: bool,
 ) -> Result<Membership, CtlError> {
     let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let mut body = json!({ "id": id, "address": address, "timeout_ms": timeout_ms });
+    if replace {
+        body["replace"] = json!(true);
+    }
     let call = LeaderCall {
         method: Method::POST,
         path: "/raft/members/add",
-        body: Some(json!({ "id": id, "address": address, "timeout_ms": timeout_ms })),
+        body: Some(body),
         request_timeout: timeout + ADD_SLACK,
         wait: opts.wait,
     };

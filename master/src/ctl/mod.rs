@@ -58,6 +58,9 @@ pub struct Args {
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,
 
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -115,6 +118,11 @@ pub enum MembersCommand {
         /// How long the leader may wait for it to catch up (e.g. 120, 5m).
         #[arg(long, value_name = "SECS", default_value = "120", value_parser = parse_duration)]
         timeout: Duration,
+        /// Give the slot of master ID to the master now answering at the
+        /// address: remove the old incarnation first (a master whose work
+        /// dir was lost or restored), then add the new one.
+        #[arg(long)]
+        replace: bool,
     },
     /// Remove a master from the group (stop it afterwards).
     Remove {
@@ -137,7 +145,11 @@ pub async fn execute<W: Write + Send>(args: Args, out: &mut W) -> Result<u8, Ctl
                 .into(),
         ));
     }
-    let client = Client::new(args.timeout)?;
+    let security = args
+        .security
+        .load_client()
+        .map_err(|e| CtlError::Usage(format!("{e:#}")))?;
+    let client = Client::new(args.timeout, security)?;
     match &args.command {
         Command::Status(s) => status_command(&client, &masters, s, args.output, out).await,
         Command::Members(m) => {
@@ -254,13 +266,17 @@ async fn members_command<W: Write + Send>(
             id,
             address,
             timeout,
+            replace,
         } => {
+            if *replace {
+                eprintln!("removing the current incarnation of master {id} first...");
+            }
             eprintln!(
                 "adding master {id} at {address}: as learner, then as voter once it has caught up \
                  (waiting up to {})...",
                 render::duration(*timeout)
             );
-            let m = members::add(client, opts, *id, address, *timeout).await?;
+            let m = members::add(client, opts, *id, address, *timeout, *replace).await?;
             (Some(format!("master {id} at {address} is now a voter")), m)
         }
         MembersCommand::Remove { id } => {
@@ -349,6 +365,7 @@ mod tests {
                         id,
                         address,
                         timeout,
+                        ..
                     },
                 leader_wait,
             }) => {
@@ -373,6 +390,44 @@ mod tests {
         assert!(
             matches!(a.command, Command::Members(MembersArgs { command: MembersCommand::Add { timeout, .. }, leader_wait }) if timeout == Duration::from_secs(120) && leader_wait == Duration::from_secs(10))
         );
+    }
+
+    #[test]
+    fn members_add_replace_and_security_flags() {
+        let a = Args::try_parse_from([
+            "raftctl",
+            "--masters",
+            "a:1",
+            "--cluster-secret-file",
+            "/s",
+            "members",
+            "add",
+            "--replace",
+            "1",
+            "a:1",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.security.cluster_secret_file.as_deref(),
+            Some(std::path::Path::new("/s"))
+        );
+        assert!(matches!(
+            a.command,
+            Command::Members(MembersArgs {
+                command: MembersCommand::Add { replace: true, .. },
+                ..
+            })
+        ));
+        // A client certificate needs its key.
+        assert!(Args::try_parse_from([
+            "raftctl",
+            "--masters",
+            "a:1",
+            "--tls-cert",
+            "/c",
+            "status"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -101,10 +101,11 @@ pub fn status_table(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             let leader = if r.is_leader() { r.id } else { r.leader_id };
-            let note = match (&r.error, &r.recovery_warning) {
-                (Some(e), _) => shorten(e, 60),
-                (None, Some(w)) => shorten(&format!("warning: {w}"), 60),
-                (None, None) => String::new(),
+            let note = match (&r.error, &r.needs_readding, &r.recovery_warning) {
+                (Some(e), _, _) => shorten(e, 60),
+                (None, Some(_), _) => "needs re-adding (see below)".to_string(),
+                (None, None, Some(w)) => shorten(&format!("warning: {w}"), 60),
+                (None, None, None) => String::new(),
             };
             vec![
                 opt(r.id),
@@ -190,7 +191,20 @@ pub fn verdict_text(v: &Verdict) -> String {
 }
 
 pub fn status_text(rows: &[Row], v: &Verdict) -> String {
-    format!("{}\n{}", status_table(rows), verdict_text(v))
+    let mut out = format!("{}\n{}", status_table(rows), verdict_text(v));
+    let open: Vec<String> = rows
+        .iter()
+        .filter(|r| r.reachable && r.unauthenticated)
+        .map(|r| opt(r.id))
+        .collect();
+    if !open.is_empty() {
+        out.push_str(&format!(
+            "security:   master(s) {} accept Raft RPCs and membership changes without a cluster \
+             secret (--cluster-secret-file)\n",
+            open.join(", ")
+        ));
+    }
+    out
 }
 
 /// The `-o json` document. A struct rather than `json!` so the fields keep
@@ -386,6 +400,7 @@ mod tests {
                 .into_iter()
                 .map(|(i, a)| (i, a.to_string()))
                 .collect(),
+            ..Default::default()
         };
         assert_eq!(
             members_table(&m),

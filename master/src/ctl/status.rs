@@ -53,6 +53,11 @@ pub struct Row {
     pub rtt_ms: Option<f64>,
     pub error: Option<String>,
     pub recovery_warning: Option<String>,
+    /// The master is not accepted as the member it claims to be: why and
+    /// what to do.
+    pub needs_readding: Option<String>,
+    /// The port takes peer RPCs and membership changes without a secret.
+    pub unauthenticated: bool,
     pub cluster_id: Option<String>,
     pub initialized: Option<bool>,
     /// Given in --masters (false: found in the membership).
@@ -220,6 +225,8 @@ fn fill_from_status(row: &mut Row, s: &NodeStatus, rtt: Duration) {
     row.millis_since_leader_contact = s.millis_since_leader_contact;
     row.rtt_ms = Some((rtt.as_secs_f64() * 10_000.0).round() / 10.0);
     row.recovery_warning = s.recovery_warning.clone().filter(|w| !w.trim().is_empty());
+    row.needs_readding = s.needs_readding.clone().filter(|w| !w.trim().is_empty());
+    row.unauthenticated = s.security.as_ref().is_some_and(|v| !v.cluster_secret);
     row.cluster_id = s.cluster_id.clone();
     row.initialized = s
         .initialized
@@ -288,6 +295,7 @@ mod tests {
                 .chain(learners)
                 .map(|id| (*id, format!("m{id}:5050")))
                 .collect(),
+            ..Default::default()
         }
     }
 

@@ -151,7 +151,13 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
     );
     let is_member = |r: &&Row| matches!(r.member, Some(Member::Voter | Member::Learner));
     let members: Vec<&Row> = rows.iter().filter(is_member).collect();
-    let live: Vec<&Row> = members.iter().copied().filter(|r| r.reachable).collect();
+    // A master needing re-adding answers, but not as the member: its own
+    // view of the leader says nothing about the group's.
+    let live: Vec<&Row> = members
+        .iter()
+        .copied()
+        .filter(|r| r.reachable && r.needs_readding.is_none())
+        .collect();
     let voters = members
         .iter()
         .filter(|r| r.member == Some(Member::Voter))
@@ -322,6 +328,9 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
     for r in rows.iter().filter(|r| r.reachable) {
         if let Some(w) = &r.recovery_warning {
             p.degraded(format!("{}: {w}", r.label()));
+        }
+        if let Some(why) = &r.needs_readding {
+            p.degraded(format!("{} needs re-adding: {why}", r.label()));
         }
     }
 
@@ -772,6 +781,23 @@ mod tests {
             &v,
             "master 1 at 10.0.0.1:5050: refused to remove 40% of the agents"
         ));
+    }
+
+    #[test]
+    fn a_master_needing_re_adding_degrades() {
+        let mut rows = healthy3();
+        rows[2].needs_readding = Some("its work dir was lost".into());
+        rows[2].leader_id = None;
+        rows[2].term = Some(0);
+        let v = verdict(&rows, &T);
+        assert_eq!(v.health, Health::Degraded);
+        assert!(has(
+            &v,
+            "master 3 at 10.0.0.3:5050 needs re-adding: its work dir was lost"
+        ));
+        assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+        assert!(v.leaders_agree);
+        assert_eq!((v.voters, v.voters_following_leader), (3, 2));
     }
 
     #[test]

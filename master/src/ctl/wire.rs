@@ -37,6 +37,20 @@ pub struct NodeStatus {
     pub elections_seen: Option<u64>,
     pub leader_changes: Option<u64>,
     pub recovery_warning: Option<String>,
+    /// Set when the group does not accept this master as the member it
+    /// claims to be (lost or restored work dir).
+    pub needs_readding: Option<String>,
+    pub incarnation: Option<String>,
+    pub security: Option<SecurityView>,
+}
+
+/// What a master says about its port's protection.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct SecurityView {
+    pub cluster_secret: bool,
+    pub tls: bool,
+    pub mutual_tls: bool,
 }
 
 /// `GET /raft/members`, the answer of `members add/remove`, and the
@@ -49,6 +63,8 @@ pub struct Membership {
     /// id -> address. JSON object keys are strings ("1"); serde_json turns
     /// them into integers.
     pub nodes: BTreeMap<u64, String>,
+    /// id -> incarnation of each bound slot.
+    pub incarnations: BTreeMap<u64, String>,
 }
 
 impl Membership {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mesoraft_raft::{BasicNode, NodeId};
+use mesoraft_raft::identity::short;
+use mesoraft_raft::{MasterNode, NodeId};
 use openraft::ChangeMembers;
 use serde::Deserialize;
 use serde_json::json;
@@ -68,6 +69,10 @@ pub struct AddMember {
     id: NodeId,
     address: String,
     timeout_ms: Option<u64>,
+    /// Remove the slot's current incarnation first (a master that lost or
+    /// restored its work dir), then add the master answering at `address`.
+    #[serde(default)]
+    replace: bool,
 }
 
 #[derive(Deserialize)]
@@ -75,12 +80,27 @@ pub struct RemoveMember {
     id: NodeId,
 }
 
+/// Membership changes need the cluster secret (when the group has one).
+fn authorize(master: &Master, headers: &HeaderMap) -> Result<(), ApiError> {
+    if master.security.authorizes(headers) {
+        return Ok(());
+    }
+    Err(json_error(
+        StatusCode::UNAUTHORIZED,
+        "membership changes need the cluster secret: run raftctl with the masters' \
+         --cluster-secret-file"
+            .into(),
+    ))
+}
+
 pub async fn add_member(
     State(master): State<Arc<Master>>,
     uri: Uri,
+    headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Response {
     let result = async {
+        authorize(&master, &headers)?;
         let req: AddMember = serde_json::from_slice(&body)
             .map_err(|e| json_error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")))?;
         master.require_leader()?;
@@ -93,9 +113,11 @@ pub async fn add_member(
 pub async fn remove_member(
     State(master): State<Arc<Master>>,
     uri: Uri,
+    headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Response {
     let result = async {
+        authorize(&master, &headers)?;
         let req: RemoveMember = serde_json::from_slice(&body)
             .map_err(|e| json_error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")))?;
         master.require_leader()?;
@@ -106,7 +128,9 @@ pub async fn remove_member(
 }
 
 /// Learner first, then voter once caught up: a new voter that is far
-/// behind would weaken the quorum until it catches up.
+/// behind would weaken the quorum until it catches up. The learner's slot
+/// starts unbound; the leader binds it to the pristine master answering at
+/// the address (see `crate::identity`).
 async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
     if req.id == 0 {
         return Err(json_error(
@@ -117,14 +141,34 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
     crate::config::validate_addr(&req.address)
         .map_err(|e| json_error(StatusCode::BAD_REQUEST, e))?;
     let deadline = Instant::now() + Duration::from_millis(req.timeout_ms.unwrap_or(120_000));
-    let current = master.membership();
+    let mut current = master.membership();
+    if current.nodes.contains_key(&req.id) && req.replace {
+        check_replaceable(master, &current, req.id)?;
+        remove(master, req.id).await?;
+        tracing::info!(
+            node_id = req.id,
+            "removed the old incarnation; adding the new one"
+        );
+        current = master.membership();
+    }
     if let Some(addr) = current.nodes.get(&req.id) {
         if *addr != req.address {
             return Err(json_error(
                 StatusCode::CONFLICT,
                 format!(
-                    "master {} is already a member at {addr}; remove it first to move it to {}",
+                    "master {} is already a member at {addr}; remove it first to move it to {} \
+                     (or use --replace)",
                     req.id, req.address
+                ),
+            ));
+        }
+        if let Some(p) = superseded_problem(master, &current, req.id) {
+            return Err(json_error(
+                StatusCode::CONFLICT,
+                format!(
+                    "master {} is a member, but {p}; add it with --replace to give its slot to \
+                     the master now answering at {addr}",
+                    req.id
                 ),
             ));
         }
@@ -138,15 +182,17 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
         ));
     }
 
-    let node = BasicNode {
-        addr: req.address.clone(),
-    };
-    retry_membership_change(deadline, || {
-        master.raft.add_learner(req.id, node.clone(), false)
-    })
-    .await?;
-    tracing::info!(node_id = req.id, address = %req.address, "learner added; waiting for it to catch up");
+    if !current.nodes.contains_key(&req.id) {
+        let node = MasterNode::unbound(req.address.clone());
+        retry_membership_change(deadline, || {
+            master.raft.add_learner(req.id, node.clone(), false)
+        })
+        .await?;
+        tracing::info!(node_id = req.id, address = %req.address,
+            "learner added; waiting for it to be bound and to catch up");
+    }
 
+    wait_bound(master, req.id, deadline).await?;
     wait_caught_up(master, req.id, deadline).await?;
 
     let voters = BTreeSet::from([req.id]);
@@ -158,6 +204,74 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
     .await?;
     tracing::info!(node_id = req.id, "promoted to voter");
     Ok(Json(master.membership()).into_response())
+}
+
+/// Why the slot's incarnation is not the master answering for it, per the
+/// last answer this leader got (None: it answers as itself, or nothing is
+/// known).
+fn superseded_problem(master: &Master, current: &MembershipView, id: NodeId) -> Option<String> {
+    let bound = current.incarnations.get(&id)?;
+    let report = master.identity.reports().remove(&id)?;
+    let problem = report.problem?;
+    let other = report.incarnation.as_deref().is_some_and(|i| i != bound)
+        || master.identity.forked(bound).is_some();
+    other.then(|| format!("its answers are not counted: {problem}"))
+}
+
+/// `--replace` is for a slot whose incarnation is gone: refuse it while
+/// that very incarnation answers normally.
+fn check_replaceable(
+    master: &Master,
+    current: &MembershipView,
+    id: NodeId,
+) -> Result<(), ApiError> {
+    let Some(bound) = current.incarnations.get(&id) else {
+        return Ok(());
+    };
+    let healthy =
+        master.identity.reports().get(&id).is_some_and(|r| {
+            r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str())
+        });
+    if healthy && master.identity.forked(bound).is_none() {
+        return Err(json_error(
+            StatusCode::CONFLICT,
+            format!(
+                "master {id} answers as its member incarnation {}; --replace is for a master \
+                 whose work dir was lost or restored. Use `raftctl members remove {id}` to \
+                 remove a healthy master",
+                short(bound)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until the leader has bound the slot to the master answering at
+/// its address.
+async fn wait_bound(master: &Master, id: NodeId, deadline: Instant) -> Result<(), ApiError> {
+    loop {
+        if master.membership().incarnations.contains_key(&id) {
+            return Ok(());
+        }
+        master.require_leader()?;
+        if Instant::now() >= deadline {
+            let why = master
+                .identity
+                .reports()
+                .remove(&id)
+                .and_then(|r| r.problem)
+                .unwrap_or_else(|| "it did not answer".into());
+            return Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "master {id} joined as learner but its slot was not bound in time ({why}); \
+                     it must be a master with an empty work dir (started with --join, or \
+                     wiped): fix it and retry `members add`, or `members remove {id}`"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn remove(master: &Master, id: NodeId) -> Result<Response, ApiError> {

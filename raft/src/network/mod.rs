@@ -8,17 +8,29 @@
 //!
 //! Both sides stamp and check the cluster id (see [`ClusterIdentity`]), so
 //! a master can never replicate into, or vote in, a different cluster whose
-//! members happen to reuse its addresses.
+//! members happen to reuse its addresses; and the incarnation (see
+//! [`admission`] and [`crate::identity`]), so a master never votes or
+//! acknowledges as a member whose durable state it does not hold.
+//!
+//! * [`security`]: the cluster secret and mutual-TLS admission.
+//! * [`limits`]: bounds on what one RPC may make a master allocate.
+//! * [`tls`]: rustls configuration of the port and of clients.
 
+pub mod admission;
 mod client;
 mod codec;
+pub mod limits;
+pub mod security;
 mod server;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-pub use client::GrpcNetworkFactory;
+pub use client::{GrpcNetworkFactory, PeerTransport};
+pub use limits::RpcLimits;
+pub use security::{ClusterSecret, PeerAuth, PeerCertificate};
 pub use server::RaftGrpcService;
 
 /// gRPC metadata key carrying the sender's cluster id.

@@ -35,6 +35,11 @@ const LAST_PURGED: &[u8] = b"last_purged";
 // encoded bytes were read; `crate::limits` sizes the gRPC messages for it.
 use crate::limits::{REPLICATION_MAX_BYTES, REPLICATION_MAX_ENTRIES};
 
+/// Named records live under their own prefix, apart from openraft's.
+fn record_key(name: &str) -> Vec<u8> {
+    [b"record:".as_slice(), name.as_bytes()].concat()
+}
+
 fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
@@ -107,6 +112,40 @@ impl<K: KvStore> LogStore<K> {
     /// The last purged log id, as recorded by `purge`.
     pub fn last_purged(&self) -> Result<Option<LogId>, StorageError> {
         self.read_meta(LAST_PURGED, ErrorSubject::Logs)
+    }
+
+    /// The durable vote and last log id, read directly (before the store
+    /// is handed to openraft).
+    pub fn durable_position(&self) -> Result<(Option<Vote>, Option<LogId>), StorageError> {
+        let vote = self.read_meta(VOTE, ErrorSubject::Vote)?;
+        let last = match self.edge_entry(Direction::Reverse)? {
+            Some(e) => Some(e.log_id),
+            None => self.last_purged()?,
+        };
+        Ok((vote, last))
+    }
+
+    /// A named record kept beside the Raft state (this master's identity,
+    /// its witness ledger): in the same store as the vote, so that a copy
+    /// of the store carries them consistently with it.
+    pub fn read_record<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StorageError> {
+        self.read_meta(record_key(name).as_slice(), ErrorSubject::Store)
+    }
+
+    /// Writes a named record and waits until it is durable.
+    pub async fn write_record<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Space::Meta,
+            record_key(name),
+            Self::encode(value, ErrorSubject::Store)?,
+        );
+        self.write_durable(batch, ErrorSubject::Store, "saving a record")
+            .await
     }
 
     fn read_meta<T: DeserializeOwned>(

@@ -13,7 +13,9 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, Config, SnapshotPolicy};
+use openraft::{Config, SnapshotPolicy};
+
+use crate::MasterNode;
 
 use super::util::*;
 use crate::proposer::{BatchLimits, Proposal, Proposer};
@@ -44,7 +46,7 @@ struct Conn {
 impl RaftNetworkFactory<TypeConfig> for Router {
     type Network = Conn;
 
-    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> Conn {
+    async fn new_client(&mut self, target: NodeId, _node: &MasterNode) -> Conn {
         Conn {
             router: self.clone(),
             target,
@@ -53,7 +55,7 @@ impl RaftNetworkFactory<TypeConfig> for Router {
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
-    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+    Result<T, RPCError<NodeId, MasterNode, RaftError<NodeId, E>>>;
 
 impl RaftNetwork<TypeConfig> for Conn {
     async fn append_entries(
@@ -146,7 +148,7 @@ async fn snapshot_transfer_and_restart() {
 
     let (raft1, reg1) = start(&router, 1, dir1.path()).await;
     raft1
-        .initialize(BTreeMap::from([(1, BasicNode::new("n1"))]))
+        .initialize(BTreeMap::from([(1, MasterNode::unbound("n1"))]))
         .await
         .unwrap();
     raft1.wait(WAIT).current_leader(1, "leader").await.unwrap();
@@ -178,7 +180,7 @@ async fn snapshot_transfer_and_restart() {
     // A new learner can only catch up via the snapshot.
     let (raft2, reg2) = start(&router, 2, dir2.path()).await;
     raft1
-        .add_learner(2, BasicNode::new("n2"), true)
+        .add_learner(2, MasterNode::unbound("n2"), true)
         .await
         .unwrap();
     raft2
@@ -238,7 +240,7 @@ async fn concurrent_writes_share_entries_and_keep_their_own_results() {
     let dir = tempfile::tempdir().unwrap();
     let router = Router::default();
     let (raft, reg) = start(&router, 1, dir.path()).await;
-    raft.initialize(BTreeMap::from([(1, BasicNode::new("n1"))]))
+    raft.initialize(BTreeMap::from([(1, MasterNode::unbound("n1"))]))
         .await
         .unwrap();
     raft.wait(WAIT).current_leader(1, "leader").await.unwrap();
