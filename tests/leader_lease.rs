@@ -6,6 +6,12 @@
 //! lease must be shorter than the time in which another leader can be
 //! elected, and it must be checked at the moment of the answer, not by a
 //! periodic task that the pause also stopped.
+//!
+//! Leader answers carry their term (a response header), which orders them:
+//! an answer of an older term that was asked after an answer of a newer
+//! term had arrived means the old leader still acted after the new one
+//! was elected. (Overlapping intervals alone would not prove it: a master
+//! stopped between its lease check and its reply answers late, correctly.)
 
 mod support;
 
@@ -13,17 +19,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const ELECTION: Duration = Duration::from_secs(20);
 
 /// One GET_MASTER answer: which master, when asked, when answered, and
-/// whether it answered as leader (200) rather than redirecting.
+/// the term it led if it answered as leader (200) rather than redirecting.
 #[derive(Clone, Debug)]
 struct Answer {
     master: u64,
     asked: Instant,
     answered: Instant,
-    leader: bool,
+    leader_term: Option<u64>,
 }
 
 /// Asks `addr` GET_MASTER back to back until `stop`, without following
@@ -50,30 +58,87 @@ async fn poll(
             .await;
         let answered = Instant::now();
         if let Ok(resp) = resp {
+            let leader_term = (resp.status().as_u16() == 200).then(|| {
+                resp.headers()
+                    .get("mesoraft-leader-term")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .expect("a leader answer names its term")
+            });
             answers.lock().unwrap().push(Answer {
                 master,
                 asked,
                 answered,
-                leader: resp.status().as_u16() == 200,
+                leader_term,
             });
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
-/// Pairs of leader answers from different masters whose intervals overlap.
+/// Sends GET_MASTER to a stopped master over a fresh connection: the
+/// kernel completes the handshake and queues the request, so it was
+/// certainly asked now, and is answered only once the master resumes.
+async fn ask_while_stopped(addr: &str) -> (TcpStream, Instant) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let body = r#"{"type":"GET_MASTER"}"#;
+    let request = format!(
+        "POST /api/v1 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    (stream, Instant::now())
+}
+
+/// The answer to [`ask_while_stopped`], once it comes.
+async fn queued_answer(master: u64, mut stream: TcpStream, asked: Instant) -> Option<Answer> {
+    let mut raw = Vec::new();
+    tokio::time::timeout(ELECTION, stream.read_to_end(&mut raw))
+        .await
+        .ok()?
+        .ok()?;
+    let answered = Instant::now();
+    let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    let leader_term = text.starts_with("http/1.1 200").then(|| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("mesoraft-leader-term:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a leader answer names its term")
+    });
+    Some(Answer {
+        master,
+        asked,
+        answered,
+        leader_term,
+    })
+}
+
+/// Pairs of leader answers that prove two leaders at once: two masters
+/// leading the same term, or an answer of an older term asked after an
+/// answer of a newer term had arrived.
 fn overlaps(answers: &[Answer]) -> Vec<(Answer, Answer)> {
-    let mut leaders: Vec<&Answer> = answers.iter().filter(|a| a.leader).collect();
-    leaders.sort_by_key(|a| a.asked);
+    let leaders: Vec<(&Answer, u64)> = answers
+        .iter()
+        .filter_map(|a| Some((a, a.leader_term?)))
+        .collect();
+    // The earliest arrival of each term's answers, and who gave it.
+    let mut first_of_term: std::collections::BTreeMap<u64, &Answer> = Default::default();
+    for (a, term) in &leaders {
+        let first = first_of_term.entry(*term).or_insert(a);
+        if a.answered < first.answered {
+            *first = a;
+        }
+    }
     let mut found = Vec::new();
-    for (i, a) in leaders.iter().enumerate() {
-        for b in &leaders[i + 1..] {
-            if b.asked > a.answered {
-                break;
-            }
-            if b.master != a.master {
-                found.push(((*a).clone(), (*b).clone()));
-            }
+    for (a, term) in &leaders {
+        if let Some(same) = first_of_term.get(term).filter(|f| f.master != a.master) {
+            found.push(((*same).clone(), (*a).clone()));
+        }
+        if let Some((_, newer)) = first_of_term
+            .range(term + 1..)
+            .find(|(_, newer)| newer.answered < a.asked)
+        {
+            found.push(((*newer).clone(), (*a).clone()));
         }
     }
     found
@@ -108,12 +173,25 @@ async fn a_resumed_leader_never_answers_as_leader_beside_the_new_one() {
                 let seen = answers.lock().unwrap();
                 seen.iter()
                     .rev()
-                    .find(|a| a.leader && a.master != old && a.asked > paused_at)
+                    .find(|a| a.leader_term.is_some() && a.master != old && a.asked > paused_at)
                     .map(|a| a.master)
             }
         })
         .await;
+        // Questions asked after the new leader answered, queued in the
+        // stopped one: it must not answer them as leader when it resumes,
+        // whatever its stale view of the group says.
+        let old_addr = c.masters.iter().find(|m| m.id == old).unwrap().addr.clone();
+        let mut queued = Vec::new();
+        for _ in 0..4 {
+            queued.push(ask_while_stopped(&old_addr).await);
+        }
         c.resume(old);
+        for (stream, asked) in queued {
+            if let Some(answer) = queued_answer(old, stream, asked).await {
+                answers.lock().unwrap().push(answer);
+            }
+        }
         eprintln!(
             "trial {trial}: leader {old} paused, {new} took over after {:?}",
             paused_at.elapsed()
@@ -150,6 +228,6 @@ async fn a_resumed_leader_never_answers_as_leader_beside_the_new_one() {
         "two masters answered as leader at overlapping times: {:#?}",
         &bad[..bad.len().min(3)]
     );
-    let leader_answers = answers.iter().filter(|a| a.leader).count();
+    let leader_answers = answers.iter().filter(|a| a.leader_term.is_some()).count();
     assert!(leader_answers > 100, "only {leader_answers} leader answers");
 }

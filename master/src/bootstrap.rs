@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context};
 use mesoraft_raft::identity::{begin_run, IdentityHandle, Ledger};
 use mesoraft_raft::network::{
-    ClusterIdentity, GrpcNetworkFactory, LeaderContact, PeerAuth, PeerTransport, RaftGrpcService,
-    RpcLimits,
+    ClusterIdentity, GrpcNetworkFactory, LeaderContact, PeerAuth, PeerTransport, QuorumClock,
+    RaftGrpcService, RpcLimits,
 };
 use mesoraft_raft::proposer::{BatchLimits, Proposer};
 use mesoraft_raft::{MasterNode, NodeId, Raft};
@@ -189,6 +189,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         cluster.set(id);
     }
     let limits = RpcLimits::default();
+    let quorum_clock = QuorumClock::default();
     let network = GrpcNetworkFactory::new(PeerTransport {
         cluster: cluster.clone(),
         identity: identity.clone(),
@@ -197,6 +198,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         limits,
         connect_timeout: Duration::from_millis(args.election_timeout_min_ms.max(200)),
         retry_interval: Duration::from_millis(args.heartbeat_interval_ms),
+        quorum_clock: quorum_clock.clone(),
     });
     let raft = Raft::new(args.id, config, network, log_store, state_machine)
         .await
@@ -279,6 +281,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         started_at: SystemTime::now(),
         identity: identity.clone(),
         security,
+        quorum_clock,
     });
     let shutdown = CancellationToken::new();
     let fatal = FatalStop::default();

@@ -10,8 +10,9 @@
 use mesoraft_raft::openraft;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use mesoraft_raft::network::lease::acting_lease;
 use mesoraft_raft::{CheckIsLeaderError, RaftError, RaftMetrics};
 use mesoraft_registry::Command;
 use openraft::ServerState;
@@ -71,26 +72,58 @@ struct LeaderTerm {
     cancel: CancellationToken,
 }
 
-/// The term this master may act as leader in, if any: Raft must say it
-/// leads, and a quorum must have acknowledged it within the lease (the
-/// maximum election timeout). openraft 0.9 has no check-quorum: a leader
-/// cut off from the majority keeps its role until it hears a higher term,
-/// while the majority elects another leader once the lease is over. So
-/// past the lease this master stops acting as leader on its own.
-pub fn effective_leader_term(m: &RaftMetrics, lease_ms: u64) -> Option<u64> {
+/// The term this master may act as leader in at `now`, if any: Raft must
+/// say it leads, and `acting_until` (from [`Master::acting_until`]: a
+/// quorum accepted an AppendEntries of this term that left less than the
+/// acting lease ago) must lie ahead. openraft 0.9 has no check-quorum: a
+/// leader cut off from the majority, or stopped and resumed, keeps its
+/// role until it hears a higher term, while the majority elects another
+/// leader once their vote lease ran out. The acting lease ends before
+/// theirs, so this master stops acting as leader first.
+///
+/// `now` must be read at the moment of use: the metrics and any periodic
+/// check may be as old as a pause of the whole process.
+pub fn effective_leader_term(
+    m: &RaftMetrics,
+    acting_until: Option<Instant>,
+    now: Instant,
+) -> Option<u64> {
     if m.state != ServerState::Leader {
         return None;
     }
-    match m.millis_since_quorum_ack {
-        Some(ms) if ms > lease_ms => None,
-        _ => Some(m.current_term),
+    match acting_until {
+        Some(until) if now < until => Some(m.current_term),
+        _ => None,
+    }
+}
+
+impl Master {
+    /// Until when this master may act as leader of the term in `m`: the
+    /// followers' vote lease (openraft's, `election_timeout_max`) minus a
+    /// margin, from the last AppendEntries a quorum of every voter set
+    /// accepted. None before a quorum accepted one in this term.
+    pub fn acting_until(&self, m: &RaftMetrics, now: Instant) -> Option<Instant> {
+        let vote_lease = Duration::from_millis(self.args.election_timeout_max_ms);
+        self.quorum_clock.acting_until(
+            m.current_term,
+            self.id,
+            m.membership_config.membership().get_joint_config(),
+            acting_lease(vote_lease),
+            now,
+        )
+    }
+
+    /// [`effective_leader_term`] of this master, now.
+    pub fn acting_term(&self) -> Option<u64> {
+        let m = self.raft.metrics().borrow().clone();
+        let now = Instant::now();
+        effective_leader_term(&m, self.acting_until(&m, now), now)
     }
 }
 
 /// Follows Raft metrics until `shutdown`; owns the leader-term task set.
 pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) {
-    let lease_ms = master.args.election_timeout_max_ms;
-    // Quorum contact ages without a metrics change: re-check every heartbeat.
+    // The lease runs out without a metrics change: re-check every heartbeat.
     let mut tick = tokio::time::interval(Duration::from_millis(master.args.heartbeat_interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut metrics = master.raft.metrics();
@@ -119,7 +152,8 @@ pub async fn watch_leadership(master: Arc<Master>, shutdown: CancellationToken) 
         last_leader = m.current_leader;
         master.sync_cluster_identity();
 
-        let leading_term = effective_leader_term(&m, lease_ms);
+        let now = Instant::now();
+        let leading_term = effective_leader_term(&m, master.acting_until(&m, now), now);
         if current.as_ref().map(|t| t.term) != leading_term {
             if let Some(old) = current.take() {
                 // Stop acting as leader before anything else happens.
@@ -219,35 +253,33 @@ async fn ensure_cluster_id(master: &Master, term: u64, cancel: &CancellationToke
 mod tests {
     use super::*;
 
-    fn metrics(state: ServerState, quorum_ack: Option<u64>) -> RaftMetrics {
+    fn metrics(state: ServerState) -> RaftMetrics {
         let mut m = RaftMetrics::new_initial(1);
         m.state = state;
         m.current_term = 7;
-        m.millis_since_quorum_ack = quorum_ack;
         m
     }
 
     #[test]
-    fn a_leader_acts_only_while_a_quorum_answers_within_the_lease() {
-        assert_eq!(
-            effective_leader_term(&metrics(ServerState::Leader, Some(20)), 300),
-            Some(7)
-        );
-        assert_eq!(
-            effective_leader_term(&metrics(ServerState::Leader, None), 300),
-            Some(7)
-        );
-        assert_eq!(
-            effective_leader_term(&metrics(ServerState::Leader, Some(301)), 300),
-            None
-        );
-        assert_eq!(
-            effective_leader_term(&metrics(ServerState::Follower, Some(1)), 300),
-            None
-        );
-        assert_eq!(
-            effective_leader_term(&metrics(ServerState::Candidate, None), 300),
-            None
-        );
+    fn a_leader_acts_only_until_its_lease_runs_out() {
+        let now = Instant::now();
+        let later = now + Duration::from_millis(10);
+        let leader = metrics(ServerState::Leader);
+        assert_eq!(effective_leader_term(&leader, Some(later), now), Some(7));
+        // No quorum accepted anything of this term yet.
+        assert_eq!(effective_leader_term(&leader, None, now), None);
+        // The lease ran out, however fresh the metrics look.
+        assert_eq!(effective_leader_term(&leader, Some(now), now), None);
+        assert_eq!(effective_leader_term(&leader, Some(now), later), None);
+        for state in [
+            ServerState::Follower,
+            ServerState::Candidate,
+            ServerState::Learner,
+        ] {
+            assert_eq!(
+                effective_leader_term(&metrics(state), Some(later), now),
+                None
+            );
+        }
     }
 }

@@ -62,6 +62,9 @@ pub struct Master {
     pub identity: IdentityHandle,
     /// The port's cluster secret and TLS.
     pub security: security::Security,
+    /// When a quorum last accepted this master's AppendEntries: the leader
+    /// lease (see [`leader::effective_leader_term`]).
+    pub quorum_clock: mesoraft_raft::network::QuorumClock,
 }
 
 impl Master {

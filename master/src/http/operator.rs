@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mesoraft_proto::mesos::v1::WeightInfo;
@@ -20,6 +20,10 @@ use serde_json::{json, Value};
 use super::body::LimitedBody;
 use super::routing::{forward_error, refused, ApiError, Routed};
 use crate::Master;
+
+/// Response header of a GET_MASTER answered by the leader: the Raft term
+/// it leads.
+pub const LEADER_TERM_HEADER: &str = "mesoraft-leader-term";
 
 #[derive(Deserialize)]
 struct Call {
@@ -88,10 +92,16 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
             "type": "GET_VERSION", "get_version": super::info::version_info()
         }))),
         "GET_MASTER" => {
-            master.require_leader()?;
-            Ok(json_answer(
+            let term = master.require_leader()?;
+            let mut answer = json_answer(
                 json!({ "type": "GET_MASTER", "get_master": master.get_master_json() }),
-            ))
+            );
+            // Outside the Mesos body, which clients parse strictly: lets a
+            // checker order leader answers by term.
+            answer
+                .headers_mut()
+                .insert(LEADER_TERM_HEADER, HeaderValue::from(term));
+            Ok(answer)
         }
         "GET_WEIGHTS" => get_weights(master).await,
         "UPDATE_WEIGHTS" => {

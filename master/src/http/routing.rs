@@ -4,6 +4,8 @@
 //! `Location: //<leader-host>:<port><same path>`; with no leader known, or a
 //! leader still catching up on its own log, `503`.
 
+use std::time::Instant;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mesoraft_raft::openraft;
@@ -66,8 +68,8 @@ impl Master {
     pub fn require_leader(&self) -> Result<u64, ApiError> {
         let m = self.raft.metrics().borrow().clone();
         if m.state == ServerState::Leader {
-            if crate::leader::effective_leader_term(&m, self.args.election_timeout_max_ms).is_none()
-            {
+            let now = Instant::now();
+            if crate::leader::effective_leader_term(&m, self.acting_until(&m, now), now).is_none() {
                 return Err(ApiError::Unavailable(
                     "this master lost contact with a quorum and no longer acts as leader; retry \
                      another master\n"

@@ -33,6 +33,7 @@ use super::admission::{
     REFUSAL_HEADER,
 };
 use super::codec;
+use super::lease::QuorumClock;
 use super::limits::RpcLimits;
 use super::security::{ClusterSecret, AUTH_HEADER};
 use super::{ClusterIdentity, CLUSTER_ID_HEADER};
@@ -61,6 +62,8 @@ pub struct PeerTransport {
     /// interval): openraft's default of 500 ms lets a restarted master's
     /// election timer fire before the leader contacts it.
     pub retry_interval: Duration,
+    /// Records which AppendEntries each peer accepted, and when they left.
+    pub quorum_clock: QuorumClock,
 }
 
 /// Creates openraft's per-peer clients, sharing one lazily connected
@@ -408,6 +411,9 @@ impl RaftNetwork<TypeConfig> for GrpcPeer {
             .map(|e| e.log_id.index)
             .or(rpc.prev_log_id.map(|l| l.index))
             .unwrap_or(0);
+        // Stamped before anything leaves: the follower accepts it later,
+        // so its vote lease runs past this instant plus the lease.
+        let sent = Instant::now();
         let payload = codec::encode(&rpc).map_err(encode_failure)?;
         let answer = self
             .call(
@@ -419,14 +425,24 @@ impl RaftNetwork<TypeConfig> for GrpcPeer {
             .await?;
         // A follower answers only after the entries and the vote are on
         // its disk: that is what it now vouches for.
-        self.witness(answer, |r| match r {
+        let result = self.witness(answer, |r| match r {
             Ok(AppendEntriesResponse::Success) => Promise::new(term, sent_up_to),
             Ok(AppendEntriesResponse::PartialSuccess(m)) => {
                 Promise::new(term, m.map(|l| l.index).unwrap_or(0))
             }
             Ok(AppendEntriesResponse::Conflict) => Promise::new(term, 0),
             _ => Promise::default(),
-        })
+        });
+        // Every answer but HigherVote means the follower took this leader's
+        // vote and restarted its lease (a log conflict included).
+        if let Ok(resp) = &result {
+            if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
+                self.transport
+                    .quorum_clock
+                    .accepted(term, self.target, sent);
+            }
+        }
+        result
     }
 
     async fn install_snapshot(

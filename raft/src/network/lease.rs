@@ -68,7 +68,11 @@ impl QuorumClock {
     ) -> Option<Instant> {
         let acks = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let empty = BTreeMap::new();
-        let sent = if acks.term == term { &acks.sent } else { &empty };
+        let sent = if acks.term == term {
+            &acks.sent
+        } else {
+            &empty
+        };
         let acked = configs
             .iter()
             .map(|voters| quorum_instant(me, voters, sent, now))
@@ -87,7 +91,13 @@ pub fn quorum_instant(
 ) -> Option<Instant> {
     let mut times: Vec<Instant> = voters
         .iter()
-        .filter_map(|v| if *v == me { Some(now) } else { sent.get(v).copied() })
+        .filter_map(|v| {
+            if *v == me {
+                Some(now)
+            } else {
+                sent.get(v).copied()
+            }
+        })
         .collect();
     let need = voters.len() / 2 + 1;
     if voters.is_empty() || times.len() < need {
@@ -122,7 +132,10 @@ mod tests {
         sent.insert(2, at(40));
         sent.insert(3, at(70));
         // 3 voters: me (now) and 3 (70) make the quorum.
-        assert_eq!(quorum_instant(1, &set(&[1, 2, 3]), &sent, now), Some(at(70)));
+        assert_eq!(
+            quorum_instant(1, &set(&[1, 2, 3]), &sent, now),
+            Some(at(70))
+        );
         // 5 voters: me, 3 and 2 are needed; 4 and 5 never answered.
         assert_eq!(
             quorum_instant(1, &set(&[1, 2, 3, 4, 5]), &sent, now),

@@ -21,7 +21,8 @@ pub struct RpcLimits {
     pub max_gossip_bytes: usize,
 }
 
-const _: () = assert!(2 * crate::limits::SNAPSHOT_CHUNK_BYTES < crate::limits::GRPC_MAX_MESSAGE_BYTES);
+const _: () =
+    assert!(2 * crate::limits::SNAPSHOT_CHUNK_BYTES < crate::limits::GRPC_MAX_MESSAGE_BYTES);
 
 impl Default for RpcLimits {
     fn default() -> Self {

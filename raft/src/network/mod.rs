@@ -14,11 +14,14 @@
 //!
 //! * [`security`]: the cluster secret and mutual-TLS admission.
 //! * [`limits`]: bounds on what one RPC may make a master allocate.
+//! * [`lease`]: when a quorum last accepted this leader's AppendEntries,
+//!   for the leader lease checked at the moment of every leader action.
 //! * [`tls`]: rustls configuration of the port and of clients.
 
 pub mod admission;
 mod client;
 mod codec;
+pub mod lease;
 pub mod limits;
 pub mod security;
 mod server;
@@ -29,6 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 pub use client::{GrpcNetworkFactory, PeerTransport};
+pub use lease::QuorumClock;
 pub use limits::RpcLimits;
 pub use security::{ClusterSecret, PeerAuth, PeerCertificate};
 pub use server::RaftGrpcService;
