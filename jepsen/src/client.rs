@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// Response header of a GET_MASTER the leader answered: the term it leads.
+pub const LEADER_TERM_HEADER: &str = "mesoraft-leader-term";
+
+/// A GET_MASTER answer, redirects not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MasterAnswer {
+    /// 200: this master acts as leader of `term`.
+    Leader { term: u64 },
+    /// 307 or 503: another master leads, or none is known.
+    NotLeader,
+}
+
 /// How an operation ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -274,9 +286,13 @@ impl ApiClient {
     }
 
     /// Whether the master at `addr` answers GET_MASTER itself (acting as
-    /// leader: 200) rather than redirecting (307) or knowing no leader
-    /// (503). Redirects are not followed.
-    pub async fn answers_as_leader(&self, addr: &str, timeout: Duration) -> Result<bool, String> {
+    /// leader: 200, with the term it leads) rather than redirecting (307)
+    /// or knowing no leader (503). Redirects are not followed.
+    pub async fn answers_as_leader(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<MasterAnswer, String> {
         let resp = self
             .http
             .post(format!("http://{addr}/api/v1"))
@@ -288,8 +304,17 @@ impl ApiClient {
             .await
             .map_err(|e| error_text(&e))?;
         match resp.status().as_u16() {
-            200 => Ok(true),
-            307 | 503 => Ok(false),
+            200 => {
+                let term = resp
+                    .headers()
+                    .get(LEADER_TERM_HEADER)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .ok_or_else(|| {
+                        format!("leader answer without a valid {LEADER_TERM_HEADER} header")
+                    })?;
+                Ok(MasterAnswer::Leader { term })
+            }
+            307 | 503 => Ok(MasterAnswer::NotLeader),
             other => Err(format!("HTTP {other}")),
         }
     }

@@ -218,12 +218,15 @@ async fn operator(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
             Json(json!({"type": "GET_WEIGHTS", "get_weights": {"weight_infos": infos}}))
                 .into_response()
         }
-        "GET_MASTER" => Json(json!({
-            "type": "GET_MASTER",
-            "get_master": {"master_info": {"id": format!("fake-M{}", fake.args.id),
-                                           "hostname": fake.args.listen}},
-        }))
-        .into_response(),
+        "GET_MASTER" => (
+            [(crate::client::LEADER_TERM_HEADER, "1")],
+            Json(json!({
+                "type": "GET_MASTER",
+                "get_master": {"master_info": {"id": format!("fake-M{}", fake.args.id),
+                                               "hostname": fake.args.listen}},
+            })),
+        )
+            .into_response(),
         "UPDATE_WEIGHTS" => {
             let Some(infos) = call["update_weights"]["weight_infos"].as_array() else {
                 return (StatusCode::BAD_REQUEST, "no weight_infos\n").into_response();

@@ -11,6 +11,7 @@
 pub mod membership;
 pub mod partition;
 pub mod process;
+pub mod wipe;
 
 use std::sync::Arc;
 
@@ -113,6 +114,7 @@ pub const ALL: &[&str] = &[
     "kill-all",
     "pause",
     "membership",
+    "wipe",
     "lose-unsynced",
     "lose-unsynced-all",
 ];
@@ -140,6 +142,10 @@ pub fn describe(name: &str) -> &'static str {
         "kill-all" => "kill -9 every master, restart all (durability)",
         "pause" => "SIGSTOP a master (the leader half the time), SIGCONT it",
         "membership" => "remove a master (raftctl), wipe and restart it to join, re-add it",
+        "wipe" => {
+            "kill -9 a master, delete its work dir, restart it with the same flags; heal: \
+             raftctl members add --replace"
+        }
         "lose-unsynced" => {
             "kill -9 a master and drop every write it had not fsynced (lazyfs), restart it"
         }
@@ -167,6 +173,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Nemesis>> {
         "lose-unsynced-all" => Box::new(KillNemesis::losing_unsynced(KillTarget::All)),
         "pause" => Box::new(PauseNemesis::default()),
         "membership" => Box::new(membership::MembershipNemesis::default()),
+        "wipe" => Box::new(wipe::WipeNemesis::default()),
         _ => return None,
     })
 }

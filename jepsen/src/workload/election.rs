@@ -20,7 +20,7 @@ use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts, POLLE
 use crate::checker::election::ElectionChecker;
 use crate::checker::leadership::{LeadershipChecker, GET_MASTER};
 use crate::checker::Checker;
-use crate::client::{get_weights, parse_weights, update_weights};
+use crate::client::{get_weights, parse_weights, update_weights, MasterAnswer};
 use crate::history::OpType;
 
 pub struct ElectionWorkload {
@@ -87,10 +87,13 @@ impl ElectionWorkload {
         while Instant::now() < until {
             let pending = ctx.recorder.invoke(process, GET_MASTER, None, Value::Null);
             match ctx.cluster.probe.answers_as_leader(&addr, timeout).await {
-                Ok(leader) => ctx.recorder.complete(
+                Ok(answer) => ctx.recorder.complete(
                     pending,
                     OpType::Ok,
-                    json!({ "leader": leader }),
+                    match answer {
+                        MasterAnswer::Leader { term } => json!({ "leader": true, "term": term }),
+                        MasterAnswer::NotLeader => json!({ "leader": false }),
+                    },
                     Some(addr.clone()),
                     None,
                 ),

@@ -151,26 +151,29 @@ mod tests {
     fn acknowledgements_of_an_older_term_do_not_count() {
         let clock = QuorumClock::default();
         let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let lease = Duration::from_millis(240);
         let voters = [set(&[1, 2, 3])];
+        // `now` is after every send, as it always is.
+        let now = at(50);
         clock.accepted(4, 2, t0);
         assert_eq!(
-            clock.acting_until(4, 1, &voters, lease, t0),
+            clock.acting_until(4, 1, &voters, lease, now),
             Some(t0 + lease)
         );
-        assert_eq!(clock.acting_until(5, 1, &voters, lease, t0), None);
-        clock.accepted(5, 3, t0 + Duration::from_millis(10));
+        assert_eq!(clock.acting_until(5, 1, &voters, lease, now), None);
+        clock.accepted(5, 3, at(10));
         // Term 5 replaced term 4's acknowledgements.
         assert_eq!(
-            clock.acting_until(5, 1, &voters, lease, t0),
-            Some(t0 + Duration::from_millis(10) + lease)
+            clock.acting_until(5, 1, &voters, lease, now),
+            Some(at(10) + lease)
         );
-        assert_eq!(clock.acting_until(4, 1, &voters, lease, t0), None);
+        assert_eq!(clock.acting_until(4, 1, &voters, lease, now), None);
         // An older send does not move the instant back.
         clock.accepted(5, 3, t0);
         assert_eq!(
-            clock.acting_until(5, 1, &voters, lease, t0),
-            Some(t0 + Duration::from_millis(10) + lease)
+            clock.acting_until(5, 1, &voters, lease, now),
+            Some(at(10) + lease)
         );
     }
 
