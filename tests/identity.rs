@@ -237,3 +237,80 @@ async fn wiped_master_comes_back_through_remove_then_add() {
     assert_eq!(w.get("warm-up"), Some(&1.0), "{w:?}");
     assert_eq!(w.get("with-a"), Some(&2.0), "{w:?}");
 }
+
+/// Re-adds a wiped master the way an operator does: once it says it
+/// needs re-adding, `members add --replace`, until it is a voter again.
+async fn replace_wiped(c: &mut Cluster, wiped: u64) {
+    c.kill9(wiped);
+    std::fs::remove_dir_all(&c.master(wiped).work_dir).unwrap();
+    c.spawn(wiped);
+    wait_for(
+        "the wiped master says it needs re-adding",
+        LIMIT,
+        || async {
+            c.status(wiped).await?["needs_readding"]
+                .is_string()
+                .then_some(())
+        },
+    )
+    .await;
+    let (code, out, err) = c.raftctl(&[
+        "members",
+        "add",
+        "--replace",
+        &wiped.to_string(),
+        &c.addr(wiped),
+    ]);
+    assert_eq!(code, 0, "members add --replace {wiped}: {out}{err}");
+    wait_for("the wiped master is a voter again", LIMIT, || async {
+        let s = c.status(wiped).await?;
+        (s["needs_readding"].is_null() && s["voter"] == true).then_some(())
+    })
+    .await;
+}
+
+/// Two disks lost one after the other, the first one the leader's, which
+/// then leads again. The second master, re-added with an empty work dir,
+/// replays the log from the start: its early entries bind the leader's
+/// slot to the incarnation the leader replaced. It must still take the
+/// leader's AppendEntries and catch up (it refused them, so it never
+/// reached the entry that rebound the slot, and `--replace` could not
+/// help any more: its work dir was no longer empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_replaying_old_bindings_catches_up_from_a_replaced_leader() {
+    let mut c = Cluster::start(3, &[]);
+    let first = c.wait_leader(LIMIT).await;
+    write_everywhere(&c, first, "warm-up").await;
+    // More log than one AppendEntries carries (1 MiB), between the entry
+    // that bound `first`'s old incarnation and the one that rebinds it: a
+    // master replaying the log stops in between once.
+    for batch in 0..6 {
+        let infos: Vec<Value> = (0..1000)
+            .map(|i| serde_json::json!({"role": format!("bulk-{batch}-{i:04}-{}", "x".repeat(200)), "weight": 1.0}))
+            .collect();
+        let call = serde_json::json!({"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": infos}});
+        let (code, text) = c
+            .operator_follow(&c.addr(first), &call)
+            .await
+            .expect("answered");
+        assert_eq!(code, 200, "{text:.300}");
+    }
+    replace_wiped(&mut c, first).await;
+    // Stop whoever else leads until the replaced master leads.
+    let mut leader = c.wait_leader(LIMIT).await;
+    for _ in 0..20 {
+        if leader == first {
+            break;
+        }
+        let rest: Vec<u64> = [1, 2, 3].into_iter().filter(|id| *id != leader).collect();
+        c.pause(leader);
+        let next = c.wait_leader_among(&rest, LIMIT).await;
+        c.resume(leader);
+        leader = next;
+    }
+    assert_eq!(leader, first, "the replaced master never led");
+    write_everywhere(&c, leader, "led-by-the-replaced").await;
+    replace_wiped(&mut c, others(first).0).await;
+    let leader = c.wait_leader(LIMIT).await;
+    write_everywhere(&c, leader, "after-second-replace").await;
+}

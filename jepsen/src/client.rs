@@ -68,6 +68,10 @@ pub struct RaftStatus {
     /// Only when asked for (`?digest=true`).
     #[serde(default)]
     pub registry_digest: Option<RegistryDigest>,
+    /// Why the group does not take this master as the member it claims to
+    /// be (a lost or restored work dir), when it does not.
+    #[serde(default)]
+    pub needs_readding: Option<String>,
 }
 
 /// A replica's registry fingerprint at its applied index.

@@ -73,12 +73,18 @@ impl Nemesis for WipeNemesis {
             let Some(target) = *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) else {
                 return Ok(json!({"nothing_to_do": true}));
             };
-            // The new incarnation must answer before its slot can be bound.
+            // The new incarnation must answer before its slot can be bound,
+            // and the leader must have seen that it is a new one (before
+            // that it still takes the slot for healthy), as an operator
+            // sees it in `raftctl status`.
             ctx.cluster.start(target)?;
-            let _ = ctx
-                .cluster
-                .wait_healthy(&[target], Duration::from_secs(10))
-                .await;
+            let seen_by = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < seen_by {
+                match ctx.cluster.status(target).await {
+                    Ok(s) if s.needs_readding.is_some() => break,
+                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
             let addr = ctx.cluster.addr(target).to_string();
             let deadline = Instant::now() + READD_PATIENCE;
             let mut attempts = Vec::new();
@@ -96,7 +102,16 @@ impl Nemesis for WipeNemesis {
                         return Ok(json!({"re_added": target, "raftctl": out,
                                          "failed_attempts": attempts}));
                     }
-                    RaftctlOutcome::NotDone(why) => attempts.push(why),
+                    RaftctlOutcome::NotDone(why) => {
+                        // A resent call whose first copy finished is refused
+                        // as a `--replace` of a healthy member.
+                        if is_member_again(ctx, target).await {
+                            *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                            return Ok(json!({"re_added": target, "raftctl": why,
+                                             "failed_attempts": attempts}));
+                        }
+                        attempts.push(why)
+                    }
                 }
                 if Instant::now() >= deadline {
                     bail!(
@@ -107,5 +122,13 @@ impl Nemesis for WipeNemesis {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         })
+    }
+}
+
+/// The wiped master is a voter and no longer says it needs re-adding.
+async fn is_member_again(ctx: &NemesisCtx, id: u64) -> bool {
+    match ctx.cluster.status(id).await {
+        Ok(s) => s.needs_readding.is_none() && s.membership.voters.contains(&id),
+        Err(_) => false,
     }
 }

@@ -142,7 +142,10 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
         .map_err(|e| json_error(StatusCode::BAD_REQUEST, e))?;
     let deadline = Instant::now() + Duration::from_millis(req.timeout_ms.unwrap_or(120_000));
     let mut current = master.membership();
-    if current.nodes.contains_key(&req.id) && req.replace {
+    if current.nodes.contains_key(&req.id)
+        && req.replace
+        && !replace_half_done(master, &current, req.id)
+    {
         check_replaceable(master, &current, req.id)?;
         remove(master, req.id).await?;
         tracing::info!(
@@ -218,6 +221,27 @@ fn superseded_problem(master: &Master, current: &MembershipView, id: NodeId) -> 
     other.then(|| format!("its answers are not counted: {problem}"))
 }
 
+/// An earlier `--replace` of this id got as far as a learner bound to the
+/// master answering for it (the call was cut off, e.g. by a leader change,
+/// and the tool resent it): go on from there (catch up, promote) instead of
+/// refusing the healthy learner or removing it again.
+fn replace_half_done(master: &Master, current: &MembershipView, id: NodeId) -> bool {
+    !current.voters.contains(&id) && answers_as_bound(master, current, id)
+}
+
+/// The slot is bound and its incarnation answers without a problem.
+fn answers_as_bound(master: &Master, current: &MembershipView, id: NodeId) -> bool {
+    let Some(bound) = current.incarnations.get(&id) else {
+        return false;
+    };
+    master
+        .identity
+        .reports()
+        .get(&id)
+        .is_some_and(|r| r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str()))
+        && master.identity.forked(bound).is_none()
+}
+
 /// `--replace` is for a slot whose incarnation is gone: refuse it while
 /// that very incarnation answers normally.
 fn check_replaceable(
@@ -228,11 +252,7 @@ fn check_replaceable(
     let Some(bound) = current.incarnations.get(&id) else {
         return Ok(());
     };
-    let healthy =
-        master.identity.reports().get(&id).is_some_and(|r| {
-            r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str())
-        });
-    if healthy && master.identity.forked(bound).is_none() {
+    if answers_as_bound(master, current, id) {
         return Err(json_error(
             StatusCode::CONFLICT,
             format!(
@@ -253,7 +273,7 @@ async fn wait_bound(master: &Master, id: NodeId, deadline: Instant) -> Result<()
         if master.membership().incarnations.contains_key(&id) {
             return Ok(());
         }
-        master.require_leader()?;
+        still_raft_leader(master)?;
         if Instant::now() >= deadline {
             let why = master
                 .identity
@@ -387,8 +407,19 @@ async fn wait_caught_up(master: &Master, id: NodeId, deadline: Instant) -> Resul
         {
             return Err(ApiError::Unavailable("Raft core stopped\n".into()));
         }
-        master.require_leader()?;
+        still_raft_leader(master)?;
     }
+}
+
+/// During a long membership wait only losing Raft leadership ends it: a
+/// lease that lapses for a moment on a busy machine does not (the change
+/// itself goes through Raft), and ending it would make the operator's
+/// tool retry a half-done `--replace`.
+fn still_raft_leader(master: &Master) -> Result<(), ApiError> {
+    if master.raft.metrics().borrow().state == openraft::ServerState::Leader {
+        return Ok(());
+    }
+    master.require_leader().map(|_| ())
 }
 
 impl Master {

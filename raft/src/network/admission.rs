@@ -182,9 +182,27 @@ pub struct Receiver<'a> {
     pub sender_forked: Option<&'a str>,
 }
 
+/// Which Raft RPC is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RpcKind {
+    /// A candidate asks for this master's vote.
+    Vote,
+    /// A leader replicates (AppendEntries, InstallSnapshot).
+    Replication,
+}
+
 /// Accept (the request is for this very incarnation, from a sender this
 /// master has no reason to doubt) or refuse.
-pub fn admit(req: &Addressing, me: &Receiver<'_>) -> Result<(), Refusal> {
+///
+/// A sender whose incarnation differs from the one this master's
+/// membership binds its id to is refused a vote only. This master's
+/// membership may be older than the sender's: a follower catching up holds
+/// early entries in which the leader's slot still belongs to the
+/// incarnation the leader replaced, and refusing its AppendEntries would
+/// keep it from ever reaching the entry that rebound the slot. A leader is
+/// judged by Raft's term rule (and a stale copy by the ledger); only a vote
+/// is a promise, and a stale view refusing one costs liveness, not safety.
+pub fn admit(req: &Addressing, me: &Receiver<'_>, rpc: RpcKind) -> Result<(), Refusal> {
     use RefusalKind::*;
     if let Some(why) = me.forked {
         return Err(Refusal::new(
@@ -240,7 +258,7 @@ pub fn admit(req: &Addressing, me: &Receiver<'_>) -> Result<(), Refusal> {
     if let Some(why) = me.sender_forked {
         return Err(Refusal::new(SenderForked, why.to_string()));
     }
-    if let Some(bound) = me.sender_bound_to {
+    if let Some(bound) = me.sender_bound_to.filter(|_| rpc == RpcKind::Vote) {
         if bound != req.claim.incarnation {
             return Err(Refusal::new(
                 SenderNotMember,
@@ -330,14 +348,14 @@ mod tests {
 
     #[test]
     fn only_requests_for_this_incarnation_pass() {
-        assert_eq!(kind(admit(&req(Some("aa")), &me())), None);
+        assert_eq!(kind(admit(&req(Some("aa")), &me(), RpcKind::Vote)), None);
         // A wiped master is a new incarnation: the old one's requests bounce.
         assert_eq!(
-            kind(admit(&req(Some("a0")), &me())),
+            kind(admit(&req(Some("a0")), &me(), RpcKind::Vote)),
             Some(RefusalKind::Superseded)
         );
         assert_eq!(
-            kind(admit(&req(None), &me())),
+            kind(admit(&req(None), &me(), RpcKind::Vote)),
             Some(RefusalKind::NotPristine)
         );
         let pristine = Receiver {
@@ -345,12 +363,15 @@ mod tests {
             ..me()
         };
         assert_eq!(
-            kind(admit(&req(None), &pristine)),
+            kind(admit(&req(None), &pristine, RpcKind::Vote)),
             Some(RefusalKind::Unbound)
         );
         let mut other = req(Some("aa"));
         other.to = 3;
-        assert_eq!(kind(admit(&other, &me())), Some(RefusalKind::Misaddressed));
+        assert_eq!(
+            kind(admit(&other, &me(), RpcKind::Vote)),
+            Some(RefusalKind::Misaddressed)
+        );
     }
 
     #[test]
@@ -360,21 +381,27 @@ mod tests {
             ..me()
         };
         assert_eq!(
-            kind(admit(&req(Some("aa")), &stranger)),
+            kind(admit(&req(Some("aa")), &stranger, RpcKind::Vote)),
             Some(RefusalKind::SenderNotMember)
+        );
+        // A leader's replication is judged by its term, not by a
+        // membership this master may not have caught up to.
+        assert_eq!(
+            kind(admit(&req(Some("aa")), &stranger, RpcKind::Replication)),
+            None
         );
         // Unknown to this master's membership (it is catching up): allowed.
         let unknown = Receiver {
             sender_bound_to: None,
             ..me()
         };
-        assert_eq!(kind(admit(&req(Some("aa")), &unknown)), None);
+        assert_eq!(kind(admit(&req(Some("aa")), &unknown, RpcKind::Vote)), None);
         let forked = Receiver {
             sender_forked: Some("copy"),
             ..me()
         };
         assert_eq!(
-            kind(admit(&req(Some("aa")), &forked)),
+            kind(admit(&req(Some("aa")), &forked, RpcKind::Vote)),
             Some(RefusalKind::SenderForked)
         );
         let self_forked = Receiver {
@@ -382,7 +409,7 @@ mod tests {
             ..me()
         };
         assert_eq!(
-            kind(admit(&req(Some("aa")), &self_forked)),
+            kind(admit(&req(Some("aa")), &self_forked, RpcKind::Vote)),
             Some(RefusalKind::SelfForked)
         );
     }

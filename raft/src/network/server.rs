@@ -14,7 +14,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::admission::{
-    admit, get_json, put_json, Addressing, Receiver, Refusal, RefusalKind, CLAIM_HEADER,
+    admit, get_json, put_json, Addressing, Receiver, Refusal, RefusalKind, RpcKind, CLAIM_HEADER,
     GOSSIP_HEADER,
 };
 use super::codec;
@@ -104,7 +104,7 @@ impl RaftGrpcService {
     }
 
     /// The incarnation checks common to every RPC.
-    fn admit(&self, md: &MetadataMap) -> Result<Addressing, Status> {
+    fn admit(&self, md: &MetadataMap, rpc: RpcKind) -> Result<Addressing, Status> {
         let addressing = Addressing::read(md).map_err(|r| self.refuse(r))?;
         if let Ok(Some(gossip)) = get_json::<std::collections::BTreeMap<String, Record>>(
             md,
@@ -140,7 +140,7 @@ impl RaftGrpcService {
             sender_bound_to: sender_bound_to.as_deref(),
             sender_forked: sender_forked.as_deref(),
         };
-        if let Err(refusal) = admit(&addressing, &receiver) {
+        if let Err(refusal) = admit(&addressing, &receiver, rpc) {
             if refusal.kind == RefusalKind::Superseded {
                 if let Some(known) = &addressing.to_incarnation {
                     self.identity.set_superseded(known, addressing.from);
@@ -202,7 +202,7 @@ impl raft_server::Raft for RaftGrpcService {
         self.limits
             .check_append(req.entries.len())
             .map_err(over_limit)?;
-        let addressing = self.admit(request.metadata())?;
+        let addressing = self.admit(request.metadata(), RpcKind::Replication)?;
         let witnessed = if req.vote.is_committed() {
             Promise::new(vote_term(&req.vote), 0)
         } else {
@@ -222,7 +222,7 @@ impl raft_server::Raft for RaftGrpcService {
         self.authenticate(&request)?;
         let req: openraft::raft::VoteRequest<NodeId> =
             codec::decode(request.get_ref()).map_err(bad_payload)?;
-        let addressing = self.admit(request.metadata())?;
+        let addressing = self.admit(request.metadata(), RpcKind::Vote)?;
         self.witness(&addressing, Promise::new(vote_term(&req.vote), 0))?;
         let result = self.raft.vote(req).await;
         self.reply(&result)
@@ -246,7 +246,7 @@ impl raft_server::Raft for RaftGrpcService {
                 req.done,
             )
             .map_err(over_limit)?;
-        let addressing = self.admit(&md)?;
+        let addressing = self.admit(&md, RpcKind::Replication)?;
         let witnessed = if req.vote.is_committed() {
             Promise::new(vote_term(&req.vote), 0)
         } else {
