@@ -62,6 +62,10 @@ pub struct TestArgs {
     /// the register checkers must fail).
     #[arg(long)]
     pub debug_stale_reads: bool,
+    /// Start masters with --debug-unsafe-skip-fsync (broken on purpose:
+    /// the crash nemeses must make the durability checker fail).
+    #[arg(long)]
+    pub debug_skip_fsync: bool,
     /// Per-operation timeout of ordinary clients.
     #[arg(long, default_value_t = 1000)]
     pub op_timeout_ms: u64,
@@ -141,6 +145,7 @@ pub fn spec_from(args: &TestArgs) -> anyhow::Result<RunSpec> {
         net: args.net,
         partition_method: args.partition_method,
         stale_reads: args.debug_stale_reads,
+        skip_fsync: args.debug_skip_fsync,
         op_timeout_ms: args.op_timeout_ms.max(1),
         slow_clients: args.slow_clients,
         slow_op_timeout_ms: args.slow_op_timeout_ms.max(1),
@@ -213,6 +218,7 @@ mod tests {
             net: NetWant::Loopback,
             partition_method: MethodWant::Routes,
             stale_reads: true,
+            skip_fsync: true,
             op_timeout_ms: 777,
             slow_clients: 2,
             slow_op_timeout_ms: 12_345,

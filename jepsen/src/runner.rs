@@ -80,6 +80,9 @@ impl TestOpts {
         if self.spec.stale_reads {
             name.push_str("-STALE-READS");
         }
+        if self.spec.skip_fsync {
+            name.push_str("-SKIP-FSYNC");
+        }
         name
     }
 
@@ -249,6 +252,7 @@ fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             election_max_ms: spec.election_max_ms,
             snapshot_logs: spec.snapshot_logs,
             stale_reads: spec.stale_reads,
+            skip_fsync: spec.skip_fsync,
             lazyfs: wants_lazyfs(&spec.nemeses),
             env: vec![],
         },

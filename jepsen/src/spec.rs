@@ -24,6 +24,9 @@ pub struct RunSpec {
     pub partition_method: MethodWant,
     /// Masters started with the deliberately broken stale-reads setting.
     pub stale_reads: bool,
+    /// Masters that acknowledge log writes without making them durable.
+    #[serde(default)]
+    pub skip_fsync: bool,
     /// Per-operation timeout of ordinary clients.
     pub op_timeout_ms: u64,
     /// Clients per workload that wait much longer for an answer (longer
@@ -57,6 +60,7 @@ impl Default for RunSpec {
             net: NetWant::Auto,
             partition_method: MethodWant::Auto,
             stale_reads: false,
+            skip_fsync: false,
             op_timeout_ms: 1000,
             slow_clients: 1,
             slow_op_timeout_ms: 15_000,
@@ -134,6 +138,9 @@ impl RunSpec {
         }
         if self.stale_reads {
             args.push("--debug-stale-reads".into());
+        }
+        if self.skip_fsync {
+            args.push("--debug-skip-fsync".into());
         }
         args
     }

@@ -436,3 +436,33 @@ async fn full_matrix() {
         store().display()
     );
 }
+
+/// The crash nemesis can fail: masters that acknowledge log writes without
+/// syncing them (`--debug-unsafe-skip-fsync`) lose acknowledged writes when
+/// every master crashes and its unsynced data is dropped, and the
+/// durability workload must FAIL. (The same run on the normal build passes;
+/// the matrix runs it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_fsyncs_fail_the_lose_unsynced_nemesis() {
+    if let Err(why) = jepsen::lazyfs::LazyFs::supported() {
+        eprintln!("skipped: lazyfs not available here: {why}");
+        return;
+    }
+    let bins = real();
+    let _serial = SERIAL.lock().await;
+    let nemeses: Vec<String> = vec!["lose-unsynced-all".into()];
+    let mut o = TestOpts::new("durability", &[], bins);
+    o.spec.time_limit_s = 30;
+    o.spec.seed = 11;
+    o.spec.masters = 3;
+    o.spec.skip_fsync = true;
+    o.store = store();
+    let worst = jepsen::matrix::run_pairings(&o, std::slice::from_ref(&nemeses))
+        .await
+        .expect("matrix");
+    assert_eq!(
+        worst,
+        Verdict::Fail,
+        "acknowledged writes lost without notice"
+    );
+}

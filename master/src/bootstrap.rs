@@ -168,9 +168,19 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
     let recorded_cluster = check_node_meta(&args.work_dir, args.id)?;
 
-    let (log_store, state_machine) = mesoraft_raft::storage::open(&args.work_dir.join("raft"))
-        .await
-        .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
+    let durability = mesoraft_raft::storage::Durability {
+        unsafe_skip_fsync: args.debug_unsafe_skip_fsync,
+    };
+    if durability.unsafe_skip_fsync {
+        tracing::warn!(
+            node_id = args.id,
+            "--debug-unsafe-skip-fsync: acknowledged writes are NOT durable; for tests only"
+        );
+    }
+    let (log_store, state_machine) =
+        mesoraft_raft::storage::open_with(&args.work_dir.join("raft"), durability)
+            .await
+            .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
     let registry = state_machine.registry_handle();
     let records = log_store.clone();
     let local = begin_run(&records, args.id, state_machine.snapshot_meta().is_some())

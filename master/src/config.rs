@@ -69,6 +69,10 @@ pub struct MasterArgs {
     /// shown to catch stale reads.
     #[arg(long, hide = true)]
     pub debug_unsafe_stale_reads: bool,
+    /// TESTING ONLY, UNSAFE: acknowledge log writes without making them
+    /// durable. Exists so the crash nemeses can be shown to catch it.
+    #[arg(long, hide = true)]
+    pub debug_unsafe_skip_fsync: bool,
 }
 
 /// `ID -> HOST:PORT`, ordered by id.
@@ -253,6 +257,7 @@ mod tests {
             snapshot_logs: 100,
             write_timeout_ms: 5000,
             debug_unsafe_stale_reads: false,
+            debug_unsafe_skip_fsync: false,
             security: Default::default(),
         };
         let config = args.raft_config().unwrap();

@@ -48,6 +48,7 @@ impl MesoGroup {
             election_max_ms: opts.election_max_ms,
             snapshot_logs: None,
             stale_reads: false,
+            skip_fsync: false,
             lazyfs: false,
             env: vec![],
         };

@@ -60,6 +60,8 @@ pub struct ClusterConfig {
     pub snapshot_logs: Option<u64>,
     /// The deliberately broken setting: followers serve stale reads.
     pub stale_reads: bool,
+    /// The deliberately broken setting: log writes acknowledged unsynced.
+    pub skip_fsync: bool,
     /// Each master's work dir is a lazyfs mount (unsynced writes can be
     /// dropped, see `crash_unsynced`).
     pub lazyfs: bool,
@@ -167,6 +169,9 @@ impl Cluster {
         }
         if self.cfg.stale_reads {
             args.push("--debug-unsafe-stale-reads".into());
+        }
+        if self.cfg.skip_fsync {
+            args.push("--debug-unsafe-skip-fsync".into());
         }
         args
     }

@@ -64,6 +64,25 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 /// Fails with a message naming the damaged file and the repair when the
 /// data on disk is unreadable.
 pub async fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), StorageError> {
+    open_with(dir, Durability::default()).await
+}
+
+/// How the log store keeps its promise that a flushed write survives a
+/// crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Durability {
+    /// TESTING ONLY, UNSAFE: a log-store flush returns without writing or
+    /// syncing anything (sled writes and syncs in the background, every
+    /// 500 ms). Exists so the crash tests can be shown to catch a store
+    /// that acknowledges writes it has not made durable.
+    pub unsafe_skip_fsync: bool,
+}
+
+/// [`open`] with a chosen [`Durability`].
+pub async fn open_with(
+    dir: &Path,
+    durability: Durability,
+) -> Result<(LogStore, StateMachineStore), StorageError> {
     // Durably create the top directory first: the subdirectories below only
     // sync their immediate parent.
     let top = dir.to_path_buf();
@@ -81,7 +100,7 @@ pub async fn open(dir: &Path) -> Result<(LogStore, StateMachineStore), StorageEr
         })?;
 
     let log_dir = dir.join(LOG_DIR);
-    let kv = SledKv::open(&log_dir).await.map_err(|e| {
+    let kv = SledKv::open(&log_dir, durability).await.map_err(|e| {
         error::storage_err(
             ErrorSubject::Store,
             ErrorVerb::Read,
