@@ -25,6 +25,7 @@ pub mod results;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
+pub mod wait;
 pub mod workload;
 
 /// `<workspace>/jepsen/store` (git-ignored).

@@ -6,8 +6,9 @@
 //! mounted (no /dev/fuse, or neither root nor fusermount3).
 //!
 //! Throughput of a sled append+fsync loop on the mount and on the plain
-//! disk (figures printed, not judged):
-//! `cargo test --release -p jepsen --test lazyfs -- --ignored bench_sled --nocapture`
+//! disk (figures printed, not judged; a short run in every suite, longer
+//! with `LAZYFS_BENCH_APPENDS=2000`):
+//! `cargo test --release -p jepsen --test lazyfs -- bench_sled --nocapture`
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -354,8 +355,8 @@ fn sync_sled_files(dir: &Path) {
 /// Run as a child process by the sled tests: writes keys `a*` with
 /// flush + fsync, then keys `b*` with sled's flush alone
 /// (`sync_file_range`, no fsync), says READY and waits to be killed.
+/// In a plain test run (no directory given) it has nothing to do.
 #[test]
-#[ignore = "child process of the sled tests"]
 fn sled_child() {
     let Some(dir) = std::env::var_os(SLED_CHILD_ENV) else {
         return;
@@ -374,9 +375,8 @@ fn sled_child() {
     db.flush().unwrap();
     println!("READY");
     std::io::stdout().flush().unwrap();
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    // Blocks until the parent kills this process (or closes its end).
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
 
 /// Kills the child on drop, also when an assertion fails.
@@ -393,8 +393,9 @@ impl Drop for ChildGuard {
 fn run_sled_child_and_kill(dir: &Path) {
     let mut child = ChildGuard(
         Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "sled_child", "--ignored", "--nocapture"])
+            .args(["--exact", "sled_child", "--nocapture"])
             .env(SLED_CHILD_ENV, dir)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -480,12 +481,14 @@ fn sled_append_fsync_rate(dir: &Path, n: u32) -> f64 {
 }
 
 #[test]
-#[ignore = "benchmark: run by hand with --nocapture"]
 fn bench_sled_append_fsync() {
     let Some(m) = Mounted::new("bench_sled_append_fsync") else {
         return;
     };
-    let n = 2000;
+    let n = std::env::var("LAZYFS_BENCH_APPENDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let plain = tempfile::tempdir().unwrap();
     let direct = sled_append_fsync_rate(&plain.path().join("sled"), n);
     let mounted = sled_append_fsync_rate(&m.at("sled"), n);

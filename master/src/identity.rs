@@ -106,11 +106,14 @@ pub fn bindings_due(
 }
 
 async fn bind_offered_slots(master: Arc<Master>, shutdown: CancellationToken) {
+    // An offer wakes it at once; the tick catches a leadership gained
+    // after the offer arrived.
+    let mut recheck = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = master.identity.offered() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = recheck.tick() => {}
         }
         if master.require_leader().is_err() {
             continue;

@@ -421,21 +421,8 @@ impl Cluster {
     /// Waits until every running, unpaused master agrees on one ready
     /// leader (cluster id recorded) and returns its id.
     pub async fn wait_leader(&self, limit: Duration) -> u64 {
-        wait_for("one agreed leader", limit, || async {
-            let mut leader = None;
-            for m in self.masters.iter().filter(|m| m.is_running() && !m.paused) {
-                let s = self.status(m.id).await?;
-                let l = s["leader_id"].as_u64()?;
-                if leader.is_some_and(|x| x != l) {
-                    return None;
-                }
-                leader = Some(l);
-            }
-            let l = leader?;
-            let s = self.status(l).await?;
-            (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
-        })
-        .await
+        let all: Vec<u64> = self.masters.iter().map(|m| m.id).collect();
+        self.wait_leader_among(&all, limit).await
     }
 
     /// Like [`Cluster::wait_leader`], counting only the masters `among`

@@ -78,6 +78,51 @@ pub async fn raftctl(
     }
 }
 
+/// How long healing tries `raftctl members add` (the group may be busy
+/// with another fault, or have no leader for a while).
+const ADD_PATIENCE: Duration = Duration::from_secs(40);
+
+/// `raftctl members add [FLAGS] ID ADDR` until it succeeds (at most
+/// `max_attempts` tries within [`ADD_PATIENCE`]), or until the master is a
+/// working member anyway: a call raftctl resent after its first copy
+/// finished is refused, although what it asked for is done.
+pub async fn add_back(
+    ctx: &NemesisCtx,
+    target: u64,
+    flags: &[&str],
+    max_attempts: usize,
+) -> anyhow::Result<Value> {
+    let mut args: Vec<String> = vec!["members".into(), "add".into()];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    args.extend([target.to_string(), ctx.cluster.addr(target).to_string()]);
+    let deadline = Instant::now() + ADD_PATIENCE;
+    let mut attempts = Vec::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        retry.tick().await;
+        match raftctl(ctx, Some(target), &args).await? {
+            RaftctlOutcome::Done(out) => {
+                return Ok(json!({"added": target, "raftctl": out, "failed_attempts": attempts}))
+            }
+            RaftctlOutcome::NotDone(why) if is_member_again(ctx, target).await => {
+                return Ok(json!({"added": target, "raftctl": why, "failed_attempts": attempts}))
+            }
+            RaftctlOutcome::NotDone(why) => attempts.push(why),
+        }
+        if Instant::now() >= deadline || attempts.len() >= max_attempts {
+            bail!("could not re-add master {target}: {}", attempts.join(" | "));
+        }
+    }
+}
+
+/// The master itself says it is a voter and not in need of re-adding.
+async fn is_member_again(ctx: &NemesisCtx, id: u64) -> bool {
+    match ctx.cluster.status(id).await {
+        Ok(s) => s.needs_readding.is_none() && s.membership.voters.contains(&id),
+        Err(_) => false,
+    }
+}
+
 /// Whether the current leader's membership still lists `id` as a voter
 /// (None: no leader answered within a few seconds).
 async fn is_voter(ctx: &NemesisCtx, id: u64) -> Option<bool> {
@@ -107,12 +152,7 @@ impl Nemesis for MembershipNemesis {
     }
 
     fn unsupported(&self, ctx: &NemesisCtx) -> Option<String> {
-        ctx.cluster
-            .cfg
-            .binaries
-            .raftctl
-            .is_none()
-            .then(|| "needs raftctl (not available with the fake master)".to_string())
+        ctx.needs_raftctl()
     }
 
     fn start<'a>(
@@ -124,12 +164,7 @@ impl Nemesis for MembershipNemesis {
             if let Some(id) = *self.removed.lock().unwrap_or_else(|e| e.into_inner()) {
                 bail!("master {id} is still out of the group");
             }
-            let running = ctx.cluster.running();
-            let Some(target) = ctx
-                .shuffled(seed)
-                .into_iter()
-                .find(|id| running.contains(id))
-            else {
+            let Some(&target) = ctx.running_shuffled(seed).first() else {
                 return Ok(Injection::not("no running master", json!({})));
             };
             let args = ["members".into(), "remove".into(), target.to_string()];
@@ -176,30 +211,9 @@ impl Nemesis for MembershipNemesis {
                 .cluster
                 .wait_healthy(&[target], Duration::from_secs(10))
                 .await;
-            let addr = ctx.cluster.addr(target).to_string();
-            let deadline = Instant::now() + Duration::from_secs(40);
-            let mut attempts = Vec::new();
-            loop {
-                let args = [
-                    "members".into(),
-                    "add".into(),
-                    target.to_string(),
-                    addr.clone(),
-                ];
-                match raftctl(ctx, Some(target), &args).await? {
-                    RaftctlOutcome::Done(out) => {
-                        *self.removed.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                        return Ok(
-                            json!({"added": target, "raftctl": out, "failed_attempts": attempts}),
-                        );
-                    }
-                    RaftctlOutcome::NotDone(why) => attempts.push(why),
-                }
-                if Instant::now() >= deadline || attempts.len() >= 4 {
-                    bail!("could not re-add master {target}: {}", attempts.join(" | "));
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            let added = add_back(ctx, target, &[], 4).await?;
+            *self.removed.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            Ok(added)
         })
     }
 }

@@ -38,6 +38,25 @@ impl NemesisCtx {
         ids
     }
 
+    /// The running masters, in the seeded order.
+    pub fn running_shuffled(&self, seed: u64) -> Vec<u64> {
+        let running = self.cluster.running();
+        self.shuffled(seed)
+            .into_iter()
+            .filter(|id| running.contains(id))
+            .collect()
+    }
+
+    /// Why a nemesis that drives raftctl cannot run here, if it cannot.
+    pub fn needs_raftctl(&self) -> Option<String> {
+        self.cluster
+            .cfg
+            .binaries
+            .raftctl
+            .is_none()
+            .then(|| "needs raftctl (not available with the fake master)".to_string())
+    }
+
     /// The current leader, or (when none is known) the first node of the
     /// seeded order, with a flag saying which.
     pub async fn leader_or_any(&self, seed: u64) -> (u64, bool) {

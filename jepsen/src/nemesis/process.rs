@@ -79,11 +79,7 @@ impl Nemesis for KillNemesis {
             // Only running masters can be killed: a kill of a stopped one
             // would change nothing and must not count as a fault.
             let running = ctx.cluster.running();
-            let order: Vec<u64> = ctx
-                .shuffled(seed)
-                .into_iter()
-                .filter(|id| running.contains(id))
-                .collect();
+            let order = ctx.running_shuffled(seed);
             let total = ctx.cluster.ids().len();
             let mut note = json!({});
             let victims: Vec<u64> = match self.target {

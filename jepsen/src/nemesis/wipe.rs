@@ -13,7 +13,7 @@ use anyhow::bail;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::membership::{raftctl, RaftctlOutcome};
+use super::membership::add_back;
 use super::{Injection, Nemesis, NemesisCtx};
 
 #[derive(Default)]
@@ -21,22 +21,13 @@ pub struct WipeNemesis {
     wiped: Mutex<Option<u64>>,
 }
 
-/// How long healing tries `members add --replace` (the group may be busy
-/// with another fault, or have no leader for a while).
-const READD_PATIENCE: Duration = Duration::from_secs(40);
-
 impl Nemesis for WipeNemesis {
     fn name(&self) -> &'static str {
         "wipe"
     }
 
     fn unsupported(&self, ctx: &NemesisCtx) -> Option<String> {
-        ctx.cluster
-            .cfg
-            .binaries
-            .raftctl
-            .is_none()
-            .then(|| "needs raftctl (not available with the fake master)".to_string())
+        ctx.needs_raftctl()
     }
 
     fn start<'a>(
@@ -48,12 +39,7 @@ impl Nemesis for WipeNemesis {
             if let Some(id) = *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) {
                 bail!("master {id} was wiped and is not re-added yet");
             }
-            let running = ctx.cluster.running();
-            let Some(target) = ctx
-                .shuffled(seed)
-                .into_iter()
-                .find(|id| running.contains(id))
-            else {
+            let Some(&target) = ctx.running_shuffled(seed).first() else {
                 return Ok(Injection::not("no running master", json!({})));
             };
             ctx.cluster.kill(target);
@@ -78,57 +64,19 @@ impl Nemesis for WipeNemesis {
             // that it still takes the slot for healthy), as an operator
             // sees it in `raftctl status`.
             ctx.cluster.start(target)?;
-            let seen_by = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < seen_by {
-                match ctx.cluster.status(target).await {
-                    Ok(s) if s.needs_readding.is_some() => break,
-                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-            let addr = ctx.cluster.addr(target).to_string();
-            let deadline = Instant::now() + READD_PATIENCE;
-            let mut attempts = Vec::new();
-            loop {
-                let args = [
-                    "members".into(),
-                    "add".into(),
-                    "--replace".into(),
-                    target.to_string(),
-                    addr.clone(),
-                ];
-                match raftctl(ctx, Some(target), &args).await? {
-                    RaftctlOutcome::Done(out) => {
-                        *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                        return Ok(json!({"re_added": target, "raftctl": out,
-                                         "failed_attempts": attempts}));
-                    }
-                    RaftctlOutcome::NotDone(why) => {
-                        // A resent call whose first copy finished is refused
-                        // as a `--replace` of a healthy member.
-                        if is_member_again(ctx, target).await {
-                            *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                            return Ok(json!({"re_added": target, "raftctl": why,
-                                             "failed_attempts": attempts}));
-                        }
-                        attempts.push(why)
-                    }
-                }
-                if Instant::now() >= deadline {
-                    bail!(
-                        "could not re-add wiped master {target}: {}",
-                        attempts.join(" | ")
-                    );
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            let seen = crate::wait::until(
+                Instant::now() + Duration::from_secs(15),
+                Duration::from_millis(200),
+                || async {
+                    let s = ctx.cluster.status(target).await.ok()?;
+                    s.needs_readding.is_some().then_some(())
+                },
+            )
+            .await;
+            let mut added = add_back(ctx, target, &["--replace"], usize::MAX).await?;
+            added["seen_as_new"] = json!(seen.is_some());
+            *self.wiped.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            Ok(added)
         })
-    }
-}
-
-/// The wiped master is a voter and no longer says it needs re-adding.
-async fn is_member_again(ctx: &NemesisCtx, id: u64) -> bool {
-    match ctx.cluster.status(id).await {
-        Ok(s) => s.needs_readding.is_none() && s.membership.voters.contains(&id),
-        Err(_) => false,
     }
 }

@@ -267,31 +267,31 @@ fn check_replaceable(
 }
 
 /// Waits until the leader has bound the slot to the master answering at
-/// its address.
+/// its address (binding is a membership change: the metrics show it).
 async fn wait_bound(master: &Master, id: NodeId, deadline: Instant) -> Result<(), ApiError> {
-    loop {
-        if master.membership().incarnations.contains_key(&id) {
-            return Ok(());
-        }
-        still_raft_leader(master)?;
-        if Instant::now() >= deadline {
-            let why = master
-                .identity
-                .reports()
-                .remove(&id)
-                .and_then(|r| r.problem)
-                .unwrap_or_else(|| "it did not answer".into());
-            return Err(json_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "master {id} joined as learner but its slot was not bound in time ({why}); \
-                     it must be a master with an empty work dir (started with --join, or \
-                     wiped): fix it and retry `members add`, or `members remove {id}`"
-                ),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let bound = wait_metrics(master, deadline, |m| {
+        MembershipView::from_metrics(m)
+            .incarnations
+            .contains_key(&id)
+    })
+    .await?;
+    if bound {
+        return Ok(());
     }
+    let why = master
+        .identity
+        .reports()
+        .remove(&id)
+        .and_then(|r| r.problem)
+        .unwrap_or_else(|| "it did not answer".into());
+    Err(json_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!(
+            "master {id} joined as learner but its slot was not bound in time ({why}); \
+             it must be a master with an empty work dir (started with --join, or \
+             wiped): fix it and retry `members add`, or `members remove {id}`"
+        ),
+    ))
 }
 
 async fn remove(master: &Master, id: NodeId) -> Result<Response, ApiError> {
@@ -377,29 +377,47 @@ where
 
 /// Waits until the leader has replicated its whole log (as of now) to `id`.
 async fn wait_caught_up(master: &Master, id: NodeId, deadline: Instant) -> Result<(), ApiError> {
+    let target = master.raft.metrics().borrow().last_log_index.unwrap_or(0);
+    let matched = |m: &mesoraft_raft::RaftMetrics| {
+        m.replication
+            .as_ref()
+            .and_then(|r| r.get(&id).cloned().flatten())
+            .map(|l| l.index)
+    };
+    if wait_metrics(master, deadline, |m| {
+        matched(m).is_some_and(|i| i >= target)
+    })
+    .await?
+    {
+        return Ok(());
+    }
+    let matched = matched(&master.raft.metrics().borrow());
+    Err(json_error(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!(
+            "master {id} joined as learner but did not catch up in time (replicated \
+             {matched:?} of {target}); it stays a learner: check that it runs with --join \
+             and is reachable, then retry `members add`, or `members remove {id}`"
+        ),
+    ))
+}
+
+/// Follows the Raft metrics until `done` holds (true) or `deadline`
+/// passes (false), while this master stays Raft leader.
+async fn wait_metrics(
+    master: &Master,
+    deadline: Instant,
+    mut done: impl FnMut(&mesoraft_raft::RaftMetrics) -> bool,
+) -> Result<bool, ApiError> {
     let mut metrics = master.raft.metrics();
-    let target = metrics.borrow().last_log_index.unwrap_or(0);
     loop {
-        let matched = {
-            let m = metrics.borrow_and_update();
-            m.replication
-                .as_ref()
-                .and_then(|r| r.get(&id).cloned().flatten())
-                .map(|l| l.index)
-        };
-        if matched.is_some_and(|i| i >= target) {
-            return Ok(());
+        if done(&metrics.borrow_and_update()) {
+            return Ok(true);
         }
+        still_raft_leader(master)?;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(json_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "master {id} joined as learner but did not catch up in time (replicated \
-                     {matched:?} of {target}); it stays a learner: check that it runs with --join \
-                     and is reachable, then retry `members add`, or `members remove {id}`"
-                ),
-            ));
+            return Ok(false);
         }
         if tokio::time::timeout(left, metrics.changed())
             .await
@@ -407,7 +425,6 @@ async fn wait_caught_up(master: &Master, id: NodeId, deadline: Instant) -> Resul
         {
             return Err(ApiError::Unavailable("Raft core stopped\n".into()));
         }
-        still_raft_leader(master)?;
     }
 }
 
