@@ -1,5 +1,5 @@
 //! etcd for comparison: a group of `etcd` processes on loopback (free
-//! ports, default timeouts), each in its own process group tracked by the
+//! ports, the timing asked for: [`EtcdTiming`]), each in its own process group tracked by the
 //! harness's cleanup, written to through the v3 HTTP gateway, plus
 //! `etcdctl check perf`.
 
@@ -69,6 +69,84 @@ pub fn find() -> Result<EtcdBins, String> {
     })
 }
 
+/// How an etcd group is timed: etcd's own defaults, or a heartbeat and
+/// election timeout given on its command line (`50/300` matches the
+/// masters' defaults, so failover times compare like with like).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdTiming {
+    Defaults,
+    Given { heartbeat_ms: u64, election_ms: u64 },
+}
+
+impl EtcdTiming {
+    /// `default` or `HEARTBEAT/ELECTION` in ms, e.g. `50/300`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "default" {
+            return Ok(Self::Defaults);
+        }
+        let parsed = s
+            .split_once('/')
+            .and_then(|(h, e)| Some((h.parse::<u64>().ok()?, e.parse::<u64>().ok()?)));
+        match parsed {
+            Some((heartbeat_ms, election_ms)) if 0 < heartbeat_ms && heartbeat_ms < election_ms => {
+                Ok(Self::Given {
+                    heartbeat_ms,
+                    election_ms,
+                })
+            }
+            Some(_) => Err(format!(
+                "{s:?}: the heartbeat must be > 0 and below the election timeout"
+            )),
+            None => Err(format!(
+                "{s:?}: expected `default` or HEARTBEAT/ELECTION in ms, e.g. 50/300"
+            )),
+        }
+    }
+
+    /// Extra etcd flags.
+    fn flags(self) -> Vec<String> {
+        match self {
+            Self::Defaults => Vec::new(),
+            Self::Given {
+                heartbeat_ms,
+                election_ms,
+            } => vec![
+                "--heartbeat-interval".into(),
+                heartbeat_ms.to_string(),
+                "--election-timeout".into(),
+                election_ms.to_string(),
+            ],
+        }
+    }
+
+    /// Short, for table columns: "50/300" or "defaults".
+    pub fn short(self) -> String {
+        match self {
+            Self::Defaults => "defaults".into(),
+            Self::Given {
+                heartbeat_ms,
+                election_ms,
+            } => format!("{heartbeat_ms}/{election_ms}"),
+        }
+    }
+
+    /// For the parameters printed above a table.
+    pub fn describe(self, bins: &EtcdBins) -> String {
+        let ms = |v: Option<u64>| v.map_or("?".into(), |v| format!("{v} ms"));
+        match self {
+            Self::Defaults => format!(
+                "heartbeat {}, election timeout {} (etcd defaults)",
+                ms(bins.heartbeat_ms),
+                ms(bins.election_ms)
+            ),
+            Self::Given {
+                heartbeat_ms,
+                election_ms,
+            } => format!("heartbeat {heartbeat_ms} ms, election timeout {election_ms} ms (given)"),
+        }
+    }
+}
+
 struct Member {
     id: u64,
     name: String,
@@ -110,6 +188,7 @@ pub fn parse_status(v: &Value) -> Option<EtcdStatus> {
 
 pub struct EtcdGroup {
     pub bins: EtcdBins,
+    pub timing: EtcdTiming,
     members: Vec<Member>,
     initial_cluster: String,
     token: String,
@@ -127,7 +206,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 impl EtcdGroup {
     /// Starts `n` members on 127.0.0.1; logs in `dir/eI.log`, data in
     /// `dir/data/eI`.
-    pub fn start(bins: &EtcdBins, n: usize, dir: &Path, keep_data: bool) -> anyhow::Result<Self> {
+    pub fn start(
+        bins: &EtcdBins,
+        timing: EtcdTiming,
+        n: usize,
+        dir: &Path,
+        keep_data: bool,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let slot = Slot::acquire()?;
         let mut ports = std::collections::BTreeSet::new();
@@ -155,6 +240,7 @@ impl EtcdGroup {
             .join(",");
         let group = EtcdGroup {
             bins: bins.clone(),
+            timing,
             members,
             initial_cluster,
             token,
@@ -196,10 +282,11 @@ impl EtcdGroup {
             ("--initial-cluster-state", state),
             ("--initial-cluster-token", &self.token),
         ];
-        let args: Vec<String> = flags
+        let mut args: Vec<String> = flags
             .iter()
             .flat_map(|(f, v)| [f.to_string(), v.to_string()])
             .collect();
+        args.extend(self.timing.flags());
         let proc = NodeProcess::spawn(&self.bins.etcd, &args, None, &m.log, &[])?;
         self.slot.record_group(proc.pgid);
         if let Some(old) = self.procs().insert(id, proc) {
@@ -398,7 +485,7 @@ fn b64(s: &str) -> String {
 
 impl System for EtcdGroup {
     fn label(&self) -> String {
-        format!("etcd {}", self.bins.version)
+        format!("etcd {} {}", self.bins.version, self.timing.short())
     }
 
     fn ids(&self) -> Vec<u64> {

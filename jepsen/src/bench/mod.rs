@@ -53,9 +53,15 @@ pub struct BenchArgs {
     /// Passed to the masters (default: the master's own default).
     #[arg(long)]
     pub election_timeout_max_ms: Option<u64>,
-    /// Also measure etcd (`/usr/bin/etcd`, default timeouts) side by side.
+    /// Also measure etcd (`etcd` in PATH) side by side.
     #[arg(long)]
     pub etcd: bool,
+    /// With --etcd: one etcd group per timing, `HEARTBEAT/ELECTION` in ms
+    /// or `default` (etcd's own). The first is the reference for the goals;
+    /// 50/300 is the masters' default timing.
+    #[arg(long, value_delimiter = ',', default_value = "50/300,default",
+          value_parser = etcd::EtcdTiming::parse)]
+    pub etcd_timing: Vec<etcd::EtcdTiming>,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -222,7 +228,33 @@ pub struct Ctx {
     pub etcd: Result<etcd::EtcdBins, String>,
     /// Printed above each table.
     pub mesoraft_params: String,
-    pub etcd_params: String,
+}
+
+impl Ctx {
+    /// The label of the etcd group the goals compare against (the first
+    /// timing), if etcd runs.
+    pub fn reference_etcd(&self) -> Option<String> {
+        let bins = self.etcd.as_ref().ok()?;
+        let timing = self.args.etcd_timing.first()?;
+        Some(format!("etcd {} {}", bins.version, timing.short()))
+    }
+
+    /// "N members, heartbeat .., election timeout .." per etcd timing.
+    pub fn etcd_params(&self) -> Vec<(String, String)> {
+        let Ok(bins) = &self.etcd else {
+            return Vec::new();
+        };
+        self.args
+            .etcd_timing
+            .iter()
+            .map(|t| {
+                (
+                    format!("etcd {} {}", bins.version, t.short()),
+                    format!("{} members, {}", self.args.masters, t.describe(bins)),
+                )
+            })
+            .collect()
+    }
 }
 
 /// "heartbeat 50 ms (default)", or the value given.
@@ -263,23 +295,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         timing_text(given[1], defaults[1]),
         timing_text(given[2], defaults[2]),
     );
-    let etcd_params = match &etcd {
-        Ok(b) => format!(
-            "{} members, heartbeat {}, election timeout {} (etcd defaults)",
-            args.masters,
-            b.heartbeat_ms.map_or("?".into(), |v| format!("{v} ms")),
-            b.election_ms.map_or("?".into(), |v| format!("{v} ms")),
-        ),
-        Err(_) => String::new(),
-    };
     println!("jepsen bench: {}", args.command());
     println!("  mesoraft: {mesoraft_params}");
-    match &etcd {
-        Ok(b) => println!("  etcd {}: {etcd_params}", b.version),
-        Err(reason) if args.etcd => println!("  etcd skipped: {reason}"),
-        Err(_) => {}
+    if let Err(reason) = &etcd {
+        if args.etcd {
+            println!("  etcd skipped: {reason}");
+        }
     }
-    println!("  run directory (logs): {}", dir.display());
     let ctx = Ctx {
         group: GroupOpts {
             masters: args.masters,
@@ -293,9 +315,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         dir,
         etcd,
         mesoraft_params,
-        etcd_params,
         args,
     };
+    for (label, params) in ctx.etcd_params() {
+        println!("  {label}: {params}");
+    }
+    println!("  run directory (logs): {}", ctx.dir.display());
     let mut out = Map::new();
     out.insert("command".into(), json!(ctx.args.command()));
     out.insert(
@@ -308,8 +333,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             "timing_flags_given": given,
             "mesoraft": ctx.mesoraft_params,
             "etcd": match &ctx.etcd {
-                Ok(b) => json!({"version": b.version, "params": ctx.etcd_params,
-                                "heartbeat_ms": b.heartbeat_ms, "election_ms": b.election_ms}),
+                Ok(b) => json!({"version": b.version,
+                                "groups": ctx.etcd_params().into_iter()
+                                    .map(|(label, params)| json!({"label": label, "params": params}))
+                                    .collect::<Vec<_>>(),
+                                "default_heartbeat_ms": b.heartbeat_ms,
+                                "default_election_ms": b.election_ms}),
                 Err(reason) => json!({"skipped": reason}),
             },
             "run_dir": ctx.dir,
@@ -336,16 +365,35 @@ async fn start_meso(ctx: &Ctx, dir: &Path) -> anyhow::Result<MesoGroup> {
     Ok(g)
 }
 
-async fn start_etcd(ctx: &Ctx, dir: &Path) -> anyhow::Result<Option<etcd::EtcdGroup>> {
-    let Ok(bins) = &ctx.etcd else {
-        return Ok(None);
-    };
-    let g = etcd::EtcdGroup::start(bins, ctx.args.masters, dir, ctx.args.keep_data)?;
+/// The etcd groups to measure, one per timing (none without --etcd).
+fn etcd_timings(ctx: &Ctx) -> Vec<etcd::EtcdTiming> {
+    if ctx.etcd.is_ok() {
+        ctx.args.etcd_timing.clone()
+    } else {
+        Vec::new()
+    }
+}
+
+async fn start_etcd(
+    ctx: &Ctx,
+    timing: etcd::EtcdTiming,
+    dir: &Path,
+) -> anyhow::Result<etcd::EtcdGroup> {
+    let bins = ctx.etcd.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let g = etcd::EtcdGroup::start(bins, timing, ctx.args.masters, dir, ctx.args.keep_data)?;
     g.wait_agreed(None, Duration::from_secs(60))
         .await
         .context("etcd did not come up")?;
-    eprintln!("bench: etcd {} group up", bins.version);
-    Ok(Some(g))
+    eprintln!("bench: {} group up", g.label());
+    Ok(g)
+}
+
+/// A run directory name per etcd timing: `PREFIX-etcd-50-300`.
+fn etcd_dir(ctx: &Ctx, prefix: &str, timing: etcd::EtcdTiming) -> PathBuf {
+    ctx.dir.join(format!(
+        "{prefix}-etcd-{}",
+        timing.short().replace('/', "-")
+    ))
 }
 
 async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result<()> {
@@ -357,7 +405,8 @@ async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result
             let g = start_meso(ctx, &ctx.dir.join("failover-mesoraft")).await?;
             reports.push(failover::run(&g, a.trials, timeout).await);
         }
-        if let Some(g) = start_etcd(ctx, &ctx.dir.join("failover-etcd")).await? {
+        for timing in etcd_timings(ctx) {
+            let g = start_etcd(ctx, timing, &etcd_dir(ctx, "failover", timing)).await?;
             reports.push(failover::run(&g, a.trials, timeout).await);
         }
         println!("\n{}", report::failover(ctx, &reports));
@@ -372,10 +421,13 @@ async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result
             runs.extend(throughput::run(g, &a.writers, warmup, window).await?);
         }
         let mut perf = None;
-        if let Some(g) = start_etcd(ctx, &ctx.dir.join("throughput-etcd")).await? {
+        for (i, timing) in etcd_timings(ctx).into_iter().enumerate() {
+            let g = start_etcd(ctx, timing, &etcd_dir(ctx, "throughput", timing)).await?;
             let g = Arc::new(g);
             runs.extend(throughput::run(g.clone(), &a.writers, warmup, window).await?);
-            if !a.no_check_perf {
+            // Once, on the reference group: it measures the disk and
+            // network more than the timing.
+            if i == 0 && !a.no_check_perf {
                 eprintln!(
                     "bench: etcdctl check perf --load={} (about a minute)",
                     a.check_perf_load

@@ -12,13 +12,12 @@ use super::table::{ms, Table};
 use super::throughput::LoadResult;
 use super::Ctx;
 
-/// Goals the figures are compared against.
-pub const FAILOVER_P50_GOAL_MS: f64 = 600.0;
-pub const FAILOVER_P99_GOAL_MS: f64 = 1500.0;
-/// With this many writers, at least what etcd 3.4's `etcdctl check perf
-/// --load=l` reaches on the same machine (this figure when not measured).
-pub const THROUGHPUT_GOAL_WRITERS: usize = 64;
-pub const THROUGHPUT_GOAL: f64 = 3900.0;
+/// Goals the figures are compared against: failover at the masters'
+/// default timing, throughput as a multiple of the reference etcd group
+/// (the first `--etcd-timing`) measured in the same run.
+pub const FAILOVER_P50_GOAL_MS: f64 = 300.0;
+pub const FAILOVER_P99_GOAL_MS: f64 = 450.0;
+pub const THROUGHPUT_GOALS: [(usize, f64); 2] = [(1, 1.5), (64, 2.5)];
 
 /// What `etcdctl check perf` said.
 #[derive(Clone, Debug, Serialize)]
@@ -39,9 +38,9 @@ fn met(ok: bool) -> &'static str {
 
 fn params(ctx: &Ctx, systems: &[String]) -> String {
     let mut s = format!("  mesoraft: {}\n", ctx.mesoraft_params);
-    if let Ok(b) = &ctx.etcd {
-        if systems.iter().any(|l| l.starts_with("etcd")) {
-            let _ = writeln!(s, "  etcd {}: {}", b.version, ctx.etcd_params);
+    for (label, params) in ctx.etcd_params() {
+        if systems.contains(&label) {
+            let _ = writeln!(s, "  {label}: {params}");
         }
     }
     let _ = writeln!(
@@ -130,6 +129,21 @@ pub fn failover(ctx: &Ctx, reports: &[FailoverReport]) -> String {
             met(s.p99 <= FAILOVER_P99_GOAL_MS),
             ms(s.p99),
         );
+        let reference = ctx.reference_etcd();
+        if let Some((label, e)) = reports
+            .iter()
+            .find(|r| Some(&r.system) == reference.as_ref())
+            .and_then(|r| Some((&r.system, r.summary_ms.as_ref()?)))
+        {
+            let _ = writeln!(
+                out,
+                "against {label}: p50 {} vs {} ms, p99 {} vs {} ms",
+                ms(s.p50),
+                ms(e.p50),
+                ms(s.p99),
+                ms(e.p99)
+            );
+        }
     }
     out
 }
@@ -161,6 +175,7 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
         "term changes",
         "client CPU %",
         "servers CPU %",
+        "servers CPU ms / 1,000 writes",
     ]);
     let pct = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0}"));
     for r in runs {
@@ -176,6 +191,8 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             r.term_changes.map_or("?".into(), |c| c.to_string()),
             pct(r.client_cpu_pct),
             pct(r.servers_cpu_pct),
+            r.servers_cpu_ms_per_1000_writes()
+                .map_or("?".into(), |v| format!("{v:.0}")),
         ]);
     }
     if let (Some(p), Ok(b)) = (perf, &ctx.etcd) {
@@ -183,6 +200,7 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             format!("etcd {} check perf --load={}", b.version, p.load),
             "-".into(),
             p.writes_per_s.map_or("-".into(), |w| format!("{w:.0}")),
+            "-".into(),
             "-".into(),
             "-".into(),
             "-".into(),
@@ -217,26 +235,34 @@ pub fn throughput(ctx: &Ctx, runs: &[LoadResult], perf: Option<&CheckPerf>) -> S
             let _ = writeln!(out, "  {l}");
         }
     }
-    let at_goal = runs
-        .iter()
-        .find(|r| r.system == "mesoraft" && r.writers == THROUGHPUT_GOAL_WRITERS);
-    if let Some(m) = at_goal {
-        let (reference, source) = match perf.and_then(|p| p.writes_per_s) {
-            Some(w) => (w, "etcdctl check perf measured here"),
-            None => (
-                THROUGHPUT_GOAL,
-                "what etcdctl check perf --load=l reached on the reference machine; not measured here",
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "goal (mesoraft, {} writers): >= {reference:.0} writes/s ({source}): {} ({:.0} writes/s)",
-            m.writers,
-            met(m.writes_per_s >= reference),
-            m.writes_per_s
-        );
+    for line in throughput_goals(ctx.reference_etcd().as_deref(), runs) {
+        let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// One line per goal: mesoraft's rate with N writers against the
+/// reference etcd group's with the same N, same run.
+pub fn throughput_goals(reference: Option<&str>, runs: &[LoadResult]) -> Vec<String> {
+    let Some(reference) = reference else {
+        return vec!["goals (vs etcd): not evaluated, run with --etcd".into()];
+    };
+    let rate = |system: &str, writers: usize| {
+        runs.iter()
+            .find(|r| r.system == system && r.writers == writers)
+            .map(|r| r.writes_per_s)
+    };
+    THROUGHPUT_GOALS
+        .iter()
+        .filter_map(|&(writers, factor)| {
+            let (m, e) = (rate("mesoraft", writers)?, rate(reference, writers)?);
+            let ratio = if e > 0.0 { m / e } else { f64::INFINITY };
+            Some(format!(
+                "goal ({writers} writers): mesoraft >= {factor}x {reference}: {} ({m:.0} vs {e:.0} writes/s, {ratio:.2}x)",
+                met(ratio >= factor)
+            ))
+        })
+        .collect()
 }
 
 pub fn stability(ctx: &Ctx, r: &StabilityReport) -> String {

@@ -29,6 +29,17 @@ fn defaults() {
     assert_eq!(a.check_perf_load, "l");
     assert_eq!(a.net, NetWant::Loopback);
     assert!(!a.etcd && a.json.is_none());
+    // etcd at the masters' timing first (the goals' reference), then its own.
+    assert_eq!(
+        a.etcd_timing,
+        vec![
+            etcd::EtcdTiming::Given {
+                heartbeat_ms: 50,
+                election_ms: 300
+            },
+            etcd::EtcdTiming::Defaults
+        ]
+    );
     // Timing flags left to the masters' own defaults.
     assert_eq!(
         (
@@ -92,6 +103,12 @@ fn bad_arguments_are_refused() {
     assert!(parse(&["failover", "--masters", "1"]).is_err());
     assert!(parse(&["throughput", "--writers", "1,x"]).is_err());
     assert!(parse(&["throughput", "--check-perf-load", "huge"]).is_err());
+    for timing in ["fast", "50", "50/", "300/50", "0/300", "50/300/1", "-1/300"] {
+        assert!(
+            parse(&["failover", "--etcd-timing", timing]).is_err(),
+            "{timing}"
+        );
+    }
     let invalid = |argv: &[&str]| parse(argv).unwrap().validate().is_err();
     assert!(invalid(&["failover", "--trials", "0"]));
     assert!(invalid(&["throughput", "--writers", "0"]));
@@ -156,4 +173,64 @@ fn defaults_from_help_texts() {
     // A longer flag with the same prefix is not taken for the short one.
     let prefixed = "  --election-timeout-min-ms <X>\n     [default: 7]\n  --election-timeout '9'\n";
     assert_eq!(default_in_help(prefixed, "--election-timeout"), Some(9));
+}
+
+#[test]
+fn etcd_timings_turn_into_flags_and_labels() {
+    let a = parse(&["failover", "--etcd", "--etcd-timing", "default,100/1000"]).unwrap();
+    assert_eq!(a.etcd_timing[0], etcd::EtcdTiming::Defaults);
+    assert_eq!(a.etcd_timing[1].short(), "100/1000");
+    assert_eq!(a.etcd_timing[0].short(), "defaults");
+}
+
+fn load(system: &str, writers: usize, writes_per_s: f64) -> throughput::LoadResult {
+    throughput::LoadResult {
+        system: system.into(),
+        writers,
+        warmup_s: 1.0,
+        window_s: 10.0,
+        acked: (writes_per_s * 10.0) as u64,
+        writes_per_s,
+        latency_ms: None,
+        errors: 0,
+        error_kinds: Default::default(),
+        client_cpu_pct: None,
+        servers_cpu_pct: Some(50.0),
+        cores: 2,
+        term_before: None,
+        term_after: None,
+        term_changes: None,
+    }
+}
+
+#[test]
+fn throughput_goals_compare_with_the_reference_etcd_at_the_same_writer_count() {
+    let runs = [
+        load("mesoraft", 1, 900.0),
+        load("mesoraft", 64, 9000.0),
+        load("etcd 3.4.23 50/300", 1, 500.0),
+        load("etcd 3.4.23 50/300", 64, 4000.0),
+        // Not the reference: ignored although it is slower.
+        load("etcd 3.4.23 defaults", 1, 10.0),
+    ];
+    let lines = report::throughput_goals(Some("etcd 3.4.23 50/300"), &runs);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("1 writers") && lines[0].contains(": met (900 vs 500"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("64 writers") && lines[1].contains("NOT met (9000 vs 4000"),
+        "{lines:?}"
+    );
+    assert!(report::throughput_goals(None, &runs)[0].contains("not evaluated"));
+}
+
+#[test]
+fn cpu_per_thousand_writes() {
+    // 50 % of a core for 10 s = 5 CPU-seconds over 1,000 writes.
+    let r = load("mesoraft", 1, 100.0);
+    assert_eq!(r.servers_cpu_ms_per_1000_writes(), Some(5000.0));
+    let idle = throughput::LoadResult { acked: 0, ..r };
+    assert_eq!(idle.servers_cpu_ms_per_1000_writes(), None);
 }

@@ -43,6 +43,14 @@ pub struct LoadResult {
     pub term_changes: Option<u64>,
 }
 
+impl LoadResult {
+    /// CPU time all members used per 1,000 acknowledged writes, in ms.
+    pub fn servers_cpu_ms_per_1000_writes(&self) -> Option<f64> {
+        let cpu_s = self.servers_cpu_pct? / 100.0 * self.window_s;
+        (self.acked > 0).then(|| cpu_s / self.acked as f64 * 1000.0 * 1000.0)
+    }
+}
+
 /// One load run per writer count, against whoever leads at its start.
 pub async fn run<S: System>(
     sys: Arc<S>,
