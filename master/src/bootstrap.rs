@@ -177,7 +177,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
             "--debug-unsafe-skip-fsync: acknowledged writes are NOT durable; for tests only"
         );
     }
-    let (log_store, state_machine) =
+    let (mut log_store, state_machine) =
         mesoraft_raft::storage::open_with(&args.work_dir.join("raft"), durability)
             .await
             .with_context(|| format!("cannot open Raft storage in {}", args.work_dir.display()))?;
@@ -200,6 +200,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     }
     let limits = RpcLimits::default();
     let quorum_clock = QuorumClock::default();
+    let newer_logs = mesoraft_raft::election::NewerLogSeen::default();
     let network = GrpcNetworkFactory::new(PeerTransport {
         cluster: cluster.clone(),
         identity: identity.clone(),
@@ -209,7 +210,20 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         connect_timeout: Duration::from_millis(args.election_timeout_min_ms.max(200)),
         retry_interval: Duration::from_millis(args.heartbeat_interval_ms),
         quorum_clock: quorum_clock.clone(),
+        newer_logs: newer_logs.clone(),
     });
+    // Never resume leading the old term: its log may lack entries it sent
+    // (storage::restart).
+    if let Some(term) = mesoraft_raft::storage::give_up_leadership(&mut log_store, args.id)
+        .await
+        .context("cannot update the stored vote")?
+    {
+        tracing::info!(
+            node_id = args.id,
+            term,
+            "was leader before the restart; starts as a follower"
+        );
+    }
     let raft = Raft::new(args.id, config, network, log_store, state_machine)
         .await
         .context("cannot start the Raft core")?;
@@ -287,6 +301,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         registry,
         cluster: cluster.clone(),
         contact: contact.clone(),
+        elections: Default::default(),
         leadership: Default::default(),
         started_at: SystemTime::now(),
         identity: identity.clone(),
@@ -313,6 +328,15 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
             fatal.clone(),
         )),
         tokio::spawn(quiet_start(master.clone(), shutdown.clone())),
+        tokio::spawn(mesoraft_raft::election::run(
+            master.raft.clone(),
+            master.id,
+            master.contact.clone(),
+            newer_logs,
+            master.elections.clone(),
+            master.args.election_timing(),
+            shutdown.clone().cancelled_owned(),
+        )),
     ];
     tasks.extend(crate::identity::spawn_tasks(
         master.clone(),
@@ -363,24 +387,22 @@ fn warn_if_unprotected(args: &MasterArgs, security: &Security) {
     }
 }
 
-/// A restarted master does not know when it last heard the leader, so
-/// openraft treats its leader lease as expired and it would start an
-/// election as soon as its timer fires, deposing a healthy leader that
-/// simply had not reached it yet (Raft without pre-vote). The Raft config
-/// starts with elections off (`MasterArgs::raft_config`), so the core
-/// cannot campaign during the start-up checks either; they are switched
-/// on once a leader makes contact or a few election timeouts pass with
-/// none. (A new group's initializer campaigns through `initialize`, which
-/// does not wait for the timer.)
+/// A restarted master does not know when it last heard the leader, so it
+/// would campaign as soon as the election driver looks, deposing a healthy
+/// leader that simply had not reached it yet (Raft without pre-vote).
+/// openraft's own election timer is off for good (`MasterArgs::raft_config`)
+/// and the driver (`mesoraft_raft::election`) starts with its switch off, so
+/// nothing campaigns during the start-up checks; the switch goes on once a
+/// leader makes contact or a few election timeouts pass with none. (A new
+/// group's initializer campaigns through `initialize`, which needs neither.)
 async fn quiet_start(master: Arc<Master>, shutdown: CancellationToken) {
-    let raft = &master.raft;
     let patience = Duration::from_millis(3 * master.args.election_timeout_max_ms);
     tokio::select! {
         _ = master.contact.wait_first_contact() => {}
         _ = tokio::time::sleep(patience) => {}
         _ = shutdown.cancelled() => {}
     }
-    raft.runtime_config().elect(true);
+    master.elections.allow();
     tracing::info!(
         node_id = master.id,
         heard_leader = master.contact.millis_since().is_some(),

@@ -42,13 +42,13 @@ pub struct MasterArgs {
     #[arg(long, default_value_t = 50)]
     pub heartbeat_interval_ms: u64,
 
-    /// A follower that hears no leader for a random time in [min, max)
-    /// starts an election.
+    /// A failed campaign is retried after a random time in [min/2, min).
     #[arg(long, default_value_t = 150)]
     pub election_timeout_min_ms: u64,
 
-    /// Also the follower's leader lease: it refuses to vote for another
-    /// candidate until this long after it last heard the leader.
+    /// The followers' leader lease: a follower refuses to vote for another
+    /// candidate until this long after it last heard the leader; one that
+    /// hears no leader for this long (plus a few ms) campaigns.
     #[arg(long, default_value_t = 300)]
     pub election_timeout_max_ms: u64,
 
@@ -188,6 +188,15 @@ impl MasterArgs {
         Ok(())
     }
 
+    /// When the election driver campaigns.
+    pub fn election_timing(&self) -> mesoraft_raft::election::ElectionTiming {
+        mesoraft_raft::election::ElectionTiming::from_flags(
+            self.heartbeat_interval_ms,
+            self.election_timeout_min_ms,
+            self.election_timeout_max_ms,
+        )
+    }
+
     pub fn raft_config(&self) -> Result<openraft::Config, String> {
         let config = openraft::Config {
             cluster_name: "mesoraft".into(),
@@ -199,9 +208,10 @@ impl MasterArgs {
             // chunk size is one the transport's message limit allows.
             install_snapshot_timeout: 10_000,
             snapshot_max_chunk_size: mesoraft_raft::limits::SNAPSHOT_CHUNK_BYTES as u64,
-            // Off until the start-up checks are done and a leader made
-            // contact (or a few election timeouts passed): a restarted
-            // master must not campaign first (`bootstrap::quiet_start`).
+            // Off for good: elections are started by the election driver
+            // (`mesoraft_raft::election`), which campaigns right after the
+            // voters' lease instead of lease + a random timeout, and not
+            // before the start-up checks are done (`bootstrap::quiet_start`).
             enable_elect: false,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
             // Keep a snapshot interval's worth of entries so a briefly lagging

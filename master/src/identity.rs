@@ -169,7 +169,7 @@ async fn follow_standing(master: Arc<Master>, shutdown: CancellationToken) {
                 tracing::error!(node_id = master.id, incarnation = %short(&mine),
                     "this master will not vote or acknowledge entries as master {}: {why}", master.id);
                 if now.is_forked() {
-                    master.raft.runtime_config().elect(false);
+                    master.elections.forbid();
                 }
             }
         }

@@ -55,6 +55,8 @@ pub struct Master {
     pub registry: RegistryHandle,
     pub cluster: ClusterIdentity,
     pub contact: LeaderContact,
+    /// Whether this master may campaign (see `mesoraft_raft::election`).
+    pub elections: mesoraft_raft::election::ElectionSwitch,
     pub leadership: leader::Leadership,
     pub started_at: SystemTime,
     /// This master's incarnation, its ledger and standing (shared with the

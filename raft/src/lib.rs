@@ -7,6 +7,8 @@
 //!   cluster secret, RPC bounds and optional TLS.
 //! * [`proposer`]: group commit of registry commands within a byte budget.
 //! * [`limits`]: entry, message and chunk sizes, derived from one another.
+//! * [`election`]: campaigns right after the voters' leader lease runs
+//!   out (openraft's own election timer stays off).
 //! * [`identity`]: which incarnation of a master holds a member slot, and
 //!   the witness ledger that catches a master running on a restored copy
 //!   of its work dir.
@@ -16,6 +18,7 @@
 
 use std::io::Cursor;
 
+pub mod election;
 pub mod identity;
 pub mod limits;
 pub mod network;

@@ -64,6 +64,8 @@ pub struct PeerTransport {
     pub retry_interval: Duration,
     /// Records which AppendEntries each peer accepted, and when they left.
     pub quorum_clock: QuorumClock,
+    /// Records vote refusals for a newer log (see `election`).
+    pub newer_logs: crate::election::NewerLogSeen,
 }
 
 /// Creates openraft's per-peer clients, sharing one lazily connected
@@ -471,14 +473,18 @@ impl RaftNetwork<TypeConfig> for GrpcPeer {
     ) -> RpcResult<VoteResponse<NodeId>> {
         let term = term_of(&rpc.vote);
         let payload = codec::encode(&rpc).map_err(encode_failure)?;
-        let answer = self
+        let answer: Answer<VoteResponse<NodeId>, _> = self
             .call(RPCTypes::Vote, payload, &option, |mut c, r| async move {
                 c.vote(r).await
             })
             .await?;
-        self.witness(answer, |r| match r {
+        let resp = self.witness(answer, |r| match r {
             Ok(resp) if resp.vote_granted => Promise::new(term, 0),
             _ => Promise::default(),
-        })
+        })?;
+        if !resp.vote_granted && resp.last_log_id > rpc.last_log_id {
+            self.transport.newer_logs.record();
+        }
+        Ok(resp)
     }
 }

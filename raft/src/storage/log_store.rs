@@ -5,7 +5,8 @@
 //!
 //! Every mutation is one atomic batch followed by `flush_durable` before
 //! openraft is told it happened (append callback, or returning from
-//! save_vote / save_committed / truncate / purge). openraft serializes these
+//! save_vote / truncate / purge); the committed id alone is written without
+//! its own sync (see `save_committed`). openraft serializes these
 //! calls through `&mut self`, so writes never reorder. A purge first waits
 //! until a durable snapshot covers it (`purge_guard`).
 
@@ -337,9 +338,18 @@ impl<K: KvStore> RaftLogStorage<TypeConfig> for LogStore<K> {
         self.read_meta(VOTE, ErrorSubject::Vote)
     }
 
-    /// Persisted so that a restarted node re-applies everything it knew to
-    /// be committed before serving reads (openraft re-applies
-    /// `(last_applied, committed]` from the log on startup).
+    /// Lets a restarted node re-apply what it knew to be committed at once
+    /// (openraft re-applies `(last_applied, committed]` from the log on
+    /// startup) instead of after the leader's first AppendEntries.
+    ///
+    /// Written, not synced: it becomes durable with the next sync of the
+    /// store (the next append, vote or truncation). openraft calls this on
+    /// every commit-index move, in the path of every acknowledged write,
+    /// and a stale committed id after a crash is harmless here: a master
+    /// never resumes leading its old term after a restart
+    /// (`storage::restart`), so it serves reads only after its new term's
+    /// blank entry, and with it every earlier entry, is committed; a
+    /// follower learns the commit index from the leader.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let mut batch = WriteBatch::new();
         batch.put(
@@ -347,13 +357,14 @@ impl<K: KvStore> RaftLogStorage<TypeConfig> for LogStore<K> {
             COMMITTED,
             Self::encode(&committed, ErrorSubject::Store)?,
         );
-        // Durable, although openraft calls this on every commit-index move:
-        // openraft 0.9 lets a restarted leader resume its term without
-        // committing a new entry, and its read index is the committed id
-        // it finds on disk. A stale one would let it serve reads that miss
-        // writes it acknowledged before the crash.
-        self.write_durable(batch, ErrorSubject::Store, "saving the committed log id")
-            .await
+        self.kv.write(batch).map_err(|e| {
+            storage_err(
+                ErrorSubject::Store,
+                ErrorVerb::Write,
+                "saving the committed log id",
+                e,
+            )
+        })
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {

@@ -28,6 +28,7 @@ mod kv;
 mod log_store;
 mod purge_guard;
 mod registry_handle;
+mod restart;
 mod sled_kv;
 mod snapshot_dir;
 mod snapshot_file;
@@ -46,6 +47,7 @@ pub use kv::{BatchOp, Direction, KeyRange, KvError, KvPair, KvStore, Space, Visi
 pub use log_store::LogStore;
 pub use purge_guard::{DurableSnapshots, DurableState, PurgeGuard, PURGE_PATIENCE};
 pub use registry_handle::{RegistryDigest, RegistryHandle};
+pub use restart::{give_up_leadership, vote_after_restart};
 pub use sled_kv::SledKv;
 pub use snapshot_file::{SnapshotFileError, FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION};
 pub use state_machine::{SnapshotBuilder, StateMachineStore};
