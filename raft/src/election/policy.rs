@@ -39,10 +39,15 @@ pub struct ElectionTiming {
     /// to reach the second with its vote request.
     pub stagger: Duration,
     /// A failed campaign is retried after a random time in
-    /// `[retry_min, retry_max)`: random so that two candidates that split
-    /// the vote do not split it again.
+    /// `[retry_min, retry_max)`, doubled after each further failure up to
+    /// `retry_cap`: random so that two candidates that split the vote do
+    /// not split it again, growing so that nodes without a quorum (a
+    /// majority down) do not raise the term every few ms, and so that
+    /// two of them rarely campaign in the same term (openraft 0.9 then
+    /// lets both win that term; the higher id takes over at once).
     pub retry_min: Duration,
     pub retry_max: Duration,
+    pub retry_cap: Duration,
     /// Ticks further apart than this mean this process did not run.
     pub pause_gap: Duration,
     /// After such a gap, wait this long before judging the silence.
@@ -63,6 +68,7 @@ impl ElectionTiming {
             stagger: ms(2 * heartbeat_ms),
             retry_min: ms(min_ms / 2),
             retry_max: ms(min_ms),
+            retry_cap: ms(2 * max_ms),
             pause_gap: ms(heartbeat_ms),
             grace: ms(2 * heartbeat_ms),
             newer_log_hold: ms(2 * max_ms),
@@ -109,6 +115,8 @@ pub struct ElectionPolicy {
     resumed_at: Option<Instant>,
     /// No campaign before this (the retry of a failed one).
     next_campaign: Option<Instant>,
+    /// Campaigns since a leader was last heard.
+    failed_campaigns: u32,
 }
 
 impl ElectionPolicy {
@@ -118,6 +126,7 @@ impl ElectionPolicy {
             last_tick: None,
             resumed_at: None,
             next_campaign: None,
+            failed_campaigns: 0,
         }
     }
 
@@ -134,6 +143,7 @@ impl ElectionPolicy {
         }
         if !o.allowed || !o.voter || o.leader {
             self.next_campaign = None;
+            self.failed_campaigns = 0;
             return Decision::Wait;
         }
         if o.sole_voter {
@@ -143,6 +153,7 @@ impl ElectionPolicy {
         if o.silence < self.timing.lease {
             // A leader is heard: a campaign of ours, if any, is over.
             self.next_campaign = None;
+            self.failed_campaigns = 0;
             return Decision::Wait;
         }
         if o.silence < due {
@@ -166,9 +177,15 @@ impl ElectionPolicy {
         if self.next_campaign.is_some_and(|t| now < t) {
             return Decision::Wait;
         }
-        let spread = self.timing.retry_max.saturating_sub(self.timing.retry_min);
-        let delay = self.timing.retry_min + spread.mul_f64(jitter.clamp(0.0, 0.999));
+        let t = &self.timing;
+        let grow = 1u32 << self.failed_campaigns.min(16);
+        let (lo, hi) = (
+            (t.retry_min * grow).min(t.retry_cap / 2),
+            (t.retry_max * grow).min(t.retry_cap),
+        );
+        let delay = lo + hi.saturating_sub(lo).mul_f64(jitter.clamp(0.0, 0.999));
         self.next_campaign = Some(now + delay);
+        self.failed_campaigns = self.failed_campaigns.saturating_add(1);
         Decision::Campaign
     }
 }

@@ -76,10 +76,11 @@ fn a_heard_leader_keeps_everyone_quiet() {
 }
 
 #[test]
-fn a_failed_campaign_is_retried_after_the_retry_delay() {
+fn failed_campaigns_are_retried_after_growing_delays() {
     let mut r = Run::new(0);
-    // retry in [75, 150) ms; jitter 0.5 -> 112.5 ms after 305.
-    assert_eq!(r.campaigns(0, 600), vec![305, 420, 535]);
+    // jitter 0.5: 112.5 ms ([75, 150)), then 225 ([150, 300)), then 450
+    // ([300, 600)), then capped: 450 ([300, 600)) again.
+    assert_eq!(r.campaigns(0, 1_600), vec![305, 420, 645, 1_095, 1_545]);
 }
 
 #[test]
@@ -142,7 +143,7 @@ fn leaders_learners_and_disallowed_nodes_never_campaign() {
 fn a_sole_voter_campaigns_at_once_and_retries() {
     let mut r = Run::new(0);
     r.obs.sole_voter = true;
-    assert_eq!(r.campaigns(0, 200), vec![0, 115]);
+    assert_eq!(r.campaigns(0, 400), vec![0, 115, 340]);
 }
 
 #[test]
@@ -168,4 +169,5 @@ fn timing_from_the_default_flags() {
     );
     assert_eq!(t.grace, Duration::from_millis(100));
     assert_eq!(t.newer_log_hold, Duration::from_millis(600));
+    assert_eq!(t.retry_cap, Duration::from_millis(600));
 }
