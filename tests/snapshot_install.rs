@@ -91,8 +91,9 @@ async fn kill_9_during_snapshot_install_always_restarts_and_catches_up() {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         if let Some(status) = c.master(follower).exited() {
             panic!(
-                "master {follower} exited ({status}) {delay} ms after restart {kill}:\n{}",
-                c.master(follower).log_text()
+                "master {follower} exited ({status}) {delay} ms after restart {kill}; \
+                 that run's output:\n{}",
+                c.master(follower).run_log_text()
             );
         }
         eprintln!("kill {kill}: kill -9 {delay} ms after the restart");

@@ -151,3 +151,36 @@ async fn a_restarted_master_stays_quiet_while_its_peers_are_slow_to_answer() {
     assert_eq!(s["term"].as_u64(), Some(term), "{s}");
     c.resume(slow);
 }
+
+/// A master whose port is taken (here by a plain listener; in the wild by
+/// another process or an outgoing connection's ephemeral port) must fail
+/// before it opens its Raft storage: otherwise its Raft core runs, builds
+/// snapshots and purges its log while the process is already on its way
+/// out, and the error is buried under that core's last lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_whose_port_is_taken_fails_before_touching_its_storage() {
+    let mut c = Cluster::start(3, &[]);
+    c.wait_leader(LIMIT).await;
+    c.kill9(3);
+    let squatter = std::net::TcpListener::bind(c.addr(3)).expect("the port of master 3");
+    let args = c.masters[2].args.clone();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out) = c.run_to_exit(3, &args);
+    assert_eq!(code, Some(1), "{out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("mesoraft: error: cannot listen on") && last.contains(&c.addr(3)),
+        "the last line must say which port is taken:\n{out}"
+    );
+    assert!(
+        !out.contains("openraft"),
+        "the Raft core ran before the port was checked:\n{out}"
+    );
+
+    drop(squatter);
+    c.spawn(3);
+    wait_for("master 3 follows again", LIMIT, || async {
+        c.status(3).await?["leader_id"].as_u64().map(|_| ())
+    })
+    .await;
+}

@@ -167,6 +167,12 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
     let recorded_cluster = check_node_meta(&args.work_dir, args.id)?;
+    // The port before the storage: a master that cannot serve must not
+    // start a Raft core that goes on (snapshots, log purges) while the
+    // process exits.
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
 
     let durability = mesoraft_raft::storage::Durability {
         unsafe_skip_fsync: args.debug_unsafe_skip_fsync,
@@ -232,6 +238,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     // the cluster id even if no snapshot recorded it yet.
     if let Some(id) = registry.read(|r| r.cluster_id().map(str::to_string)) {
         if !cluster.set(&id) {
+            let _ = raft.shutdown().await;
             bail!(
                 "work dir {} records cluster {} but its Raft state belongs to cluster {id}; \
                  the work dir is inconsistent: restore it or remove it and re-add this master",
@@ -282,10 +289,6 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         let _ = raft.shutdown().await;
         bail!("{}", removal.message(args.id, &address, &args.work_dir));
     }
-
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
 
     let contact = LeaderContact::default();
     let auth = PeerAuth {

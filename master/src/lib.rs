@@ -25,6 +25,7 @@ pub mod http;
 pub mod identity;
 pub mod leader;
 pub mod local;
+pub mod ports;
 pub mod removal;
 pub mod security;
 pub mod server;

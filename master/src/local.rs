@@ -40,11 +40,6 @@ impl Drop for Children {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-    Ok(l.local_addr()?.port())
-}
-
 pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
     if args.masters == 0 || args.masters.is_multiple_of(2) {
         bail!("--masters must be odd (3 or 5): an even group tolerates no more failures");
@@ -61,7 +56,8 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
     let mut addrs = Vec::new();
     for i in 0..args.masters {
         let port = if args.base_port == 0 {
-            free_port()?
+            crate::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
+                .context("cannot find a free port on 127.0.0.1")?
         } else {
             args.base_port + i as u16
         };

@@ -18,10 +18,11 @@ use serde_json::{json, Value};
 pub const MESORAFT: &str = env!("CARGO_BIN_EXE_mesoraft");
 pub const RAFTCTL: &str = env!("CARGO_BIN_EXE_raftctl");
 
+/// A loopback port outside the ephemeral range, so that no outgoing
+/// connection takes it while its master is down (see
+/// `mesoraft_master::ports`).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+    mesoraft_master::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
         .expect("no free port on loopback")
 }
 
@@ -61,6 +62,8 @@ pub struct MasterProc {
     pub addr: String,
     pub work_dir: PathBuf,
     pub log: PathBuf,
+    /// Where the current run's output begins in `log`.
+    pub run_log_start: u64,
     /// `--peers ...` or `--join ...` and any extra flags.
     pub args: Vec<String>,
     pub child: Option<Child>,
@@ -74,6 +77,7 @@ impl MasterProc {
             .append(true)
             .open(&self.log)
             .expect("cannot open master log");
+        self.run_log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let child = Command::new(MESORAFT)
             .args([
                 "master",
@@ -146,6 +150,14 @@ impl MasterProc {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The output of the current (or last) run only: what explains how it
+    /// ended, without the runs before it.
+    pub fn run_log_text(&self) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let start = (self.run_log_start as usize).min(text.len());
+        String::from_utf8_lossy(&text[start..]).into_owned()
     }
 }
 
@@ -279,6 +291,7 @@ impl Cluster {
             addr,
             work_dir: self.dir.path().join(format!("master-{id}")),
             log: self.dir.path().join(format!("master-{id}.log")),
+            run_log_start: 0,
             args,
             child: None,
             paused: false,
