@@ -130,6 +130,12 @@ impl EtcdTiming {
         }
     }
 
+    /// The system label of an etcd group with this timing, as the tables
+    /// and the goals name it: "etcd 3.4.23 50/300".
+    pub fn label(self, bins: &EtcdBins) -> String {
+        format!("etcd {} {}", bins.version, self.short())
+    }
+
     /// For the parameters printed above a table.
     pub fn describe(self, bins: &EtcdBins) -> String {
         let ms = |v: Option<u64>| v.map_or("?".into(), |v| format!("{v} ms"));
@@ -485,7 +491,7 @@ fn b64(s: &str) -> String {
 
 impl System for EtcdGroup {
     fn label(&self) -> String {
-        format!("etcd {} {}", self.bins.version, self.timing.short())
+        self.timing.label(&self.bins)
     }
 
     fn ids(&self) -> Vec<u64> {

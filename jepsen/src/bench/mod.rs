@@ -236,7 +236,7 @@ impl Ctx {
     pub fn reference_etcd(&self) -> Option<String> {
         let bins = self.etcd.as_ref().ok()?;
         let timing = self.args.etcd_timing.first()?;
-        Some(format!("etcd {} {}", bins.version, timing.short()))
+        Some(timing.label(bins))
     }
 
     /// "N members, heartbeat .., election timeout .." per etcd timing.
@@ -249,7 +249,7 @@ impl Ctx {
             .iter()
             .map(|t| {
                 (
-                    format!("etcd {} {}", bins.version, t.short()),
+                    t.label(bins),
                     format!("{} members, {}", self.args.masters, t.describe(bins)),
                 )
             })
