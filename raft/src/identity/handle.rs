@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use super::claim::{Claim, Promise};
-use super::ledger::{judge_claim, Ledger, Record};
+use super::ledger::{judge_own_claim, Ledger, Record};
 use super::local::LocalIdentity;
 use super::standing::Standing;
 use crate::NodeId;
@@ -115,7 +115,7 @@ impl IdentityHandle {
             st.dirty |= changed;
         }
         if let Some(about_me) = gossip.get(&me.incarnation) {
-            if let Some(why) = judge_claim(Some(about_me), &me, Promise::default()).forked {
+            if let Some(why) = judge_own_claim(about_me, &me) {
                 self.set_forked(why);
             }
         }

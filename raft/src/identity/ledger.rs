@@ -128,13 +128,21 @@ pub fn merge(incarnation: &str, a: &Record, b: &Record) -> Record {
 }
 
 /// Judges a live claim (an incarnation speaking for itself) against what
-/// is known of it. Unlike gossip, a live claim of a run *older* than one
-/// already seen is itself proof of a copy: runs only grow.
+/// is known of it.
+///
+/// A claim of a run *older* than one already seen is not by itself proof
+/// of a copy: TCP delivers what a killed process had sent (its orphaned
+/// socket retransmits for minutes after a partition heals), so the run
+/// before a restart may speak after its successor. Such a late message is
+/// the successor's ancestor (same run id) and vouches for nothing past
+/// where the successor started; `merge` refuses anything else. Only a run
+/// too old for the successor's run history to vouch for is refused for
+/// its age alone: no message outlives that many restarts.
 pub fn judge_claim(known: Option<&Record>, claim: &Claim, witnessed: Promise) -> Record {
     let fresh = Record::from_claim(claim, witnessed);
     let Some(known) = known else { return fresh };
     let mut out = merge(&claim.incarnation, known, &fresh);
-    if out.forked.is_none() && claim.run < known.run {
+    if out.forked.is_none() && claim.run < known.run && known.run_id_of(claim.run).is_none() {
         out.forked = Some(format!(
             "master {} (incarnation {}) came back as run {}, but its run {} was already seen; \
              it runs on a copy of its work dir",
@@ -145,6 +153,26 @@ pub fn judge_claim(known: Option<&Record>, claim: &Claim, witnessed: Promise) ->
         ));
     }
     out
+}
+
+/// Judges what peers know of this master against its own claim. Stricter
+/// than [`judge_claim`]: this process is alive, so a newer run of its
+/// incarnation seen elsewhere is another process on a copy of its work
+/// dir, never a late message.
+pub fn judge_own_claim(known: &Record, me: &Claim) -> Option<String> {
+    if let Some(why) = judge_claim(Some(known), me, Promise::default()).forked {
+        return Some(why);
+    }
+    (known.run > me.run).then(|| {
+        format!(
+            "master {} (incarnation {}) runs as run {}, but its run {} was seen; another \
+             process runs on a copy of its work dir",
+            me.node,
+            short(&me.incarnation),
+            me.run,
+            known.run
+        )
+    })
 }
 
 /// Every incarnation this master knows about, by incarnation id.
@@ -299,7 +327,50 @@ mod tests {
     }
 
     #[test]
-    fn a_live_claim_of_an_older_run_is_a_copy() {
+    fn a_late_message_from_the_run_before_a_restart_is_not_a_copy() {
+        let mut l = Ledger::default();
+        // Run 2 votes in term 4 (durable before it answers), is killed,
+        // and run 3 starts from that state.
+        l.observe(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
+        l.observe(&claim(3, &["01", "02", "03"], (4, 41)), Promise::default());
+        // Then what run 2 had sent arrives.
+        let (r, _) = l.observe(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
+        assert_eq!(r.forked, None, "{r:?}");
+        assert_eq!((r.run, r.run_id()), (3, "03"), "the newer run stays the record");
+        let (forked, _) = l.observe_quick(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
+        assert_eq!(forked, None);
+    }
+
+    #[test]
+    fn an_older_run_vouching_past_its_successors_start_is_a_copy() {
+        let mut l = Ledger::default();
+        l.observe(&claim(2, &["01", "02"], (3, 40)), Promise::default());
+        l.observe(&claim(3, &["01", "02", "03"], (4, 41)), Promise::default());
+        // Run 2 still votes: it lives on next to run 3, which started from
+        // a copy of its work dir.
+        let (r, _) = l.observe(&claim(2, &["01", "02"], (3, 40)), Promise::new(5, 0));
+        assert!(r.forked.unwrap().contains("older than"));
+    }
+
+    #[test]
+    fn an_older_run_that_is_not_the_successors_ancestor_is_a_copy() {
+        let mut l = Ledger::default();
+        l.observe(&claim(3, &["01", "02", "03"], (4, 41)), Promise::default());
+        let (r, _) = l.observe(&claim(2, &["01", "0b"], (3, 40)), Promise::default());
+        assert!(r.forked.unwrap().contains("does not descend"));
+    }
+
+    #[test]
+    fn a_newer_run_of_this_very_master_seen_elsewhere_is_a_copy() {
+        let me = claim(2, &["01", "02"], (3, 40));
+        let seen = Record::from_claim(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
+        assert_eq!(judge_own_claim(&seen, &me), None);
+        let newer = Record::from_claim(&claim(3, &["01", "02", "03"], (4, 41)), Promise::default());
+        assert!(judge_own_claim(&newer, &me).unwrap().contains("another process"));
+    }
+
+    #[test]
+    fn a_live_claim_of_a_run_beyond_the_history_is_a_copy() {
         let mut l = Ledger::default();
         let runs: Vec<String> = (1..=12).map(|i| format!("{i:02x}")).collect();
         let last8: Vec<&str> = runs[4..].iter().map(String::as_str).collect();
