@@ -84,6 +84,12 @@ impl MasterHandle {
     }
 }
 
+async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
+}
+
 /// What a work dir says about whose it is.
 #[derive(Serialize, Deserialize)]
 struct NodeMeta {
@@ -167,12 +173,12 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create work dir {}", args.work_dir.display()))?;
     let recorded_cluster = check_node_meta(&args.work_dir, args.id)?;
-    // The port before the storage: a master that cannot serve must not
-    // start a Raft core that goes on (snapshots, log purges) while the
-    // process exits.
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // A taken port is found before the storage is opened: a master that
+    // cannot serve must not start a Raft core that goes on (snapshots, log
+    // purges) while the process exits. It is bound for good only when the
+    // master serves, so that meanwhile peers are refused, not left waiting
+    // in the accept queue.
+    drop(bind(&args.listen).await?);
 
     let durability = mesoraft_raft::storage::Durability {
         unsafe_skip_fsync: args.debug_unsafe_skip_fsync,
@@ -290,6 +296,13 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         bail!("{}", removal.message(args.id, &address, &args.work_dir));
     }
 
+    let listener = match bind(&args.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            let _ = raft.shutdown().await;
+            return Err(e);
+        }
+    };
     let contact = LeaderContact::default();
     let auth = PeerAuth {
         secret: security.secret.clone(),

@@ -27,6 +27,9 @@ mod tests {
         let rival: Vote<NodeId> = Vote::new(170, 5);
         assert_eq!(rival.partial_cmp(&voted), None);
         assert_eq!(voted.partial_cmp(&rival), None);
-        assert!(Vote::<NodeId>::new(171, 3) > rival, "a later term still wins");
+        assert!(
+            Vote::<NodeId>::new(171, 3) > rival,
+            "a later term still wins"
+        );
     }
 }

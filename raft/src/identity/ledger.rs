@@ -336,7 +336,11 @@ mod tests {
         // Then what run 2 had sent arrives.
         let (r, _) = l.observe(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
         assert_eq!(r.forked, None, "{r:?}");
-        assert_eq!((r.run, r.run_id()), (3, "03"), "the newer run stays the record");
+        assert_eq!(
+            (r.run, r.run_id()),
+            (3, "03"),
+            "the newer run stays the record"
+        );
         let (forked, _) = l.observe_quick(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
         assert_eq!(forked, None);
     }
@@ -366,7 +370,9 @@ mod tests {
         let seen = Record::from_claim(&claim(2, &["01", "02"], (3, 40)), Promise::new(4, 0));
         assert_eq!(judge_own_claim(&seen, &me), None);
         let newer = Record::from_claim(&claim(3, &["01", "02", "03"], (4, 41)), Promise::default());
-        assert!(judge_own_claim(&newer, &me).unwrap().contains("another process"));
+        assert!(judge_own_claim(&newer, &me)
+            .unwrap()
+            .contains("another process"));
     }
 
     #[test]
