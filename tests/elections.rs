@@ -92,7 +92,13 @@ async fn a_single_master_elects_itself_after_a_restart() {
         c.kill9(1);
         c.restart(1);
         assert_eq!(c.wait_leader(ELECTION).await, 1);
-        let w = c.weights_via(&c.addr(1)).await.expect("GET_WEIGHTS");
+        // A new leader may refuse a read for a moment (before it acts as
+        // leader); clients retry, and so does this check.
+        let addr = c.addr(1);
+        let w = wait_for("GET_WEIGHTS on the restarted master", ELECTION, || {
+            c.weights_via(&addr)
+        })
+        .await;
         assert_eq!(w.get("before"), Some(&2.0));
     }
 }
