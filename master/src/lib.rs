@@ -27,6 +27,7 @@ pub mod leader;
 pub mod local;
 pub mod ports;
 pub mod removal;
+pub mod replace;
 pub mod security;
 pub mod server;
 pub mod status;

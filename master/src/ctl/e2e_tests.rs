@@ -237,7 +237,8 @@ async fn leader_and_follower() -> Pair {
     let (ll, leader) = bind().await;
     let (lf, follower) = bind().await;
     let bodies = Arc::new(Mutex::new(Vec::new()));
-    let members = json!({"voters": [1, 2], "learners": [], "nodes": {"1": leader, "2": follower}});
+    let members = json!({"voters": [1, 2], "learners": [], "nodes": {"1": leader, "2": follower},
+        "incarnations": {"1": "aa01", "2": "bb02"}});
     let list = members.clone();
     let nodes = [(1, leader.as_str()), (2, follower.as_str())];
     let leader_status = status(1, &leader, "leader", Some(1), &nodes);
@@ -344,6 +345,33 @@ async fn members_add_posts_through_the_redirect() {
     assert_eq!(
         p.bodies.lock().unwrap().as_slice(),
         [json!({"id": 4, "address": "d.example:5050", "timeout_ms": 60000})]
+    );
+}
+
+/// `--replace` names the incarnation it replaces, read before the change:
+/// a resend after a leader change then finds the replace done.
+#[tokio::test]
+async fn members_add_replace_names_the_incarnation_it_replaces() {
+    let p = leader_and_follower().await;
+    let (r, out) = run(&[
+        "--masters",
+        &p.follower,
+        "members",
+        "add",
+        "--replace",
+        "2",
+        "b.example:5050",
+        "--timeout",
+        "60",
+    ])
+    .await;
+    assert_eq!(r.unwrap(), 0, "{out}");
+    assert_eq!(
+        p.bodies.lock().unwrap().as_slice(),
+        [
+            json!({"id": 2, "address": "b.example:5050", "timeout_ms": 60000,
+            "replace": true, "replaces": "bb02"})
+        ]
     );
 }
 

@@ -54,6 +54,12 @@ pub async fn add(
     let mut body = json!({ "id": id, "address": address, "timeout_ms": timeout_ms });
     if replace {
         body["replace"] = json!(true);
+        // The incarnation being replaced, read once: a resend (after a
+        // leader change) that finds another incarnation there knows this
+        // replace is done.
+        if let Some(old) = list(client, opts).await?.incarnations.remove(&id) {
+            body["replaces"] = json!(old);
+        }
     }
     let call = LeaderCall {
         method: Method::POST,

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::body::LimitedBody;
 use super::routing::{write_error, ApiError, Routed};
+use crate::replace::{replace_step, ReplaceStep, Slot};
 use crate::status::{committed_index, MembershipView, RaftStatus, RegistryDigestView};
 use crate::Master;
 
@@ -73,6 +74,10 @@ pub struct AddMember {
     /// restored its work dir), then add the master answering at `address`.
     #[serde(default)]
     replace: bool,
+    /// The incarnation the caller saw in the slot when it chose to replace
+    /// it: a resent request finds that replace done and changes nothing.
+    #[serde(default)]
+    replaces: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,17 +147,39 @@ async fn add(master: &Master, req: AddMember) -> Result<Response, ApiError> {
         .map_err(|e| json_error(StatusCode::BAD_REQUEST, e))?;
     let deadline = Instant::now() + Duration::from_millis(req.timeout_ms.unwrap_or(120_000));
     let mut current = master.membership();
-    if current.nodes.contains_key(&req.id)
-        && req.replace
-        && !replace_half_done(master, &current, req.id)
-    {
-        check_replaceable(master, &current, req.id)?;
-        remove(master, req.id).await?;
-        tracing::info!(
-            node_id = req.id,
-            "removed the old incarnation; adding the new one"
-        );
-        current = master.membership();
+    if req.replace {
+        let slot = Slot {
+            member: current.nodes.contains_key(&req.id),
+            voter: current.voters.contains(&req.id),
+            address: current.nodes.get(&req.id).map(String::as_str),
+            bound: current.incarnations.get(&req.id).map(String::as_str),
+            answers_as_bound: answers_as_bound(master, &current, req.id),
+        };
+        match replace_step(slot, &req.address, req.replaces.as_deref()) {
+            ReplaceStep::Add | ReplaceStep::Resume => {}
+            ReplaceStep::AlreadyDone => return Ok(Json(current).into_response()),
+            ReplaceStep::RefuseHealthy { bound } => {
+                return Err(json_error(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "master {} answers as its member incarnation {}; --replace is for a \
+                         master whose work dir was lost or restored. Use `raftctl members \
+                         remove {}` to remove a healthy master",
+                        req.id,
+                        short(&bound),
+                        req.id
+                    ),
+                ))
+            }
+            ReplaceStep::RemoveThenAdd => {
+                remove(master, req.id).await?;
+                tracing::info!(
+                    node_id = req.id,
+                    "removed the old incarnation; adding the new one"
+                );
+                current = master.membership();
+            }
+        }
     }
     if let Some(addr) = current.nodes.get(&req.id) {
         if *addr != req.address {
@@ -221,14 +248,6 @@ fn superseded_problem(master: &Master, current: &MembershipView, id: NodeId) -> 
     other.then(|| format!("its answers are not counted: {problem}"))
 }
 
-/// An earlier `--replace` of this id got as far as a learner bound to the
-/// master answering for it (the call was cut off, e.g. by a leader change,
-/// and the tool resent it): go on from there (catch up, promote) instead of
-/// refusing the healthy learner or removing it again.
-fn replace_half_done(master: &Master, current: &MembershipView, id: NodeId) -> bool {
-    !current.voters.contains(&id) && answers_as_bound(master, current, id)
-}
-
 /// The slot is bound and its incarnation answers without a problem.
 fn answers_as_bound(master: &Master, current: &MembershipView, id: NodeId) -> bool {
     let Some(bound) = current.incarnations.get(&id) else {
@@ -240,30 +259,6 @@ fn answers_as_bound(master: &Master, current: &MembershipView, id: NodeId) -> bo
         .get(&id)
         .is_some_and(|r| r.problem.is_none() && r.incarnation.as_deref() == Some(bound.as_str()))
         && master.identity.forked(bound).is_none()
-}
-
-/// `--replace` is for a slot whose incarnation is gone: refuse it while
-/// that very incarnation answers normally.
-fn check_replaceable(
-    master: &Master,
-    current: &MembershipView,
-    id: NodeId,
-) -> Result<(), ApiError> {
-    let Some(bound) = current.incarnations.get(&id) else {
-        return Ok(());
-    };
-    if answers_as_bound(master, current, id) {
-        return Err(json_error(
-            StatusCode::CONFLICT,
-            format!(
-                "master {id} answers as its member incarnation {}; --replace is for a master \
-                 whose work dir was lost or restored. Use `raftctl members remove {id}` to \
-                 remove a healthy master",
-                short(bound)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Waits until the leader has bound the slot to the master answering at
