@@ -20,6 +20,7 @@ use std::io::Cursor;
 
 pub mod election;
 pub mod identity;
+pub mod last_seen;
 pub mod limits;
 pub mod network;
 pub mod proposer;

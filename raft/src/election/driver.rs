@@ -38,22 +38,7 @@ impl ElectionSwitch {
 /// anyway only raises the term again and again and keeps the nodes that
 /// could win busy (openraft 0.9 has no pre-vote). Recorded by the
 /// transport from vote answers.
-#[derive(Clone, Debug, Default)]
-pub struct NewerLogSeen(Arc<std::sync::Mutex<Option<Instant>>>);
-
-impl NewerLogSeen {
-    pub fn record(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-    }
-
-    /// Time since the last refusal for a newer log, None if never.
-    pub fn since(&self) -> Option<Duration> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map(|t| t.elapsed())
-    }
-}
+pub type NewerLogSeen = crate::last_seen::LastSeen;
 
 /// How often the policy is asked: fine enough that the margin after the
 /// lease is what decides when a campaign starts, not the tick.

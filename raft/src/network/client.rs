@@ -483,7 +483,7 @@ impl RaftNetwork<TypeConfig> for GrpcPeer {
             _ => Promise::default(),
         })?;
         if !resp.vote_granted && resp.last_log_id > rpc.last_log_id {
-            self.transport.newer_logs.record();
+            self.transport.newer_logs.touch();
         }
         Ok(resp)
     }

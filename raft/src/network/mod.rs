@@ -27,9 +27,7 @@ pub mod security;
 mod server;
 pub mod tls;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 pub use client::{GrpcNetworkFactory, PeerTransport};
 pub use lease::QuorumClock;
@@ -67,28 +65,15 @@ impl ClusterIdentity {
 /// that it accepted from a leader. openraft exposes the equivalent only on
 /// the leader side (`millis_since_quorum_ack`); operators want it on
 /// followers too ("how long since you heard the leader?").
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct LeaderContact {
-    origin: Instant,
-    /// Millis since `origin` + 1; 0 = never.
-    last: Arc<AtomicU64>,
+    seen: crate::last_seen::LastSeen,
     first: Arc<tokio::sync::Notify>,
-}
-
-impl Default for LeaderContact {
-    fn default() -> Self {
-        Self {
-            origin: Instant::now(),
-            last: Arc::new(AtomicU64::new(0)),
-            first: Arc::default(),
-        }
-    }
 }
 
 impl LeaderContact {
     pub fn touch(&self) {
-        let now = self.origin.elapsed().as_millis() as u64 + 1;
-        if self.last.swap(now, Ordering::Relaxed) == 0 {
+        if self.seen.touch() {
             self.first.notify_waiters();
         }
     }
@@ -107,9 +92,8 @@ impl LeaderContact {
 
     /// Millis since the last accepted AppendEntries, None if never.
     pub fn millis_since(&self) -> Option<u64> {
-        match self.last.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some((self.origin.elapsed().as_millis() as u64 + 1).saturating_sub(t)),
-        }
+        self.seen
+            .since()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
