@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::policy::{rank, Decision, ElectionPolicy, ElectionTiming, Observation};
+use super::silence::{Reading, SilenceClock};
 use crate::network::LeaderContact;
 use crate::{NodeId, Raft};
 use openraft::ServerState;
@@ -61,17 +62,7 @@ pub async fn run(
     let mut ticks = tokio::time::interval(tick_period(&timing));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let metrics = raft.metrics();
-    // Silence counts from when campaigning was allowed if no leader was
-    // ever heard.
-    let mut allowed_since: Option<Instant> = None;
-    // The last leader this node knew, kept after the vote moves on so a
-    // failed campaign does not reshuffle the ranks.
-    let mut last_leader: Option<NodeId> = None;
-    // When this node last granted its vote to another node or adopted
-    // another leader's vote: as in Raft, that restarts its wait (the
-    // candidate it voted for needs a moment to win and to send its first
-    // AppendEntries, which counts as contact only after a log sync).
-    let mut vote_seen: Option<(crate::Vote, Instant)> = None;
+    let mut silence_clock = SilenceClock::new(id);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
@@ -79,30 +70,17 @@ pub async fn run(
         }
         let now = Instant::now();
         let allowed = switch.allowed();
-        if !allowed {
-            allowed_since = None;
-        } else if allowed_since.is_none() {
-            allowed_since = Some(now);
-        }
         let observation = {
             let m = metrics.borrow();
-            if let Some(l) = m.current_leader {
-                last_leader = Some(l);
-            }
+            let silence = silence_clock.observe(&Reading {
+                now,
+                allowed,
+                vote: m.vote,
+                leader_contact: contact.millis_since().map(Duration::from_millis),
+                current_leader: m.current_leader,
+            });
             let membership = m.membership_config.membership();
             let voters: Vec<NodeId> = membership.voter_ids().collect();
-            if vote_seen.as_ref().is_none_or(|(v, _)| *v != m.vote) {
-                vote_seen = Some((m.vote, now));
-            }
-            let since_vote_for_other = vote_seen
-                .as_ref()
-                .filter(|(v, _)| v.leader_id().voted_for() != Some(id))
-                .map(|(_, at)| now - *at);
-            let heard = match contact.millis_since() {
-                Some(ms) => Duration::from_millis(ms),
-                None => allowed_since.map_or(Duration::ZERO, |t| now - t),
-            };
-            let silence = since_vote_for_other.map_or(heard, |v| v.min(heard));
             Observation {
                 now,
                 allowed,
@@ -110,7 +88,7 @@ pub async fn run(
                 leader: m.state == ServerState::Leader,
                 sole_voter: voters == [id],
                 silence,
-                rank: rank(id, voters.iter().copied(), last_leader),
+                rank: rank(id, voters.iter().copied(), silence_clock.last_leader()),
                 newer_log_seen: newer_logs.since(),
             }
         };
@@ -119,7 +97,7 @@ pub async fn run(
                 node_id = id,
                 silence_ms = observation.silence.as_millis() as u64,
                 rank = observation.rank,
-                last_leader = ?last_leader,
+                last_leader = ?silence_clock.last_leader(),
                 "no leader heard beyond the lease; campaigning"
             );
             if let Err(e) = raft.trigger().elect().await {

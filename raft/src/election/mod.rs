@@ -1,9 +1,11 @@
 //! Who starts elections, and when: a policy that campaigns as soon as the
-//! voters' leader lease has run out ([`policy`]), and the timer that
-//! applies it ([`driver`]).
+//! voters' leader lease has run out ([`policy`]), the silence it compares
+//! with that lease ([`silence`]), and the timer that applies it
+//! ([`driver`]).
 
 pub mod driver;
 pub mod policy;
+pub mod silence;
 
 pub use driver::{run, ElectionSwitch, NewerLogSeen};
 pub use policy::{ElectionPolicy, ElectionTiming};
