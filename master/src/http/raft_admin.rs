@@ -353,10 +353,8 @@ where
         match result {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => {
-                let error = write_error(e);
-                let in_progress = matches!(&error, ApiError::Status(StatusCode::CONFLICT, msg) if msg.contains("in progress") || msg.contains("InProgress"));
-                if !in_progress || Instant::now() >= deadline {
-                    return Err(error);
+                if !is_in_progress(&e) || Instant::now() >= deadline {
+                    return Err(write_error(e));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -368,6 +366,16 @@ where
             }
         }
     }
+}
+
+/// A previous membership change is not committed yet: worth retrying.
+fn is_in_progress(e: &mesoraft_raft::RaftError<mesoraft_raft::ClientWriteError>) -> bool {
+    matches!(
+        e,
+        mesoraft_raft::RaftError::APIError(mesoraft_raft::ClientWriteError::ChangeMembershipError(
+            openraft::error::ChangeMembershipError::InProgress(_)
+        ))
+    )
 }
 
 /// Waits until the leader has replicated its whole log (as of now) to `id`.
@@ -437,5 +445,35 @@ fn still_raft_leader(master: &Master) -> Result<(), ApiError> {
 impl Master {
     pub fn membership(&self) -> MembershipView {
         MembershipView::from_metrics(&self.raft.metrics().borrow())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mesoraft_raft::openraft::error::{ChangeMembershipError, InProgress, LearnerNotFound};
+    use mesoraft_raft::{ClientWriteError, RaftError};
+
+    use super::is_in_progress;
+
+    /// A change while another is uncommitted is retried. The error's text
+    /// ("already undergoing a configuration change") says neither "in
+    /// progress" nor "InProgress", which an earlier check looked for: it
+    /// never retried.
+    #[test]
+    fn only_a_change_in_progress_is_retried() {
+        let busy = InProgress {
+            committed: None,
+            membership_log_id: None,
+        };
+        let text = busy.to_string();
+        assert!(!text.contains("in progress") && !text.contains("InProgress"));
+        let busy = RaftError::APIError(ClientWriteError::ChangeMembershipError(
+            ChangeMembershipError::InProgress(busy),
+        ));
+        assert!(is_in_progress(&busy));
+        let missing = RaftError::APIError(ClientWriteError::ChangeMembershipError(
+            ChangeMembershipError::LearnerNotFound(LearnerNotFound { node_id: 4 }),
+        ));
+        assert!(!is_in_progress(&missing));
     }
 }
