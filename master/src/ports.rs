@@ -23,10 +23,7 @@ static CALLS: AtomicU32 = AtomicU32::new(0);
 /// A port on `ip` that nothing listens on now and that outgoing
 /// connections will not take.
 pub fn free_listen_port(ip: IpAddr) -> io::Result<u16> {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| ephemeral_low(&text))
-        .unwrap_or(DEFAULT_EPHEMERAL_LOW);
+    let low = ephemeral_range_start();
     let Some(span) = low.checked_sub(LOWEST).filter(|s| *s > 0) else {
         // No room below the ephemeral range: fall back to the kernel's pick.
         return TcpListener::bind((ip, 0))?.local_addr().map(|a| a.port());
@@ -41,6 +38,14 @@ pub fn free_listen_port(ip: IpAddr) -> io::Result<u16> {
                 format!("every port from {LOWEST} to {low} on {ip} is taken"),
             )
         })
+}
+
+/// The first port outgoing connections may take on this machine.
+fn ephemeral_range_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| ephemeral_low(&text))
+        .unwrap_or(DEFAULT_EPHEMERAL_LOW)
 }
 
 /// The first port of the ephemeral range, from the text of
@@ -94,10 +99,7 @@ mod tests {
         let a = free_listen_port(ip).unwrap();
         let b = free_listen_port(ip).unwrap();
         assert_ne!(a, b);
-        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|text| ephemeral_low(&text))
-            .unwrap_or(DEFAULT_EPHEMERAL_LOW);
+        let low = ephemeral_range_start();
         if low > LOWEST {
             assert!((LOWEST..low).contains(&a), "{a} is not below {low}");
         }

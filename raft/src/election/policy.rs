@@ -43,8 +43,8 @@ pub struct ElectionTiming {
     /// `retry_cap`: random so that two candidates that split the vote do
     /// not split it again, growing so that nodes without a quorum (a
     /// majority down) do not raise the term every few ms, and so that
-    /// two of them rarely campaign in the same term (openraft 0.9 then
-    /// lets both win that term; the higher id takes over at once).
+    /// two of them rarely campaign in the same term (the vote then
+    /// splits and a later term decides).
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub retry_cap: Duration,
