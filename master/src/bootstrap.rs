@@ -290,6 +290,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         id: args.id,
         membership_log_index,
         cluster_id: cluster.get(),
+        members: membership.nodes.clone(),
     };
     if let Some(removal) = find_removal(&own, &peers) {
         let _ = raft.shutdown().await;
@@ -528,6 +529,7 @@ async fn recheck_removal(master: Arc<Master>, shutdown: CancellationToken, fatal
             id: master.id,
             membership_log_index: metrics.membership_config.log_id().map(|l| l.index),
             cluster_id: master.cluster.get(),
+            members: membership.nodes.clone(),
         };
         if let Some(removal) = find_removal(&own, &peers) {
             let message = removal.message(master.id, &master.address, &master.args.work_dir);

@@ -7,6 +7,7 @@
 //! The master asks its peers at start-up (and, until a leader contacts it,
 //! again now and then) and refuses to run, saying how to re-add it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mesoraft_raft::NodeId;
@@ -35,6 +36,8 @@ pub struct OwnView<'a> {
     /// Log index of the membership entry in this master's storage.
     pub membership_log_index: Option<u64>,
     pub cluster_id: Option<&'a str>,
+    /// The members (id and address) of the membership this master stored.
+    pub members: BTreeMap<NodeId, String>,
 }
 
 /// Looks for a peer that proves this master was removed: same cluster, a
@@ -43,10 +46,7 @@ pub struct OwnView<'a> {
 /// A peer that lags (an older membership) proves nothing.
 pub fn find_removal(own: &OwnView<'_>, peers: &[RaftStatus]) -> Option<Removal> {
     peers.iter().find_map(|peer| {
-        let same_cluster = match (own.cluster_id, peer.cluster_id.as_deref()) {
-            (Some(mine), Some(theirs)) => mine == theirs,
-            _ => false,
-        };
+        let same_cluster = same_cluster(own, peer);
         let index = peer.membership_log_index?;
         let newer = own.membership_log_index.is_none_or(|mine| index > mine);
         let committed = peer.committed_index.is_some_and(|c| c >= index);
@@ -63,6 +63,21 @@ pub fn find_removal(own: &OwnView<'_>, peers: &[RaftStatus]) -> Option<Removal> 
                 .collect(),
         })
     })
+}
+
+/// Whether `peer` speaks for this master's group. With a cluster id on
+/// both sides, they must match. A master killed before the first leader's
+/// cluster id reached it knows only the membership it stored: a peer that
+/// is in it, under the same id at the same address, and that names a
+/// cluster, is the group it joined. (Were that address since taken by
+/// another cluster, the group this master belonged to is gone from it, and
+/// refusing to run is still the right answer.)
+fn same_cluster(own: &OwnView<'_>, peer: &RaftStatus) -> bool {
+    match (own.cluster_id, peer.cluster_id.as_deref()) {
+        (Some(mine), Some(theirs)) => mine == theirs,
+        (None, Some(_)) => own.members.get(&peer.id) == Some(&peer.address),
+        (_, None) => false,
+    }
 }
 
 impl Removal {
@@ -90,7 +105,6 @@ impl Removal {
 mod tests {
     use super::*;
     use crate::status::MembershipView;
-    use std::collections::BTreeMap;
 
     fn peer(id: NodeId, members: &[NodeId], index: u64, committed: u64) -> RaftStatus {
         let nodes: BTreeMap<NodeId, String> =
@@ -137,6 +151,42 @@ mod tests {
             id: 3,
             membership_log_index: index,
             cluster_id: Some("c"),
+            members: BTreeMap::new(),
+        }
+    }
+
+    /// Killed before the cluster id reached it: it knows only the group it
+    /// stored (members 1, 2, 3 at h1..h3).
+    fn me_without_cluster_id(index: Option<u64>) -> OwnView<'static> {
+        OwnView {
+            cluster_id: None,
+            members: [1, 2, 3].map(|m| (m, format!("h{m}:5050"))).into(),
+            ..me(index)
+        }
+    }
+
+    #[test]
+    fn a_master_that_never_learnt_the_cluster_id_trusts_the_members_it_stored() {
+        let removal = find_removal(&me_without_cluster_id(Some(1)), &[peer(1, &[1, 2], 4, 4)]);
+        assert_eq!(removal.map(|r| r.reporter), Some(1));
+
+        // Anyone else at those addresses proves nothing: another id than
+        // the stored one, or an address the stored group does not list.
+        let mut impostor = peer(1, &[1, 2], 4, 4);
+        impostor.id = 7;
+        let mut elsewhere = peer(1, &[1, 2], 4, 4);
+        elsewhere.address = "h9:5050".into();
+        let mut anonymous = peer(1, &[1, 2], 4, 4);
+        anonymous.cluster_id = None;
+        for status in [impostor, elsewhere, anonymous] {
+            assert_eq!(
+                find_removal(
+                    &me_without_cluster_id(Some(1)),
+                    std::slice::from_ref(&status)
+                ),
+                None,
+                "{status:?}"
+            );
         }
     }
 
