@@ -1,7 +1,7 @@
-//! One listener for everything: gRPC (peers) and HTTP/1.1 (frameworks,
-//! operators, tools), told apart by axum's router (gRPC paths are
-//! `/mesoraft.raft.Raft/...`); plain TCP, or TLS when the master has a
-//! certificate.
+//! One listener for everything: gRPC (peers) and HTTP (frameworks,
+//! operators, tools), told apart by protocol ([`is_grpc`]: HTTP/2 with a
+//! gRPC content type), not by path; plain TCP, or TLS when the master has
+//! a certificate.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let grpc_routes = tonic::service::Routes::new(grpc.into_server()).into_axum_router();
-    let app = crate::http::router(master.clone()).merge(grpc_routes);
+    let app = by_protocol(crate::http::router(master.clone()), grpc_routes);
     let tls = master.security.tls.as_ref().and_then(|t| t.server.clone());
     let stop = shutdown.clone();
     let graceful = async move { stop.cancelled().await };
@@ -79,6 +79,38 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Whether a request is a gRPC call: HTTP/2 with a `application/grpc`
+/// content type (gRPC's `+proto` and similar suffixes included).
+fn is_grpc(version: http::Version, content_type: Option<&[u8]>) -> bool {
+    version == http::Version::HTTP_2
+        && content_type.is_some_and(|c| {
+            c == b"application/grpc"
+                || c.starts_with(b"application/grpc+")
+                || c.starts_with(b"application/grpc;")
+        })
+}
+
+/// Sends gRPC calls to tonic and everything else to the HTTP router.
+/// Merging the two routers instead would let every unknown HTTP path fall
+/// through to tonic's fallback: a `200` with a gRPC content type and an
+/// empty body, where a browser or a Mesos client needs a 404.
+fn by_protocol(http_routes: Router, grpc_routes: Router) -> Router {
+    Router::new().fallback_service(tower::service_fn(move |req: Request| {
+        let grpc = is_grpc(
+            req.version(),
+            req.headers()
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+        );
+        let routes = if grpc {
+            grpc_routes.clone()
+        } else {
+            http_routes.clone()
+        };
+        tower::ServiceExt::oneshot(routes, req)
+    }))
 }
 
 /// What a TLS connection proved about its client.
@@ -173,5 +205,21 @@ impl Listener for TlsListener {
             Ok(a) => Ok(*a),
             Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http2_with_a_grpc_content_type_is_grpc() {
+        let v2 = http::Version::HTTP_2;
+        assert!(is_grpc(v2, Some(b"application/grpc")));
+        assert!(is_grpc(v2, Some(b"application/grpc+proto")));
+        assert!(!is_grpc(http::Version::HTTP_11, Some(b"application/grpc")));
+        assert!(!is_grpc(v2, Some(b"application/json")));
+        assert!(!is_grpc(v2, Some(b"application/grpc-web")));
+        assert!(!is_grpc(v2, None));
     }
 }

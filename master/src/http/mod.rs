@@ -11,6 +11,7 @@ mod routing;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -19,6 +20,22 @@ use crate::Master;
 pub use body::MAX_REQUEST_BODY_BYTES;
 pub use routing::ApiError;
 
+/// The endpoints [`router`] serves, as a 404 lists them.
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/version"),
+    ("GET", "/health"),
+    ("GET", "/master/redirect"),
+    ("GET", "/metrics"),
+    ("POST", "/api/v1"),
+    ("POST", "/master/api/v1"),
+    ("GET", "/raft/status"),
+    ("GET", "/raft/members"),
+    ("POST", "/raft/members/add"),
+    ("POST", "/raft/members/remove"),
+];
+
+/// The HTTP endpoints. A path not among them is a 404 naming them; a known
+/// path with another method, axum's 405 (with `Allow`).
 pub fn router(master: Arc<Master>) -> Router {
     Router::new()
         .route("/version", get(info::version))
@@ -31,6 +48,36 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/raft/members", get(raft_admin::members))
         .route("/raft/members/add", post(raft_admin::add_member))
         .route("/raft/members/remove", post(raft_admin::remove_member))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .with_state(master)
+}
+
+async fn not_found(method: Method, uri: Uri) -> (StatusCode, String) {
+    (StatusCode::NOT_FOUND, not_found_text(&method, uri.path()))
+}
+
+fn not_found_text(method: &Method, path: &str) -> String {
+    let endpoints: Vec<String> = ENDPOINTS
+        .iter()
+        .map(|(method, path)| format!("  {method} {path}"))
+        .collect();
+    format!(
+        "no endpoint {method} {path} on this master; it serves:\n{}\n",
+        endpoints.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_404_names_the_request_and_every_endpoint() {
+        let text = not_found_text(&Method::POST, "/api/v1/scheduler");
+        assert!(text.contains("POST /api/v1/scheduler"), "{text}");
+        for (method, path) in ENDPOINTS {
+            assert!(text.contains(&format!("{method} {path}\n")), "{text}");
+        }
+    }
 }
