@@ -1,14 +1,18 @@
 //! The mesoraft master.
 //!
 //! * [`config`]: flags and the Raft configuration.
-//! * [`bootstrap`]: opening storage, first-time group initialization,
-//!   rejoining from disk, the refusals that protect a group from a wrong
-//!   work dir.
-//! * [`leader`]: turns Raft leadership into the leader-only task set.
+//! * [`bootstrap`]: opening storage, rejoining from disk, the refusals
+//!   that protect a group from a wrong work dir; [`workdir`]: the work
+//!   dir's own record; [`survey`]: what the peers say at start-up, and
+//!   first-time group initialization.
+//! * [`leader`]: turns Raft leadership into the leader-only task set, and
+//!   the gate leader-only requests pass (domain answers, no HTTP).
 //! * [`fatal`]: stops the master (non-zero exit) when its Raft core
 //!   stopped; [`removal`]: refuses to run a master the group removed.
 //! * [`http`]: HTTP endpoints; [`server`] serves them and the peers' gRPC
 //!   on one port.
+//! * [`members`]: membership changes of the master group (add, replace,
+//!   remove), as the leader runs them.
 //! * [`status`]: the local view of the group (`/raft/status`, metrics).
 //! * [`identity`]: keeping this master's incarnation and witness ledger,
 //!   binding pristine masters to unbound slots (leader), reacting to a
@@ -25,12 +29,15 @@ pub mod http;
 pub mod identity;
 pub mod leader;
 pub mod local;
+pub mod members;
 pub mod ports;
 pub mod removal;
 pub mod replace;
 pub mod security;
 pub mod server;
 pub mod status;
+pub mod survey;
+pub mod workdir;
 
 use std::time::SystemTime;
 
@@ -46,29 +53,29 @@ pub use config::MasterArgs;
 
 /// One running master: shared by the HTTP handlers and background tasks.
 pub struct Master {
-    pub id: NodeId,
+    pub(crate) id: NodeId,
     /// The address peers and clients use for this master.
-    pub address: String,
-    pub args: MasterArgs,
-    pub raft: Raft,
+    pub(crate) address: String,
+    pub(crate) args: MasterArgs,
+    pub(crate) raft: Raft,
     /// Every registry write goes through here, so concurrent writes share
     /// log entries (see `mesoraft_raft::proposer`).
-    pub proposer: Proposer,
-    pub registry: RegistryHandle,
-    pub cluster: ClusterIdentity,
-    pub contact: LeaderContact,
+    pub(crate) proposer: Proposer,
+    pub(crate) registry: RegistryHandle,
+    pub(crate) cluster: ClusterIdentity,
+    pub(crate) contact: LeaderContact,
     /// Whether this master may campaign (see `mesoraft_raft::election`).
-    pub elections: mesoraft_raft::election::ElectionSwitch,
-    pub leadership: leader::Leadership,
-    pub started_at: SystemTime,
+    pub(crate) elections: mesoraft_raft::election::ElectionSwitch,
+    pub(crate) leadership: leader::Leadership,
+    pub(crate) started_at: SystemTime,
     /// This master's incarnation, its ledger and standing (shared with the
     /// Raft transport).
-    pub identity: IdentityHandle,
+    pub(crate) identity: IdentityHandle,
     /// The port's cluster secret and TLS.
-    pub security: security::Security,
+    pub(crate) security: security::Security,
     /// When a quorum last accepted this master's AppendEntries: the leader
     /// lease (see [`leader::effective_leader_term`]).
-    pub quorum_clock: mesoraft_raft::network::QuorumClock,
+    pub(crate) quorum_clock: mesoraft_raft::network::QuorumClock,
 }
 
 impl Master {
@@ -83,7 +90,7 @@ impl Master {
                 tracing::error!(cluster_id = %id, "registry cluster id differs from the one in use");
                 return;
             }
-            if let Err(e) = bootstrap::record_cluster_id(&self.args.work_dir, self.id, &id) {
+            if let Err(e) = workdir::record_cluster_id(&self.args.work_dir, self.id, &id) {
                 tracing::error!(cluster_id = %id, error = %e,
                     "cannot record the cluster id in the work dir; the start-up check against \
                      other clusters will rely on the Raft state only");

@@ -12,7 +12,7 @@ use crate::Master;
 
 /// The JSON of `GET /raft/status`. Answered by every master from its own
 /// state (never redirected), so it works without a leader.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RaftStatus {
     pub id: NodeId,
     pub address: String,

@@ -1,4 +1,8 @@
-//! Blocking filesystem helpers for making files and renames durable.
+//! Blocking filesystem helpers for making files and renames durable: temp
+//! file, fsync, rename, fsync the directory. One implementation for every
+//! process that keeps state on disk (the masters' Raft storage and work-dir
+//! records, the agents' checkpoints); it lives here because this is the
+//! crate all of them depend on.
 //!
 //! Call these from `spawn_blocking` when on the async runtime.
 

@@ -4,6 +4,7 @@
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
+//! * [`durable`]: writing files so that they survive a crash.
 
 pub mod mesos {
     pub mod v1 {
@@ -15,4 +16,5 @@ pub mod raft {
     include!(concat!(env!("OUT_DIR"), "/mesoraft.raft.rs"));
 }
 
+pub mod durable;
 pub mod serde_pb;

@@ -29,7 +29,11 @@ pub async fn redirect(State(master): State<Arc<Master>>) -> Response {
             };
             Routed { error, path: "" }.into_response()
         }
-        Err(error) => Routed { error, path: "" }.into_response(),
+        Err(not_leader) => Routed {
+            error: not_leader.into(),
+            path: "",
+        }
+        .into_response(),
     }
 }
 

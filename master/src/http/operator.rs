@@ -5,20 +5,18 @@
 //! [{"role":"web","weight":2.0}]}}`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mesoraft_proto::mesos::v1::WeightInfo;
-use mesoraft_raft::proposer::WriteError;
 use mesoraft_registry::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::LimitedBody;
-use super::routing::{forward_error, refused, ApiError, Routed};
+use super::routing::{refused, ApiError, Routed};
 use crate::Master;
 
 /// Response header of a GET_MASTER answered by the leader: the Raft term
@@ -189,75 +187,5 @@ async fn update_weights(master: &Master, body: UpdateWeightsBody) -> Result<Resp
     match result {
         Ok(_) => Ok(StatusCode::OK.into_response()),
         Err(e) => Err(refused(&e)),
-    }
-}
-
-impl Master {
-    /// Proposes a registry command and waits (bounded) for its result.
-    pub async fn write(
-        &self,
-        command: Command,
-    ) -> Result<mesoraft_registry::CommandResult, ApiError> {
-        let timeout = self.args.write_timeout();
-        match tokio::time::timeout(timeout, self.proposer.write(command)).await {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(WriteError::NotLeader(f))) => Err(forward_error(&f)),
-            Ok(Err(WriteError::Refused(e))) => Err(refused(&e)),
-            Ok(Err(WriteError::OutcomeUnknown(why))) => {
-                Err(ApiError::OutcomeUnknown(format!("{why}\n")))
-            }
-            Err(_) => Err(ApiError::OutcomeUnknown(format!(
-                "the write was not acknowledged within {} ms; it may or may not take effect\n",
-                timeout.as_millis()
-            ))),
-        }
-    }
-
-    /// Confirms with a quorum that this node still leads and has applied
-    /// everything committed, so a local read is linearizable.
-    ///
-    /// openraft gives each confirmation round one heartbeat interval; on a
-    /// loaded machine a round can miss that while the quorum is fine, so a
-    /// round without a quorum is retried for as long as this master still
-    /// acts as leader. Check-quorum ends that within the election timeout
-    /// when the quorum is really gone, so a cut-off leader still answers
-    /// 503 quickly.
-    pub async fn confirm_leadership(&self) -> Result<(), ApiError> {
-        let timeout = self.args.write_timeout();
-        let deadline = Instant::now() + timeout;
-        let pause = Duration::from_millis(self.args.heartbeat_interval_ms.max(1));
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let no_quorum = match tokio::time::timeout(left, self.raft.ensure_linearizable()).await
-            {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(mesoraft_raft::RaftError::APIError(
-                    mesoraft_raft::CheckIsLeaderError::ForwardToLeader(f),
-                ))) => return Err(forward_error(&f)),
-                Ok(Err(mesoraft_raft::RaftError::APIError(
-                    mesoraft_raft::CheckIsLeaderError::QuorumNotEnough(q),
-                ))) => q,
-                Ok(Err(e)) => {
-                    return Err(ApiError::Unavailable(format!(
-                        "cannot confirm leadership: {e}\n"
-                    )))
-                }
-                Err(_) => {
-                    return Err(ApiError::Unavailable(format!(
-                        "no quorum confirmed this master's leadership within {} ms\n",
-                        timeout.as_millis()
-                    )))
-                }
-            };
-            self.require_leader()?;
-            if Instant::now() + pause >= deadline {
-                return Err(ApiError::Unavailable(format!(
-                    "leadership not confirmed: only masters {:?} answered, no quorum; retry shortly\n",
-                    no_quorum.got
-                )));
-            }
-            tracing::debug!(answered = ?no_quorum.got, "leadership round without quorum; retrying");
-            tokio::time::sleep(pause).await;
-        }
     }
 }

@@ -4,17 +4,11 @@
 //! `Location: //<leader-host>:<port><same path>`; with no leader known, or a
 //! leader still catching up on its own log, `503`.
 
-use std::time::Instant;
-
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mesoraft_raft::openraft;
-use mesoraft_raft::{ClientWriteError, ForwardToLeader, RaftError};
 use mesoraft_registry::{Limit, RegistryError};
-use openraft::ServerState;
 
-use crate::status::MembershipView;
-use crate::Master;
+use crate::leader::{NotLeader, WriteFailure};
 
 /// An HTTP answer other than success.
 #[derive(Debug)]
@@ -63,65 +57,23 @@ impl IntoResponse for Routed<'_> {
     }
 }
 
-impl Master {
-    /// Ok when this master is the ready leader; otherwise where to go.
-    pub fn require_leader(&self) -> Result<u64, ApiError> {
-        let m = self.raft.metrics().borrow().clone();
-        if m.state == ServerState::Leader {
-            let now = Instant::now();
-            if crate::leader::effective_leader_term(&m, self.acting_until(&m, now), now).is_none() {
-                return Err(ApiError::Unavailable(
-                    "this master lost contact with a quorum and no longer acts as leader; retry \
-                     another master\n"
-                        .into(),
-                ));
-            }
-            return match self.leadership.ready_term() {
-                Some(term) if term == m.current_term => Ok(term),
-                _ => Err(ApiError::Unavailable(
-                    "this master was just elected and is still catching up; retry shortly\n".into(),
-                )),
-            };
+impl From<NotLeader> for ApiError {
+    /// 307 to a known leader; anything else is 503 (retry later).
+    fn from(n: NotLeader) -> Self {
+        match n {
+            NotLeader::At(leader) => ApiError::Redirect { leader },
+            other => ApiError::Unavailable(format!("{other}\n")),
         }
-        let membership = MembershipView::from_metrics(&m);
-        Err(match m.current_leader {
-            Some(id) if id != self.id => match membership.address_of(id) {
-                Some(addr) => ApiError::Redirect {
-                    leader: addr.to_string(),
-                },
-                None => ApiError::Unavailable(format!(
-                    "leader {id} is not in this master's membership view yet; retry shortly\n"
-                )),
-            },
-            _ => ApiError::Unavailable("no leader is known right now; retry shortly\n".into()),
-        })
     }
 }
 
-pub fn forward_error(f: &ForwardToLeader) -> ApiError {
-    match &f.leader_node {
-        Some(node) => ApiError::Redirect {
-            leader: node.addr.clone(),
-        },
-        None => ApiError::Unavailable("leadership changed; no leader known yet; retry\n".into()),
-    }
-}
-
-/// Maps a failed proposal. openraft answers ForwardToLeader either before
-/// appending, or after the entry was truncated by a newer leader: both mean
-/// the command will never apply, so a redirect (or 503) is a definite
-/// failure the client may retry.
-pub fn write_error(e: RaftError<ClientWriteError>) -> ApiError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward_error(&f),
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
-            ApiError::Status(StatusCode::CONFLICT, format!("{e}\n"))
+impl From<WriteFailure> for ApiError {
+    fn from(f: WriteFailure) -> Self {
+        match f {
+            WriteFailure::NotLeader(n) => n.into(),
+            WriteFailure::Refused(e) => refused(&e),
+            WriteFailure::OutcomeUnknown(why) => ApiError::OutcomeUnknown(format!("{why}\n")),
         }
-        // The command may have been appended and replicated before the
-        // core stopped; a new leader can still commit it.
-        RaftError::Fatal(e) => ApiError::OutcomeUnknown(format!(
-            "this master's Raft core stopped ({e}); the write may or may not take effect\n"
-        )),
     }
 }
 

@@ -23,7 +23,6 @@
 #![allow(clippy::result_large_err)]
 
 mod error;
-mod fsutil;
 mod kv;
 mod log_store;
 mod purge_guard;
@@ -37,6 +36,7 @@ mod state_machine;
 #[cfg(test)]
 mod tests;
 
+use mesoraft_proto::durable;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ pub async fn open_with(
     // Durably create the top directory first: the subdirectories below only
     // sync their immediate parent.
     let top = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || fsutil::create_dir_durable(&top))
+    tokio::task::spawn_blocking(move || durable::create_dir_durable(&top))
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)

@@ -19,8 +19,8 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::fsutil;
 use super::kv::{BatchOp, Direction, KeyRange, KvError, KvStore, Space, Visitor, WriteBatch};
+use mesoraft_proto::durable;
 
 /// sled's page cache size. Its default (1 GiB) is far more than a Raft log
 /// of small entries needs on a master.
@@ -62,7 +62,7 @@ impl SledKv {
             let p = p.display().to_string();
             move |source| KvError::Io { path: p, source }
         };
-        fsutil::create_dir_durable(&path).map_err(io_err(&path))?;
+        durable::create_dir_durable(&path).map_err(io_err(&path))?;
 
         let db = sled::Config::new()
             .path(&path)
@@ -76,10 +76,10 @@ impl SledKv {
         // directory: do it now so a new store's layout survives a crash.
         let conf = path.join("conf");
         if conf.exists() {
-            fsutil::sync_file(&conf).map_err(io_err(&conf))?;
+            durable::sync_file(&conf).map_err(io_err(&conf))?;
         }
         db_file.sync_all().map_err(io_err(&db_path))?;
-        fsutil::sync_dir(&path).map_err(io_err(&path))?;
+        durable::sync_dir(&path).map_err(io_err(&path))?;
 
         tracing::debug!(path = %path.display(), "opened sled");
         Ok(Self {
@@ -157,7 +157,7 @@ fn sync_blobs(dir: &Path, synced: &Mutex<HashMap<OsString, u64>>) -> io::Result<
         };
         let name = entry.file_name();
         if synced.get(&name) != Some(&len) {
-            match fsutil::sync_file(&entry.path()) {
+            match durable::sync_file(&entry.path()) {
                 Ok(()) => any = true,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
@@ -166,7 +166,7 @@ fn sync_blobs(dir: &Path, synced: &Mutex<HashMap<OsString, u64>>) -> io::Result<
         present.insert(name, len);
     }
     if any {
-        fsutil::sync_dir(dir)?;
+        durable::sync_dir(dir)?;
     }
     // Recorded only once the directory entries are durable too.
     *synced = present;
@@ -246,7 +246,7 @@ impl KvStore for SledKv {
             db_file.sync_all().map_err(at(&path.join("db")))?;
             let blobs = path.join("blobs");
             sync_blobs(&blobs, &synced_blobs).map_err(at(&blobs))?;
-            fsutil::sync_dir(&path).map_err(at(&path))?;
+            durable::sync_dir(&path).map_err(at(&path))?;
             Ok(())
         })
         .await;

@@ -17,10 +17,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use openraft::{ErrorSubject, ErrorVerb};
 
 use super::error::{corrupt_err, storage_err};
-use super::fsutil;
 use super::purge_guard::DurableSnapshots;
 use super::snapshot_file::{self, SnapshotBody};
 use crate::{SnapshotMeta, StorageError};
+use mesoraft_proto::durable;
 
 const PREFIX: &str = "snapshot-";
 const SUFFIX: &str = ".snap";
@@ -86,7 +86,7 @@ impl SnapshotDir {
     /// A damaged current snapshot is an error, never skipped: the log before
     /// it may have been purged, so an older state would leave a gap.
     pub fn open(dir: &Path) -> Result<(Self, Option<SnapshotBody>), StorageError> {
-        fsutil::create_dir_durable(dir).map_err(|e| {
+        durable::create_dir_durable(dir).map_err(|e| {
             io_err(
                 ErrorVerb::Write,
                 format_args!("creating {}", dir.display()),
@@ -242,7 +242,7 @@ impl SnapshotDir {
         tmp.push(TMP_SUFFIX);
         let tmp = PathBuf::from(tmp);
 
-        if let Err(e) = fsutil::write_file_durable(&path, &tmp, bytes) {
+        if let Err(e) = durable::write_file_durable(&path, &tmp, bytes) {
             let _ = fs::remove_file(&tmp);
             return Err(storage_err(
                 ErrorSubject::Snapshot(Some(meta.signature())),
