@@ -95,10 +95,7 @@ async fn a_single_master_elects_itself_after_a_restart() {
         // A new leader may refuse a read for a moment (before it acts as
         // leader); clients retry, and so does this check.
         let addr = c.addr(1);
-        let w = wait_for("GET_WEIGHTS on the restarted master", ELECTION, || {
-            c.weights_via(&addr)
-        })
-        .await;
+        let w = c.read_weights(&addr, ELECTION).await;
         assert_eq!(w.get("before"), Some(&2.0));
     }
 }

@@ -102,7 +102,7 @@ async fn wiped_master_is_refused_and_no_acknowledged_write_is_lost() {
     refused_or_led(&c, a, &[a, cc]).await;
     c.spawn(b);
     let leader = c.wait_leader_among(&[b, cc], LIMIT).await;
-    let w = c.weights_via(&c.addr(leader)).await.expect("GET_WEIGHTS");
+    let w = c.read_weights(&c.addr(leader), LIMIT).await;
     assert_eq!(w.get("w"), Some(&7.0), "acknowledged write W lost: {w:?}");
 
     let s = status_of(&c, a).await;
@@ -183,10 +183,7 @@ async fn restored_old_work_dir_is_refused_and_no_acknowledged_write_is_lost() {
     refused_or_led(&c, a, &[a, cc]).await;
     c.spawn(leader);
     let new_leader = c.wait_leader_among(&[leader, cc], LIMIT).await;
-    let w = c
-        .weights_via(&c.addr(new_leader))
-        .await
-        .expect("GET_WEIGHTS");
+    let w = c.read_weights(&c.addr(new_leader), LIMIT).await;
     assert_eq!(w.get("w"), Some(&7.0), "acknowledged write W lost: {w:?}");
     assert!(a_run_seen_by_c.is_some(), "C never recorded A's new run");
 

@@ -88,7 +88,7 @@ async fn oversized_input_is_refused_naming_the_limit() {
     }
     // Any master may answer (after a redirect); a leader change on this
     // loaded machine only delays the answer.
-    let w = wait_for("GET_WEIGHTS answered", LIMIT, || c.weights_via(&addr)).await;
+    let w = c.read_weights(&addr, LIMIT).await;
     assert!(w.is_empty(), "a refused call changed the weights: {w:?}");
 }
 
@@ -140,7 +140,7 @@ async fn a_burst_of_largest_writes_then_a_small_write_all_succeed() {
     }
     // Any master may answer (after a redirect); a leader change on this
     // loaded machine only delays the answer.
-    let w = wait_for("GET_WEIGHTS answered", LIMIT, || c.weights_via(&addr)).await;
+    let w = c.read_weights(&addr, LIMIT).await;
     assert_eq!(w.len(), MAX_WEIGHT_INFOS + 1);
     assert_eq!(w.get("small"), Some(&3.0));
 }

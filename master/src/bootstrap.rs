@@ -1,17 +1,6 @@
 //! Starting a master: storage, Raft, the refusals that protect a group from
-//! a wrong work dir, and first-time initialization.
-//!
-//! Exactly one initialization per group: only the lowest id in `--peers`
-//! ever calls `Raft::initialize`, and only once it has seen a majority of
-//! the listed masters (itself included) reachable and still pristine. A
-//! group that already exists has at least a majority holding data, so a
-//! master whose work dir was lost can never start a second group beside it.
-//! Every other pristine master waits to be reached by the leader.
-//!
-//! The initial membership binds the initializer and the pristine masters it
-//! surveyed to their incarnations; the other listed masters get unbound
-//! slots, which the leader binds when they answer (see
-//! [`crate::identity`]). An unbound slot votes and acknowledges nothing.
+//! a wrong work dir (with `crate::survey` asking the peers), then the
+//! server and the background tasks, first-time initialization among them.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -1,9 +1,21 @@
 //! The start-up survey: what the other masters' `/raft/status` says about
 //! this one. A master with a stored membership asks whether its peers are
 //! another cluster or removed it; a pristine initializer asks whether its
-//! peers are pristine too (the lowest-id rule, see [`crate::bootstrap`]).
+//! peers are pristine too (the lowest-id rule, below).
 //! The probes are I/O; what they mean is decided by pure functions
-//! ([`judge_survey`], [`other_cluster`], [`crate::removal::find_removal`]).
+//! ([`judge_survey`], [`check_peers_cluster`], [`crate::removal::find_removal`]).
+//!
+//! Exactly one initialization per group: only the lowest id in `--peers`
+//! ever calls `Raft::initialize`, and only once it has seen a majority of
+//! the listed masters (itself included) reachable and still pristine. A
+//! group that already exists has at least a majority holding data, so a
+//! master whose work dir was lost can never start a second group beside it.
+//! Every other pristine master waits to be reached by the leader.
+//!
+//! The initial membership binds the initializer and the pristine masters it
+//! surveyed to their incarnations; the other listed masters get unbound
+//! slots, which the leader binds when they answer (see
+//! [`crate::identity`]). An unbound slot votes and acknowledges nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -43,6 +43,13 @@ impl LastSeen {
     }
 }
 
+/// When a voter last refused this node's vote because the voter's log is
+/// newer. Such a node cannot win while that voter is around; campaigning
+/// anyway only raises the term again and again and keeps the nodes that
+/// could win busy (openraft 0.9 has no pre-vote). Recorded by the
+/// transport from vote answers.
+pub type NewerLogSeen = LastSeen;
+
 #[cfg(test)]
 mod tests {
     use super::*;

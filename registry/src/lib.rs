@@ -13,6 +13,7 @@
 //! * [`check_command`] and the `MAX_*` constants bound every string and
 //!   collection the registry stores, and every command's encoded size.
 
+mod admission;
 mod agents;
 mod command;
 mod error;
@@ -28,12 +29,13 @@ mod weights;
 #[cfg(test)]
 mod test_support;
 
+pub use admission::check_command;
 pub use command::{Command, CommandResult, PruneEntry, Response};
 pub use error::{IdKind, RegistryError, SnapshotError};
 pub use ids::{validate_id, MAX_CLUSTER_ID_LEN, MAX_ID_LEN};
 pub use limits::{
-    check_command, Limit, MAX_AGENT_INFO_BYTES, MAX_COMMAND_BYTES, MAX_FRAMEWORK_INFO_BYTES,
-    MAX_PRUNE_ENTRIES, MAX_ROLE_LEN, MAX_WEIGHTED_ROLES, MAX_WEIGHT_INFOS_PER_CALL,
+    Limit, MAX_AGENT_INFO_BYTES, MAX_COMMAND_BYTES, MAX_FRAMEWORK_INFO_BYTES, MAX_PRUNE_ENTRIES,
+    MAX_ROLE_LEN, MAX_WEIGHTED_ROLES, MAX_WEIGHT_INFOS_PER_CALL,
 };
 pub use model::{AdmittedAgent, AgentFlags, AgentState, FrameworkRecord, UnreachableAgent};
 pub use prune::{PruneSelection, DEFAULT_MAX_AGENT_AGE_NS, DEFAULT_MAX_AGENT_COUNT};

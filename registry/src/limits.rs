@@ -4,7 +4,7 @@
 //! every snapshot, so one unbounded string or list would grow every
 //! master's memory, log and snapshots, and a log entry larger than what
 //! replication can carry stalls the group for good. Each limit is one
-//! function, used in three places: [`check_command`] before a command is
+//! function, used in three places: [`crate::check_command`] before a command is
 //! proposed (the proposer calls it, so an oversized command never reaches
 //! the log), `apply` (the authority: the same rule on the state it would
 //! store), and the snapshot loader (a stored state that breaks a limit is
@@ -20,7 +20,7 @@ use mesoraft_proto::mesos::v1::{AgentInfo, FrameworkInfo};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
-use crate::{Command, PruneEntry, RegistryError};
+use crate::{PruneEntry, RegistryError};
 
 /// Longest role name, in bytes. Agents turn a whole role into one
 /// directory name (hierarchical roles included), so NAME_MAX.
@@ -148,29 +148,6 @@ pub fn check_prune_lists(
     Limit::PruneEntries.check(gone.len())
 }
 
-/// Every check of `command` that does not depend on the registry's state:
-/// sizes, counts, and the form of role names and weights. `apply` runs
-/// the same functions (and the state-dependent rules after them), so a
-/// command that passes here can still be refused, never the reverse.
-/// Meant for the proposer: a command refused here never enters the log.
-pub fn check_command(command: &Command) -> Result<(), RegistryError> {
-    match command {
-        Command::AdmitAgent { info }
-        | Command::UpdateAgent { info }
-        | Command::MarkReachable { info } => check_agent_info(info),
-        Command::AddFramework { info, .. } | Command::UpdateFramework { info, .. } => {
-            check_framework_info(info)
-        }
-        Command::Prune { unreachable, gone } => check_prune_lists(unreachable, gone),
-        Command::UpdateWeights { weights } => crate::weights::validate_weights(weights).map(drop),
-        Command::InitCluster { .. }
-        | Command::MarkUnreachable { .. }
-        | Command::MarkGone { .. }
-        | Command::RemoveAgent { .. }
-        | Command::CompleteFramework { .. } => Ok(()),
-    }
-}
-
 /// Shortens a user-supplied value for an error message, so that refusing
 /// a huge value does not echo it back whole.
 pub(crate) fn clip(value: &str) -> String {
@@ -188,6 +165,7 @@ pub(crate) fn clip(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{check_command, Command};
     use crate::test_support::*;
     use crate::{IdKind, MAX_ID_LEN};
     use mesoraft_proto::mesos::v1::{AgentId, FrameworkId, Resource, WeightInfo};

@@ -567,6 +567,16 @@ impl Cluster {
         parse_weights(&text)
     }
 
+    /// GET_WEIGHTS through `addr`, retried until answered: a master just
+    /// elected answers 503 until it has applied its predecessors' entries.
+    pub async fn read_weights(
+        &self,
+        addr: &str,
+        limit: Duration,
+    ) -> std::collections::BTreeMap<String, f64> {
+        wait_for("GET_WEIGHTS answered", limit, || self.weights_via(addr)).await
+    }
+
     pub fn raftctl(&self, args: &[&str]) -> (i32, String, String) {
         let masters = self.all_addrs().join(",");
         let out = Command::new(RAFTCTL)

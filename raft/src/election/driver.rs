@@ -34,12 +34,7 @@ impl ElectionSwitch {
     }
 }
 
-/// When a voter last refused this node's vote because the voter's log is
-/// newer. Such a node cannot win while that voter is around; campaigning
-/// anyway only raises the term again and again and keeps the nodes that
-/// could win busy (openraft 0.9 has no pre-vote). Recorded by the
-/// transport from vote answers.
-pub type NewerLogSeen = crate::last_seen::LastSeen;
+pub use crate::last_seen::NewerLogSeen;
 
 /// How often the policy is asked: fine enough that the margin after the
 /// lease is what decides when a campaign starts, not the tick.

@@ -65,7 +65,7 @@ pub struct PeerTransport {
     /// Records which AppendEntries each peer accepted, and when they left.
     pub quorum_clock: QuorumClock,
     /// Records vote refusals for a newer log (see `election`).
-    pub newer_logs: crate::election::NewerLogSeen,
+    pub newer_logs: crate::last_seen::NewerLogSeen,
 }
 
 /// Creates openraft's per-peer clients, sharing one lazily connected
