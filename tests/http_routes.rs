@@ -11,6 +11,24 @@ use support::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// Status, content type and body of `method path` on `addr`.
+async fn send(c: &Cluster, addr: &str, method: &str, path: &str) -> (u16, String, String) {
+    let resp = c
+        .http
+        .request(method.parse().unwrap(), c.url(addr, path))
+        .send()
+        .await
+        .expect("the master answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, resp.text().await.unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
     let c = Cluster::start(1, &[]);
@@ -25,20 +43,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         // A gRPC path asked over plain HTTP/1.1 is not a gRPC call.
         ("POST", "/mesoraft.raft.Raft/Vote"),
     ] {
-        let resp = c
-            .http
-            .request(method.parse().unwrap(), c.url(&addr, path))
-            .send()
-            .await
-            .expect("the master answers");
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = resp.text().await.unwrap_or_default();
+        let (status, content_type, body) = send(&c, &addr, method, path).await;
         assert_eq!(status, 404, "{method} {path}: {content_type} {body:?}");
         assert!(
             content_type.starts_with("text/plain"),
@@ -55,13 +60,8 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("GET", "/api/v1"),
         ("POST", "/raft/status"),
     ] {
-        let resp = c
-            .http
-            .request(method.parse().unwrap(), c.url(&addr, path))
-            .send()
-            .await
-            .expect("the master answers");
-        assert_eq!(resp.status().as_u16(), 405, "{method} {path}");
+        let (status, _, _) = send(&c, &addr, method, path).await;
+        assert_eq!(status, 405, "{method} {path}");
     }
 
     // Every endpoint the 404 names is routed.
@@ -72,7 +72,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         "/raft/status",
         "/raft/members",
     ] {
-        let resp = c.http.get(c.url(&addr, path)).send().await.unwrap();
-        assert_ne!(resp.status().as_u16(), 404, "GET {path}");
+        let (status, _, _) = send(&c, &addr, "GET", path).await;
+        assert_ne!(status, 404, "GET {path}");
     }
 }

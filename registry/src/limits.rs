@@ -165,8 +165,8 @@ pub(crate) fn clip(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{check_command, Command};
     use crate::test_support::*;
+    use crate::{check_command, Command};
     use crate::{IdKind, MAX_ID_LEN};
     use mesoraft_proto::mesos::v1::{AgentId, FrameworkId, Resource, WeightInfo};
 
