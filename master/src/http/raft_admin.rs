@@ -119,24 +119,46 @@ fn authorize(master: &Master, headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
+/// The common frame of a membership change: the secret, a well-formed
+/// body, this master leading; then `change`, its answer as JSON.
+async fn membership_change<Req, F, Fut>(
+    master: Arc<Master>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    change: F,
+) -> Response
+where
+    Req: serde::de::DeserializeOwned,
+    F: FnOnce(Arc<Master>, Req) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::status::MembershipView, ChangeError>>,
+{
+    let result = async {
+        authorize(&master, &headers)?;
+        let req: Req = serde_json::from_slice(&body)
+            .map_err(|e| json_error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")))?;
+        master.require_leader()?;
+        let view = change(master, req).await.map_err(change_error)?;
+        Ok(Json(view).into_response())
+    }
+    .await;
+    routed(result, &uri)
+}
+
 pub async fn add_member(
     State(master): State<Arc<Master>>,
     uri: Uri,
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Response {
-    let result = async {
-        authorize(&master, &headers)?;
-        let req: AddMember = serde_json::from_slice(&body)
-            .map_err(|e| json_error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")))?;
-        master.require_leader()?;
-        let view = members::add(&master, req.into_domain())
-            .await
-            .map_err(change_error)?;
-        Ok(Json(view).into_response())
-    }
-    .await;
-    routed(result, &uri)
+    membership_change(
+        master,
+        uri,
+        headers,
+        body,
+        |master, req: AddMember| async move { members::add(&master, req.into_domain()).await },
+    )
+    .await
 }
 
 pub async fn remove_member(
@@ -145,16 +167,12 @@ pub async fn remove_member(
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Response {
-    let result = async {
-        authorize(&master, &headers)?;
-        let req: RemoveMember = serde_json::from_slice(&body)
-            .map_err(|e| json_error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")))?;
-        master.require_leader()?;
-        let view = members::remove(&master, req.id)
-            .await
-            .map_err(change_error)?;
-        Ok(Json(view).into_response())
-    }
-    .await;
-    routed(result, &uri)
+    membership_change(
+        master,
+        uri,
+        headers,
+        body,
+        |master, req: RemoveMember| async move { members::remove(&master, req.id).await },
+    )
+    .await
 }
