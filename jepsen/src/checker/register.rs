@@ -191,7 +191,7 @@ pub fn simplify_unknown_writes(ops: Vec<RegOp>) -> Vec<RegOp> {
 pub enum KeyVerdict {
     Ok,
     Unknown(String),
-    Illegal(Failure),
+    Illegal(Box<Failure>),
 }
 
 /// The evidence of the register checker (its `details`).
@@ -234,7 +234,7 @@ pub fn check_key(
     match wgl::check(&RegisterModel, None, &ops, &budget) {
         Outcome::Linearizable(_) => KeyVerdict::Ok,
         Outcome::Unknown(why) => KeyVerdict::Unknown(why),
-        Outcome::Illegal(cx) => KeyVerdict::Illegal(explain(key, &ops, &cx, catalog)),
+        Outcome::Illegal(cx) => KeyVerdict::Illegal(Box::new(explain(key, &ops, &cx, catalog))),
     }
 }
 
@@ -376,7 +376,7 @@ impl Checker for RegisterChecker {
                 }
                 KeyVerdict::Illegal(failure) => {
                     linearizable = linearizable.and(Validity::False);
-                    failures.push(failure);
+                    failures.push(*failure);
                     entry.valid = Validity::False;
                 }
             }
