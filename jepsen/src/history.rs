@@ -16,6 +16,8 @@ use std::time::Instant;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::nemesis_record::NemesisRecord;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpType {
@@ -171,14 +173,14 @@ impl Recorder {
 
     /// A nemesis event: a single `info` record (faults have no completion
     /// semantics; the report pairs `start`/`stop` events into windows).
-    pub fn nemesis(&self, f: &str, value: Value, error: Option<String>) {
+    pub fn nemesis(&self, f: &str, record: &NemesisRecord, error: Option<String>) {
         self.push(Op {
             index: 0,
             process: Process::Nemesis,
             kind: OpType::Info,
             f: f.to_string(),
             key: None,
-            value,
+            value: record.to_value(),
             time: 0,
             node: None,
             error,
@@ -282,7 +284,7 @@ mod tests {
         let rec = Recorder::new(Instant::now());
         let a = rec.invoke(Process::Client(0), "write", Some("k"), json!(1.0));
         let b = rec.invoke(Process::Client(1), "read", None, Value::Null);
-        rec.nemesis("start", json!("partition"), None);
+        rec.nemesis("start", &NemesisRecord::new("partition"), None);
         rec.complete(b, OpType::Ok, json!({"k": null}), Some("n1".into()), None);
         rec.complete(a, OpType::Info, Value::Null, None, Some("timeout".into()));
         let _c = rec.invoke(Process::Client(2), "read", None, Value::Null);

@@ -19,6 +19,7 @@ pub mod history;
 pub mod lazyfs;
 pub mod matrix;
 pub mod nemesis;
+pub mod nemesis_record;
 pub mod net;
 pub mod report;
 pub mod results;

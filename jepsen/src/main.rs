@@ -4,15 +4,14 @@
 //! failed or could not decide, 2 when the harness itself failed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use jepsen::cli::TestArgs;
-use jepsen::results::{RunResults, Verdict};
-use jepsen::runner::{judge_parts, rejudge, run_test};
-use jepsen::spec::RunSpec;
-use jepsen::{cleanup, convergence, history, nemesis, report, workload};
+use jepsen::results::Verdict;
+use jepsen::runner::recheck::recheck;
+use jepsen::runner::{run_test, write_results};
+use jepsen::{cleanup, nemesis, workload};
 
 #[derive(Parser)]
 #[command(
@@ -80,50 +79,15 @@ fn exit_code(v: Verdict) -> i32 {
     }
 }
 
-/// Re-runs the checkers of a stored run. The stored findings (harness
-/// error, injections, exits) are kept, so a run that broke or tested
-/// nothing is never rewritten into a pass.
+/// Re-runs the checkers of a stored run (see `runner::recheck`) and
+/// prints them; with `rewrite`, replaces its results.json and report.html.
 fn check(
     dir: PathBuf,
     workload: Option<String>,
     budget: u64,
     rewrite: bool,
 ) -> anyhow::Result<Verdict> {
-    let history = Arc::new(history::read_jsonl(&dir.join("history.jsonl"))?);
-    let results_path = dir.join("results.json");
-    let mut results = match RunResults::read(&results_path) {
-        Ok(r) => r,
-        Err(e) => {
-            let Some(w) = &workload else {
-                return Err(e.context("give --workload to re-check this history"));
-            };
-            let spec = RunSpec {
-                workload: w.clone(),
-                ..RunSpec::default()
-            };
-            let mut r = RunResults::empty(&dir.display().to_string(), spec);
-            r.error = Some(format!(
-                "no usable results.json ({e:#}): the run did not finish"
-            ));
-            r
-        }
-    };
-    if let Some(w) = workload {
-        results.spec.workload = w;
-    }
-    let parts = workload::by_name(&results.spec.workload, &results.spec.workload_opts())?
-        .checkers_by_part(Duration::from_secs(budget));
-    let mut checked = Vec::new();
-    for (name, checkers) in parts {
-        let own: Vec<_> = checkers.iter().map(|c| c.check(&history)).collect();
-        checked.push((name, own));
-    }
-    if results.recovered_after_heal && results.error.is_none() {
-        results.run_checks = vec![convergence::check(&history)];
-    }
-    results.stats = report::stats(&history, results.spec.concurrency as u64);
-    results.workloads = judge_parts(&results, &history, checked);
-    rejudge(&mut results);
+    let (results, history) = recheck(&dir, workload, Duration::from_secs(budget))?;
     for c in results.all_checkers() {
         println!("{}", serde_json::to_string_pretty(c)?);
     }
@@ -132,12 +96,11 @@ fn check(
         println!("  {r}");
     }
     if rewrite {
-        std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)?;
-        std::fs::write(
-            dir.join("report.html"),
-            report::html::render(&results, &history),
-        )?;
-        eprintln!("jepsen: rewrote {} and report.html", results_path.display());
+        write_results(&dir, &results, &history)?;
+        eprintln!(
+            "jepsen: rewrote {} and report.html",
+            dir.join("results.json").display()
+        );
     }
     Ok(results.verdict)
 }

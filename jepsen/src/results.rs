@@ -17,7 +17,13 @@ use crate::report::Stats;
 use crate::spec::RunSpec;
 
 /// Version of the `results.json` layout.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
+
+/// Formats this harness reads: format 2 differs only inside checkers'
+/// `details` (per-register verdicts were `true`, `false` or `"unknown"`;
+/// now `"true"`, `"false"` or `"unknown"` like every other verdict), which
+/// no reader interprets.
+const READABLE: [u32; 2] = [2, FORMAT];
 
 /// What a run (or one workload of it) showed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,7 +133,7 @@ pub struct UnexpectedExit {
 }
 
 /// One workload of the run, judged on its own operations.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadResults {
     pub workload: String,
     /// Its checkers combined with the run-level findings.
@@ -137,7 +143,7 @@ pub struct WorkloadResults {
 }
 
 /// Everything `results.json` holds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
     pub format: u32,
     pub test: String,
@@ -200,16 +206,43 @@ impl RunResults {
             .chain(self.run_checks.iter())
     }
 
+    /// Reads `results.json`. A file of another layout (an older harness, or
+    /// no results file at all) is refused with what to do instead, never
+    /// half-read into a verdict.
     pub fn read(path: &std::path::Path) -> anyhow::Result<RunResults> {
-        let bytes = std::fs::read(path)?;
+        let bytes =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let redo = "re-run the test, or re-check its history with \
+                    `jepsen check DIR --workload W --rewrite`";
+        match serde_json::from_slice::<FormatOnly>(&bytes) {
+            Ok(FormatOnly { format: Some(f) }) if READABLE.contains(&f) => {}
+            Ok(FormatOnly { format }) => anyhow::bail!(
+                "{} has results format {}, this harness reads formats {READABLE:?} \
+                 (writes format {FORMAT}); {redo}",
+                path.display(),
+                format.map_or("none".to_string(), |f| f.to_string()),
+            ),
+            Err(e) => anyhow::bail!("{} is not a results file: {e}; {redo}", path.display()),
+        }
         serde_json::from_slice(&bytes).map_err(|e| {
             anyhow::anyhow!(
-                "{} is not a results file of this harness (format {FORMAT}): {e}; \
-                 re-run the test, or re-check its history with `jepsen check DIR --workload W`",
+                "{} is not a results file of this harness (format {FORMAT}): {e}; {redo}",
                 path.display()
             )
         })
     }
+
+    /// Writes `results.json` (the layout [`RunResults::read`] reads).
+    pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+    }
+}
+
+/// The one field read before the rest, to refuse other layouts clearly.
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: Option<u32>,
 }
 
 /// Run-level findings that are not checkers.
@@ -230,8 +263,16 @@ pub fn checker_crashed(checker: &str, panic: &str) -> CheckResult {
         checker: checker.to_string(),
         valid: Validity::Unknown,
         summary: format!("the checker itself failed (a harness bug): {panic}"),
-        details: serde_json::json!({"panic": panic}),
+        details: crate::checker::details(&CrashDetails {
+            panic: panic.to_string(),
+        }),
     }
+}
+
+/// The `details` of a checker that panicked.
+#[derive(Serialize)]
+struct CrashDetails {
+    panic: String,
 }
 
 fn validity_word(v: Validity) -> &'static str {

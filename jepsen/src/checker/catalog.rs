@@ -11,9 +11,32 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::history::{pair, Completed, Op, OpType};
+use crate::history::{pair, Completed, Op, OpType, Process};
+
+/// One operation as a failure report shows it (and the HTML report draws
+/// it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShownOp {
+    /// `index` of the invocation in the full history.
+    pub index: usize,
+    /// None when the history has no invocation with that index.
+    pub process: Option<Process>,
+    pub f: String,
+    /// As the checker understood it (e.g. the one register a multi-key
+    /// read showed).
+    pub value: Value,
+    /// The outcome; `info` when the operation never completed.
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    pub invoke_ms: f64,
+    /// None while the outcome is unknown.
+    pub complete_ms: Option<f64>,
+    /// The master that answered.
+    pub node: Option<String>,
+}
 
 pub struct Catalog<'a> {
     by_index: HashMap<usize, Completed<'a>>,
@@ -45,18 +68,20 @@ impl<'a> Catalog<'a> {
         value: Value,
         fallback_f: &str,
         fallback_call: u64,
-    ) -> Value {
+    ) -> ShownOp {
         let found = self.get(index);
         let done = found.and_then(|c| c.complete);
-        json!({
-            "index": index,
-            "process": found.map(|c| c.invoke.process),
-            "f": found.map_or(fallback_f, |c| c.invoke.f.as_str()),
-            "value": value,
-            "type": done.map_or(OpType::Info, |d| d.kind),
-            "invoke_ms": found.map_or(fallback_call, |c| c.invoke.time) as f64 / 1e6,
-            "complete_ms": done.map(|d| d.time as f64 / 1e6),
-            "node": done.and_then(|d| d.node.clone()),
-        })
+        ShownOp {
+            index,
+            process: found.map(|c| c.invoke.process),
+            f: found
+                .map_or(fallback_f, |c| c.invoke.f.as_str())
+                .to_string(),
+            value,
+            kind: done.map_or(OpType::Info, |d| d.kind),
+            invoke_ms: found.map_or(fallback_call, |c| c.invoke.time) as f64 / 1e6,
+            complete_ms: done.map(|d| d.time as f64 / 1e6),
+            node: done.and_then(|d| d.node.clone()),
+        }
     }
 }

@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use super::election::weights_of;
 use super::{CheckResult, Checker, Validity};
 use crate::history::{pair, Op, OpType, Process};
+use crate::nemesis_record::NemesisRecord;
 
 pub struct DurabilityChecker;
 
@@ -199,13 +200,10 @@ impl Checker for DurabilityChecker {
 /// `t`.
 fn restarted_before(history: &[Op], t: u64) -> bool {
     history.iter().any(|op| {
-        op.process == Process::Nemesis
-            && op.f == "stop"
-            && op.time <= t
-            && op.value["nemesis"] == "kill-all"
-            && op.value["final"] == true
-            && op.value["value"]["ready"] != false
-            && op.error.is_none()
+        op.process == Process::Nemesis && op.f == "stop" && op.time <= t && op.error.is_none() && {
+            let record = NemesisRecord::of(op);
+            record.nemesis == "kill-all" && record.final_phase && record.value["ready"] != false
+        }
     })
 }
 
@@ -304,13 +302,16 @@ mod tests {
     fn restart(rec: &Recorder) {
         rec.nemesis(
             "start",
-            json!({"nemesis": "kill-all", "final": true, "value": {"killed": [1, 2, 3]}}),
+            &NemesisRecord::new("kill-all")
+                .final_phase()
+                .with_value(json!({"killed": [1, 2, 3]})),
             None,
         );
         rec.nemesis(
             "stop",
-            json!({"nemesis": "kill-all", "final": true,
-                   "value": {"restarted": [1, 2, 3], "ready": true}}),
+            &NemesisRecord::new("kill-all")
+                .final_phase()
+                .with_value(json!({"restarted": [1, 2, 3], "ready": true})),
             None,
         );
     }
@@ -347,7 +348,9 @@ mod tests {
         let rec = base();
         rec.nemesis(
             "stop",
-            json!({"nemesis": "kill-all", "final": true, "value": {"ready": false}}),
+            &NemesisRecord::new("kill-all")
+                .final_phase()
+                .with_value(json!({"ready": false})),
             Some("no leader".into()),
         );
         let inv = rec.invoke(Process::Client(99), "final-read", None, Value::Null);

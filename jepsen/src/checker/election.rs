@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 
 use super::{CheckResult, Checker, Validity};
 use crate::history::{pair, Completed, Op, OpType, Process};
+use crate::nemesis_record::NemesisRecord;
 
 pub struct ElectionChecker;
 
@@ -62,9 +63,10 @@ impl Checker for ElectionChecker {
         // the record before it.
         let mut previous_record = 0;
         for op in history.iter().filter(|op| op.process == Process::Nemesis) {
-            let began = op.value["began_ns"].as_u64().unwrap_or(previous_record);
+            let record = NemesisRecord::of(op);
+            let began = record.began_ns.unwrap_or(previous_record);
             previous_record = op.time;
-            for id in op.value["value"]["wiped"]
+            for id in record.value["wiped"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -374,7 +376,7 @@ mod tests {
         let rec = base();
         rec.nemesis(
             "start",
-            json!({"nemesis": "membership", "value": {"removed": 1, "wiped": [1]}}),
+            &NemesisRecord::new("membership").with_value(json!({"removed": 1, "wiped": [1]})),
             None,
         );
         status(&rec, 10, 1, "learner", 0, None);
@@ -391,8 +393,9 @@ mod tests {
         status(&rec, 9 + polled, polled, "learner", 0, None);
         rec.nemesis(
             "start",
-            json!({"nemesis": "membership", "began_ns": began,
-                   "value": {"removed": 1, "wiped": [1]}}),
+            &NemesisRecord::new("membership")
+                .began_at(began)
+                .with_value(json!({"removed": 1, "wiped": [1]})),
             None,
         );
         read(&rec, "final-read", json!({"e1": 1.0}));

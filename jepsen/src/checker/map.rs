@@ -28,12 +28,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ShownOp};
 use super::register::{show, RegValue};
 use super::wgl::{self, Budget, Model, Operation, Outcome};
-use super::window::{self, Explain};
+use super::window::{self, Explain, Failure};
 use super::{final_reads, CheckResult, Checker, Validity};
 use crate::history::{pair, Op, OpType, Process};
 
@@ -413,7 +414,7 @@ fn show_map(keys: &[String], values: impl Iterator<Item = (usize, Value)>) -> Va
     )
 }
 
-fn describe(op: &MapOp, keys: &[String], catalog: &Catalog) -> Value {
+fn describe(op: &MapOp, keys: &[String], catalog: &Catalog) -> ShownOp {
     let (f, value) = match (&op.input, &op.output) {
         (MapInput::Write(sets), _) => (
             "write",
@@ -456,17 +457,16 @@ impl Checker for MapChecker {
             Outcome::Linearizable(_) => (Validity::True, None),
             Outcome::Unknown(why) => (Validity::Unknown, Some(why)),
             Outcome::Illegal(cx) => {
-                let mut report = serde_json::Map::new();
-                report.insert("keys".into(), json!(keys));
-                report.extend(window::report(
+                let mut failure = window::report(
                     &model,
                     "map",
                     &ops,
                     &cx,
                     |op| describe(op, &keys, &catalog),
                     |state| show_map(&keys, state.iter().map(|v| show(*v)).enumerate()),
-                ));
-                failures.push(Value::Object(report));
+                );
+                failure.keys = keys.clone();
+                failures.push(failure);
                 (Validity::False, None)
             }
         };
@@ -510,17 +510,17 @@ impl Checker for MapChecker {
                 ),
             ),
         };
-        let per_key: BTreeMap<&String, Value> = keys
+        let per_key: BTreeMap<String, MapKeyFigures> = keys
             .iter()
             .enumerate()
             .map(|(i, k)| {
                 (
-                    k,
-                    json!({
-                        "reads_ok": counts.reads_by_key[i],
-                        "writes": counts.writes_by_key[i],
-                        "final_reads": in_final[i],
-                    }),
+                    k.clone(),
+                    MapKeyFigures {
+                        reads_ok: counts.reads_by_key[i],
+                        writes: counts.writes_by_key[i],
+                        final_reads: in_final[i],
+                    },
                 )
             })
             .collect();
@@ -528,18 +528,41 @@ impl Checker for MapChecker {
             checker: self.name().to_string(),
             valid,
             summary,
-            details: json!({
-                "linearizable": linearizable.to_json(),
-                "operations": operations,
-                "reads_ok": counts.reads_ok,
-                "acknowledged_writes": counts.writes_ok,
-                "unknown_writes": counts.writes_unknown,
-                "final_reads": finals.len(),
-                "keys": per_key,
-                "failures": failures,
+            details: super::details(&MapDetails {
+                linearizable,
+                operations,
+                reads_ok: counts.reads_ok,
+                acknowledged_writes: counts.writes_ok,
+                unknown_writes: counts.writes_unknown,
+                final_reads: finals.len(),
+                keys: per_key,
+                failures,
             }),
         }
     }
+}
+
+/// The evidence of the map checker (its `details`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapDetails {
+    /// The search's verdict alone (the checker's is also `unknown` when
+    /// no final read shows the map).
+    pub linearizable: Validity,
+    pub operations: usize,
+    pub reads_ok: usize,
+    pub acknowledged_writes: usize,
+    pub unknown_writes: usize,
+    pub final_reads: usize,
+    pub keys: BTreeMap<String, MapKeyFigures>,
+    pub failures: Vec<Failure>,
+}
+
+/// One register of the map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapKeyFigures {
+    pub reads_ok: usize,
+    pub writes: usize,
+    pub final_reads: usize,
 }
 
 #[cfg(test)]

@@ -43,18 +43,9 @@ impl Validity {
     pub fn is_pass(self) -> bool {
         self == Validity::True
     }
-
-    /// As results.json writes verdicts: `true`, `false` or `"unknown"`.
-    pub fn to_json(self) -> Value {
-        match self {
-            Validity::True => Value::Bool(true),
-            Validity::False => Value::Bool(false),
-            Validity::Unknown => Value::String("unknown".into()),
-        }
-    }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub checker: String,
     pub valid: Validity,
@@ -62,6 +53,33 @@ pub struct CheckResult {
     pub summary: String,
     /// Checker-specific evidence (counterexamples, counts).
     pub details: Value,
+}
+
+/// A checker's typed evidence as the `details` of its result. Evidence
+/// types serialize into JSON objects; were one ever to fail, the result
+/// says so instead of losing the verdict.
+pub fn details<T: Serialize>(evidence: &T) -> Value {
+    serde_json::to_value(evidence)
+        .unwrap_or_else(|e| serde_json::json!({"evidence_not_serializable": e.to_string()}))
+}
+
+/// The evidence of a failed checker that the HTML report draws: the
+/// linearizability failures of the register and map checkers, the
+/// problems other checkers list. Other checkers' details lack both.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default)]
+    pub failures: Vec<window::Failure>,
+    /// Checker-specific, shown as they are.
+    #[serde(default)]
+    pub problems: Vec<Value>,
+}
+
+impl Evidence {
+    /// The evidence in `details`; details of another shape have none.
+    pub fn of(result: &CheckResult) -> Evidence {
+        Evidence::deserialize(&result.details).unwrap_or_default()
+    }
 }
 
 pub trait Checker: Send + Sync {

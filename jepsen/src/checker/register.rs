@@ -26,11 +26,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, ShownOp};
 use super::wgl::{self, Budget, Model, Operation, Outcome};
-use super::window::{self, Explain};
+use super::window::{self, Explain, Failure};
 use super::{final_reads, CheckResult, Checker, Validity};
 use crate::history::{pair, Completed, Op, OpType, Process};
 
@@ -190,7 +191,33 @@ pub fn simplify_unknown_writes(ops: Vec<RegOp>) -> Vec<RegOp> {
 pub enum KeyVerdict {
     Ok,
     Unknown(String),
-    Illegal(Value),
+    Illegal(Box<Failure>),
+}
+
+/// The evidence of the register checker (its `details`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegisterDetails {
+    /// The search's verdict alone (the checker's is also `unknown` when
+    /// no final read shows the registers).
+    pub linearizable: Validity,
+    pub final_reads: usize,
+    pub acknowledged_writes: usize,
+    pub keys: BTreeMap<String, KeyFigures>,
+    pub failures: Vec<Failure>,
+}
+
+/// One register's operations and verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyFigures {
+    pub operations: usize,
+    pub reads_ok: usize,
+    pub writes_ok: usize,
+    pub writes_unknown: usize,
+    pub final_reads: usize,
+    pub valid: Validity,
+    /// Why the search could not decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 pub fn check_key(
@@ -207,13 +234,13 @@ pub fn check_key(
     match wgl::check(&RegisterModel, None, &ops, &budget) {
         Outcome::Linearizable(_) => KeyVerdict::Ok,
         Outcome::Unknown(why) => KeyVerdict::Unknown(why),
-        Outcome::Illegal(cx) => KeyVerdict::Illegal(explain(key, &ops, &cx, catalog)),
+        Outcome::Illegal(cx) => KeyVerdict::Illegal(Box::new(explain(key, &ops, &cx, catalog))),
     }
 }
 
 /// A report entry for one operation on this register (a multi-key read
 /// shows the value it returned for this key).
-fn describe(op: &RegOp, catalog: &Catalog) -> Value {
+fn describe(op: &RegOp, catalog: &Catalog) -> ShownOp {
     let (f, value) = match (op.input, op.output) {
         (RegInput::Write(v), _) => ("write", show(Some(v))),
         (RegInput::Read, Some(v)) => ("read", show(v)),
@@ -283,18 +310,17 @@ fn explain(
     ops: &[RegOp],
     cx: &wgl::Counterexample<RegValue>,
     catalog: &Catalog,
-) -> Value {
-    let mut report = serde_json::Map::new();
-    report.insert("key".into(), json!(key));
-    report.extend(window::report(
+) -> Failure {
+    let mut failure = window::report(
         &RegisterModel,
         "register",
         ops,
         cx,
         |op| describe(op, catalog),
         |state| show(*state),
-    ));
-    Value::Object(report)
+    );
+    failure.key = Some(key.to_string());
+    failure
 }
 
 /// Linearizability of every register in the history.
@@ -321,7 +347,7 @@ impl Checker for RegisterChecker {
         let catalog = Catalog::new(history);
         let finals = final_reads(history);
         let mut linearizable = Validity::True;
-        let mut per_key = serde_json::Map::new();
+        let mut per_key = BTreeMap::new();
         let mut failures = Vec::new();
         let mut acknowledged = 0;
         let mut keys_without_final_read = Vec::new();
@@ -332,24 +358,26 @@ impl Checker for RegisterChecker {
             if in_final == 0 && counts.writes_ok + counts.writes_unknown > 0 {
                 keys_without_final_read.push(key.clone());
             }
-            let mut entry = json!({
-                "operations": ops.len(),
-                "reads_ok": counts.reads_ok,
-                "writes_ok": counts.writes_ok,
-                "writes_unknown": counts.writes_unknown,
-                "final_reads": in_final,
-            });
+            let mut entry = KeyFigures {
+                operations: ops.len(),
+                reads_ok: counts.reads_ok,
+                writes_ok: counts.writes_ok,
+                writes_unknown: counts.writes_unknown,
+                final_reads: in_final,
+                valid: Validity::True,
+                reason: None,
+            };
             match check_key(&key, ops, &catalog, Some(deadline)) {
-                KeyVerdict::Ok => entry["valid"] = json!(true),
+                KeyVerdict::Ok => {}
                 KeyVerdict::Unknown(why) => {
                     linearizable = linearizable.and(Validity::Unknown);
-                    entry["valid"] = json!("unknown");
-                    entry["reason"] = json!(why);
+                    entry.valid = Validity::Unknown;
+                    entry.reason = Some(why);
                 }
-                KeyVerdict::Illegal(report) => {
+                KeyVerdict::Illegal(failure) => {
                     linearizable = linearizable.and(Validity::False);
-                    failures.push(report);
-                    entry["valid"] = json!(false);
+                    failures.push(*failure);
+                    entry.valid = Validity::False;
                 }
             }
             per_key.insert(key, entry);
@@ -383,12 +411,12 @@ impl Checker for RegisterChecker {
             checker: self.name().to_string(),
             valid,
             summary,
-            details: json!({
-                "linearizable": linearizable.to_json(),
-                "final_reads": finals.len(),
-                "acknowledged_writes": acknowledged,
-                "keys": per_key,
-                "failures": failures,
+            details: super::details(&RegisterDetails {
+                linearizable,
+                final_reads: finals.len(),
+                acknowledged_writes: acknowledged,
+                keys: per_key,
+                failures,
             }),
         }
     }

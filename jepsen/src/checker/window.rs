@@ -10,9 +10,62 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::catalog::ShownOp;
 use super::wgl::{self, Budget, Counterexample, Model, Operation, Outcome};
+
+/// How a failure's window was found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowKind {
+    /// Fails whatever the state was when it starts (see [`self_contained`]).
+    SelfContained,
+    /// Fails after the longest linearizable prefix (see [`after_prefix`]).
+    #[default]
+    AfterPrefix,
+}
+
+/// A linearizability failure explained: what the search found and the
+/// smallest failing window of operations. Written by the register and map
+/// checkers into their details (`failures`), drawn by the HTML report
+/// (which draws what it finds: every field has a default).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Failure {
+    /// The register (register checker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The registers of the map (map checker).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Operations the search looked at.
+    pub operations: usize,
+    pub linearizable_prefix_len: usize,
+    pub state_after_prefix: Value,
+    pub last_write_in_prefix: Option<ShownOp>,
+    pub stuck_op: Option<ShownOp>,
+    pub window: Vec<ShownOp>,
+    pub window_kind: WindowKind,
+    /// Where a self-contained window starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_start_ms: Option<f64>,
+    pub window_is_minimal: bool,
+    /// The failure in one sentence.
+    pub explanation: String,
+}
+
+impl Failure {
+    /// What failed, for headings: `register k` or `registers a, b`.
+    pub fn subject(&self) -> String {
+        match (&self.key, self.keys.is_empty()) {
+            (Some(key), _) => format!("register {key}"),
+            (None, false) => format!("registers {}", self.keys.join(", ")),
+            (None, true) => "?".to_string(),
+        }
+    }
+}
 
 /// An operation of model `M`.
 pub type ModelOp<M> = Operation<<M as Model>::Input, <M as Model>::Output>;
@@ -220,9 +273,9 @@ pub fn report<M: Explain>(
     what: &str,
     ops: &[ModelOp<M>],
     cx: &Counterexample<M::State>,
-    describe: impl Fn(&ModelOp<M>) -> Value,
+    describe: impl Fn(&ModelOp<M>) -> ShownOp,
     show_state: impl Fn(&M::State) -> Value,
-) -> serde_json::Map<String, Value> {
+) -> Failure {
     let deadline = Instant::now() + Duration::from_secs(10);
     let last_write = cx
         .prefix
@@ -230,50 +283,46 @@ pub fn report<M: Explain>(
         .rev()
         .filter_map(|i| ops.get(*i))
         .find(|o| !model.is_read_only(&o.input));
-    let mut report = serde_json::Map::new();
-    report.insert("operations".into(), json!(ops.len()));
-    report.insert("linearizable_prefix_len".into(), json!(cx.prefix.len()));
-    report.insert("state_after_prefix".into(), show_state(&cx.state));
-    report.insert(
-        "last_write_in_prefix".into(),
-        last_write.map_or(Value::Null, &describe),
-    );
-    report.insert(
-        "stuck_op".into(),
-        ops.get(cx.stuck).map_or(Value::Null, &describe),
-    );
-    let shown = |idx: &[usize]| -> Value { idx.iter().map(|i| describe(&ops[*i])).collect() };
+    let shown =
+        |idx: &[usize]| -> Vec<ShownOp> { idx.iter().map(|i| describe(&ops[*i])).collect() };
+    let mut failure = Failure {
+        key: None,
+        keys: Vec::new(),
+        operations: ops.len(),
+        linearizable_prefix_len: cx.prefix.len(),
+        state_after_prefix: show_state(&cx.state),
+        last_write_in_prefix: last_write.map(&describe),
+        stuck_op: ops.get(cx.stuck).map(&describe),
+        window: Vec::new(),
+        window_kind: WindowKind::AfterPrefix,
+        window_start_ms: None,
+        window_is_minimal: false,
+        explanation: String::new(),
+    };
     if let Some(w) = self_contained(model, ops, cx.stuck, deadline) {
-        report.insert("window".into(), shown(&w.ops));
-        report.insert("window_kind".into(), json!("self-contained"));
-        report.insert("window_start_ms".into(), json!(w.start_ns as f64 / 1e6));
-        report.insert("window_is_minimal".into(), json!(true));
-        report.insert(
-            "explanation".into(),
-            json!(format!(
-                "whatever the {what} held at {:.3} ms ({}; {} writes were called before), these \
-                 {} operations cannot be linearized",
-                w.start_ns as f64 / 1e6,
-                M::START_STATES,
-                w.writes_before,
-                w.ops.len()
-            )),
+        failure.window = shown(&w.ops);
+        failure.window_kind = WindowKind::SelfContained;
+        failure.window_start_ms = Some(w.start_ns as f64 / 1e6);
+        failure.window_is_minimal = true;
+        failure.explanation = format!(
+            "whatever the {what} held at {:.3} ms ({}; {} writes were called before), these {} \
+             operations cannot be linearized",
+            w.start_ns as f64 / 1e6,
+            M::START_STATES,
+            w.writes_before,
+            w.ops.len()
         );
-        return report;
+        return failure;
     }
     let w = after_prefix(model, ops, cx, deadline);
-    report.insert("window".into(), shown(&w.ops));
-    report.insert("window_kind".into(), json!("after-prefix"));
-    report.insert("window_is_minimal".into(), json!(w.minimal));
-    report.insert(
-        "explanation".into(),
-        json!(format!(
-            "starting from {} (after the longest linearizable prefix of {} operations), the {} \
-             operations of `window` cannot all be linearized before the stuck operation returns",
-            show_state(&cx.state),
-            cx.prefix.len(),
-            w.ops.len()
-        )),
+    failure.window = shown(&w.ops);
+    failure.window_is_minimal = w.minimal;
+    failure.explanation = format!(
+        "starting from {} (after the longest linearizable prefix of {} operations), the {} \
+         operations of `window` cannot all be linearized before the stuck operation returns",
+        failure.state_after_prefix,
+        cx.prefix.len(),
+        w.ops.len()
     );
-    report
+    failure
 }

@@ -8,7 +8,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::{fault_windows, FaultWindow};
-use crate::checker::Validity;
+use crate::checker::catalog::ShownOp;
+use crate::checker::{Evidence, Validity};
 use crate::history::{pair, Completed, Op, OpType, Process};
 use crate::results::{RunResults, Verdict};
 use crate::workload::{FINAL_PROCESS, POLLER_PROCESS, PROCESS_SPAN};
@@ -147,11 +148,7 @@ fn describe_op(c: &Completed) -> String {
         } else {
             c.invoke.value.to_string()
         },
-        match c.kind() {
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            _ => "info",
-        },
+        outcome_word(c.kind()),
         done.map(|d| if d.value.is_null() {
             String::new()
         } else {
@@ -166,6 +163,15 @@ fn describe_op(c: &Completed) -> String {
             .map(|e| format!(" ({e})"))
             .unwrap_or_default(),
     )
+}
+
+/// An operation's outcome in one word (never completed: `info`).
+fn outcome_word(kind: OpType) -> &'static str {
+    match kind {
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        _ => "info",
+    }
 }
 
 /// History indices of operations named in checker failures (highlighted).
@@ -326,19 +332,14 @@ fn latency_plot(ops: &[Completed], faults: &[FaultWindow], scale: &Scale) -> Str
 
 /// One failing window drawn on its own: a bar per operation from
 /// invocation to completion, labelled with what it did and saw.
-fn window_plot(window: &[Value]) -> String {
+fn window_plot(window: &[ShownOp]) -> String {
     let start = window
         .iter()
-        .filter_map(|w| w["invoke_ms"].as_f64())
+        .map(|w| w.invoke_ms)
         .fold(f64::INFINITY, f64::min);
     let end = window
         .iter()
-        .map(|w| {
-            w["complete_ms"]
-                .as_f64()
-                .or(w["invoke_ms"].as_f64())
-                .unwrap_or(0.0)
-        })
+        .map(|w| w.complete_ms.unwrap_or(w.invoke_ms))
         .fold(f64::NEG_INFINITY, f64::max);
     if !start.is_finite() || !end.is_finite() {
         return String::new();
@@ -355,26 +356,24 @@ fn window_plot(window: &[Value]) -> String {
     );
     for (i, w) in window.iter().enumerate() {
         let y = 4.0 + i as f64 * row;
-        let x1 = x(w["invoke_ms"].as_f64().unwrap_or(start));
-        let open = w["complete_ms"].is_null();
-        let x2 = if open {
-            left + width
-        } else {
-            x(w["complete_ms"].as_f64().unwrap_or(end))
-        };
-        let kind = match w["type"].as_str() {
-            Some("ok") => OpType::Ok,
-            Some("fail") => OpType::Fail,
+        let x1 = x(w.invoke_ms);
+        let x2 = w.complete_ms.map_or(left + width, x);
+        let kind = match w.kind {
+            OpType::Ok | OpType::Fail => w.kind,
             _ => OpType::Info,
         };
         let label = format!(
             "p{} {} {} ({}{})",
-            w["process"],
-            w["f"].as_str().unwrap_or("?"),
-            w["value"],
-            w["type"].as_str().unwrap_or("?"),
-            w["node"]
-                .as_str()
+            match w.process {
+                Some(Process::Client(p)) => p.to_string(),
+                Some(Process::Nemesis) => "nemesis".to_string(),
+                None => "?".to_string(),
+            },
+            w.f,
+            w.value,
+            outcome_word(w.kind),
+            w.node
+                .as_deref()
                 .map(|n| format!(" @{n}"))
                 .unwrap_or_default()
         );
@@ -406,33 +405,17 @@ fn failures(results: &RunResults) -> String {
         .filter(|c| c.valid == Validity::False)
     {
         let name = esc(&c.checker);
-        for f in c.details["failures"].as_array().into_iter().flatten() {
+        let evidence = Evidence::of(c);
+        for f in &evidence.failures {
             let _ = write!(
                 out,
                 "<h3>{name}: {}</h3><p>{}</p>",
-                esc(&match (f["key"].as_str(), &f["keys"]) {
-                    (Some(key), _) => format!("register {key}"),
-                    (None, serde_json::Value::Array(keys)) => format!(
-                        "registers {}",
-                        keys.iter()
-                            .filter_map(|k| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    _ => "?".to_string(),
-                }),
-                esc(f["explanation"].as_str().unwrap_or(""))
+                esc(&f.subject()),
+                esc(&f.explanation)
             );
-            if let Some(window) = f["window"].as_array() {
-                out.push_str(&window_plot(window));
-            }
+            out.push_str(&window_plot(&f.window));
         }
-        for p in c.details["problems"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .take(20)
-        {
+        for p in evidence.problems.iter().take(20) {
             let _ = write!(
                 out,
                 "<h3>{name}</h3><pre>{}</pre>",
@@ -588,6 +571,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 mod tests {
     use super::*;
     use crate::history::Recorder;
+    use crate::nemesis_record::NemesisRecord;
     use serde_json::json;
     use std::time::Instant;
 
@@ -597,13 +581,13 @@ mod tests {
         let a = rec.invoke(Process::Client(0), "write", Some("k"), json!(1.0));
         rec.nemesis(
             "start",
-            json!({"nemesis": "partition", "value": {"x": 1}}),
+            &NemesisRecord::new("partition").with_value(json!({"x": 1})),
             None,
         );
         rec.complete(a, OpType::Ok, Value::Null, Some("n1".into()), None);
         let b = rec.invoke(Process::Client(1), "read", None, Value::Null);
         rec.complete(b, OpType::Info, Value::Null, None, Some("<timeout>".into()));
-        rec.nemesis("stop", json!({"nemesis": "partition"}), None);
+        rec.nemesis("stop", &NemesisRecord::new("partition"), None);
         let h = rec.snapshot();
         let mut results = RunResults::empty("t<1>", crate::spec::RunSpec::default());
         results.verdict = Verdict::Fail;

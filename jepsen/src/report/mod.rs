@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::history::{Op, Process};
+use crate::nemesis_record::NemesisRecord;
 pub use stats::{stats, Stats};
 
 /// A fault window reconstructed from the nemesis records of the history.
@@ -35,25 +36,22 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     let mut out: Vec<FaultWindow> = Vec::new();
     for op in history.iter().filter(|o| o.process == Process::Nemesis) {
-        let name = op.value["nemesis"].as_str().unwrap_or("?").to_string();
+        let record = NemesisRecord::of(op);
         match op.f.as_str() {
             "start" => {
-                open.insert(name.clone(), out.len());
+                open.insert(record.nemesis.clone(), out.len());
                 out.push(FaultWindow {
-                    nemesis: name,
-                    start_ns: op.value["began_ns"]
-                        .as_u64()
-                        .unwrap_or(op.time)
-                        .min(op.time),
+                    start_ns: record.began_ns.unwrap_or(op.time).min(op.time),
                     stop_ns: None,
-                    description: op.value["value"].clone(),
                     error: op.error.clone(),
-                    injected: op.error.is_none() && op.value["injected"] != false,
-                    final_phase: op.value["final"] == true,
+                    injected: op.error.is_none() && record.injected != Some(false),
+                    final_phase: record.final_phase,
+                    nemesis: record.nemesis,
+                    description: record.value,
                 });
             }
             "stop" => {
-                if let Some(i) = open.remove(&name) {
+                if let Some(i) = open.remove(&record.nemesis) {
                     out[i].stop_ns = Some(op.time);
                 }
             }

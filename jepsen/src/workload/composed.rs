@@ -125,13 +125,14 @@ mod tests {
 
     use super::*;
     use crate::history::{OpType, Recorder};
+    use crate::nemesis_record::NemesisRecord;
 
     #[test]
     fn each_part_sees_its_own_operations_and_every_fault() {
         let rec = Recorder::new(std::time::Instant::now());
         let a = rec.invoke(Process::Client(3), "write", Some("k"), json!(1));
         rec.complete(a, OpType::Ok, json!(null), None, None);
-        rec.nemesis("start", json!({"nemesis": "kill"}), None);
+        rec.nemesis("start", &NemesisRecord::new("kill"), None);
         let b = rec.invoke(Process::Client(PROCESS_SPAN + 3), "read", None, json!(null));
         rec.complete(b, OpType::Ok, json!({}), None, None);
         let history = rec.snapshot();

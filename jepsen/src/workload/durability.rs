@@ -12,6 +12,7 @@ use super::{final_read, Call, Client, Workload, WorkloadCtx, WorkloadOpts};
 use crate::checker::durability::DurabilityChecker;
 use crate::checker::Checker;
 use crate::client::{get_weights, parse_weights, update_weights};
+use crate::nemesis_record::NemesisRecord;
 
 pub struct DurabilityWorkload {
     think: Duration,
@@ -67,7 +68,9 @@ impl Workload for DurabilityWorkload {
             let ids = ctx.cluster.ids();
             ctx.recorder.nemesis(
                 "start",
-                json!({"nemesis": "kill-all", "final": true, "value": {"killed": ids}}),
+                &NemesisRecord::new("kill-all")
+                    .final_phase()
+                    .with_value(json!({"killed": ids})),
                 None,
             );
             // On lazyfs the masters also lose every write they had not
@@ -80,8 +83,9 @@ impl Workload for DurabilityWorkload {
             let ready = ctx.cluster.wait_ready(Duration::from_secs(60)).await;
             ctx.recorder.nemesis(
                 "stop",
-                json!({"nemesis": "kill-all", "final": true, "value": {"restarted": ids,
-                       "ready": ready.as_ref().is_ok()}}),
+                &NemesisRecord::new("kill-all")
+                    .final_phase()
+                    .with_value(json!({"restarted": ids, "ready": ready.as_ref().is_ok()})),
                 ready.as_ref().err().map(|e| e.to_string()),
             );
             ready?;

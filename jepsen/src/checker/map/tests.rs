@@ -16,11 +16,9 @@ use crate::history::OpType::{Fail, Info, Ok as Done};
 /// have no final read, which alone makes the verdict `unknown`).
 fn linearizability(h: &[Op]) -> Validity {
     let r = MapChecker::default().check(h);
-    match &r.details["linearizable"] {
-        Value::Bool(true) => Validity::True,
-        Value::Bool(false) => Validity::False,
-        _ => Validity::Unknown,
-    }
+    MapDetails::deserialize(&r.details)
+        .expect("map details")
+        .linearizable
 }
 
 #[test]

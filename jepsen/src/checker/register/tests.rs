@@ -13,12 +13,13 @@ use serde_json::{json, Value};
 /// The linearizability part of the verdict (most hand-made histories have
 /// no final read, which alone makes the whole verdict `unknown`).
 fn linearizability(h: &[Op]) -> Validity {
-    let r = RegisterChecker::default().check(h);
-    match &r.details["linearizable"] {
-        Value::Bool(true) => Validity::True,
-        Value::Bool(false) => Validity::False,
-        _ => Validity::Unknown,
-    }
+    linearizability_of(&RegisterChecker::default().check(h))
+}
+
+fn linearizability_of(r: &CheckResult) -> Validity {
+    RegisterDetails::deserialize(&r.details)
+        .expect("register details")
+        .linearizable
 }
 
 use OpType::{Fail, Info, Ok as Done};
@@ -240,8 +241,9 @@ fn multi_key_reads_are_split_per_key() {
         .build();
     let r = RegisterChecker::default().check(&h);
     assert_eq!(r.valid, Validity::False);
-    assert_eq!(r.details["keys"]["a"]["valid"], true);
-    assert_eq!(r.details["keys"]["b"]["valid"], false);
+    let details = RegisterDetails::deserialize(&r.details).expect("register details");
+    assert_eq!(details.keys["a"].valid, Validity::True);
+    assert_eq!(details.keys["b"].valid, Validity::False);
 }
 
 #[test]
@@ -689,7 +691,7 @@ fn sequential_history() -> Builder {
 fn without_a_successful_final_read_the_verdict_is_unknown() {
     let r = RegisterChecker::default().check(&sequential_history().build());
     assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
-    assert_eq!(r.details["linearizable"], true);
+    assert_eq!(linearizability_of(&r), Validity::True);
     // A final read that failed does not count.
     let h = sequential_history()
         .op(
