@@ -3,7 +3,6 @@
 //! command line -> spec is tested.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -186,14 +185,12 @@ pub fn opts_from(args: &TestArgs) -> anyhow::Result<TestOpts> {
     Ok(o)
 }
 
-/// How long the cluster gets to elect a leader (start and after heal).
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
     use super::*;
+    use std::time::Duration;
 
     #[derive(Parser)]
     struct Wrapper {

@@ -15,6 +15,7 @@ pub mod client;
 pub mod cluster;
 pub mod convergence;
 pub mod fake;
+pub mod figures;
 pub mod history;
 pub mod lazyfs;
 pub mod matrix;

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figures::stats::{OutcomeCounts, Unavailability};
 use crate::nemesis;
-use crate::report::stats::{OutcomeCounts, Unavailability};
 use crate::results::{RunResults, Verdict};
 use crate::runner::{run_test, timestamp, TestOpts};
 
@@ -74,7 +74,7 @@ pub fn rows(nemesis: &str, results: &RunResults, run_dir: &Path) -> Vec<Row> {
 
 fn unavailability_cell(
     r: &Row,
-    pick: impl Fn(&Unavailability) -> Option<crate::report::stats::GapSummary>,
+    pick: impl Fn(&Unavailability) -> Option<crate::figures::stats::GapSummary>,
 ) -> String {
     let cells: Vec<String> = r
         .unavailability
@@ -228,7 +228,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::report::stats::{Gap, GapSummary, Stats};
+    use crate::figures::stats::{Gap, GapSummary, Stats};
     use crate::results::{Injections, WorkloadResults};
     use crate::spec::RunSpec;
 

@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::checker::{CheckResult, Validity};
-use crate::report::Stats;
+use crate::figures::Stats;
 use crate::spec::RunSpec;
 
 /// Version of the `results.json` layout.

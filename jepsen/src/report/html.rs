@@ -7,9 +7,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{fault_windows, FaultWindow};
 use crate::checker::catalog::ShownOp;
 use crate::checker::{Evidence, Validity};
+use crate::figures::{fault_windows, FaultWindow};
 use crate::history::{pair, Completed, Op, OpType, Process};
 use crate::results::{RunResults, Verdict};
 use crate::workload::{FINAL_PROCESS, POLLER_PROCESS, PROCESS_SPAN};

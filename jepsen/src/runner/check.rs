@@ -11,8 +11,8 @@ use super::drive::Driven;
 use super::TestOpts;
 use crate::checker::CheckResult;
 use crate::convergence;
+use crate::figures;
 use crate::history::Op;
-use crate::report;
 use crate::results::{
     judge, Injections, RunFindings, RunResults, UnexpectedExit, Verdict, WorkloadResults, FORMAT,
 };
@@ -79,7 +79,7 @@ pub(super) async fn check(
         injections: inputs.injections,
         run_checks,
         workloads: Vec::new(),
-        stats: report::stats(&shared, opts.spec.concurrency as u64),
+        stats: figures::stats(&shared, opts.spec.concurrency as u64),
     };
     results.workloads = judge_parts(&results, &shared, parts);
     rejudge(&mut results);
@@ -103,7 +103,7 @@ pub fn judge_parts(
             WorkloadResults {
                 workload,
                 verdict,
-                stats: report::stats(&ops, results.spec.concurrency as u64),
+                stats: figures::stats(&ops, results.spec.concurrency as u64),
                 checkers,
             }
         })

@@ -33,6 +33,9 @@ pub use persist::write_results;
 use setup::setup;
 pub use setup::ScheduleFile;
 
+/// How long the cluster gets to elect a leader (start and after heal).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
 #[derive(Clone, Debug)]
 pub struct TestOpts {
     /// Everything that determines the run (and reproduces it).
@@ -63,7 +66,7 @@ impl TestOpts {
             binaries,
             store: crate::default_store(),
             keep_data: false,
-            ready_timeout: crate::cli::READY_TIMEOUT,
+            ready_timeout: READY_TIMEOUT,
         }
     }
 

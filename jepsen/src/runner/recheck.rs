@@ -10,7 +10,7 @@ use super::{judge_parts, rejudge};
 use crate::history::{self, Op};
 use crate::results::RunResults;
 use crate::spec::RunSpec;
-use crate::{convergence, report, workload};
+use crate::{convergence, figures, workload};
 
 /// The stored run in `dir` re-checked: its results with fresh checker
 /// verdicts, figures and verdict, and the history they were computed on.
@@ -53,7 +53,7 @@ pub fn recheck(
     if results.recovered_after_heal && results.error.is_none() {
         results.run_checks = vec![convergence::check(&history)];
     }
-    results.stats = report::stats(&history, results.spec.concurrency as u64);
+    results.stats = figures::stats(&history, results.spec.concurrency as u64);
     results.workloads = judge_parts(&results, &history, checked);
     rejudge(&mut results);
     Ok((results, history))

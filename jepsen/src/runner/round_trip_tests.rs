@@ -3,6 +3,7 @@
 //! of them shows the verdicts the run reached (a violation stays a
 //! failure, an untested fault stays untested).
 
+use crate::figures;
 use std::path::Path;
 use std::time::Duration;
 
@@ -74,7 +75,7 @@ fn judged(history: &[Op], edit: impl FnOnce(&mut RunResults)) -> RunResults {
     if results.recovered_after_heal && results.error.is_none() {
         results.run_checks = vec![convergence::check(history)];
     }
-    results.stats = report::stats(history, results.spec.concurrency as u64);
+    results.stats = figures::stats(history, results.spec.concurrency as u64);
     results.workloads = judge_parts(&results, history, parts);
     rejudge(&mut results);
     results
