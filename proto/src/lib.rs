@@ -4,6 +4,8 @@
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
+//! * [`auth`]: the cluster secret's header and token, shared by the
+//!   masters and the tools that call them.
 
 pub mod mesos {
     pub mod v1 {
@@ -15,4 +17,5 @@ pub mod raft {
     include!(concat!(env!("OUT_DIR"), "/mesoraft.raft.rs"));
 }
 
+pub mod auth;
 pub mod serde_pb;
