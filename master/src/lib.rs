@@ -18,12 +18,10 @@
 //!   binding pristine masters to unbound slots (leader), reacting to a
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
-//! * [`ctl`]: the operator side: `raftctl`.
 //! * [`local`]: `mesoraft local`, a three-master group on loopback.
 
 pub mod bootstrap;
 pub mod config;
-pub mod ctl;
 pub mod fatal;
 pub mod http;
 pub mod identity;

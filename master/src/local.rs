@@ -3,6 +3,10 @@
 //! executable, `master` subcommand), logging to `<dir>/master-N.log`. The
 //! group gets a fresh cluster secret (`<dir>/cluster-secret`), so it runs
 //! authenticated like a production group.
+//!
+//! [`start`] brings the group up and waits for its leader; the caller may
+//! then look at it (the `mesoraft` binary prints `raftctl status`) before
+//! [`LocalGroup::run_until_stopped`] keeps it up until Ctrl-C.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,7 +44,22 @@ impl Drop for Children {
     }
 }
 
-pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
+/// A local group whose masters run, with a leader elected. Dropping it
+/// kills the masters and removes a temporary directory.
+pub struct LocalGroup {
+    /// The masters' addresses, in id order.
+    pub addresses: Vec<String>,
+    /// The cluster secret file every master was given.
+    pub secret_file: PathBuf,
+    dir: PathBuf,
+    // Declared before `_temp`: the masters are killed before their
+    // directory is removed.
+    children: Children,
+    _temp: Option<TempDir>,
+}
+
+/// Starts the masters and waits for a leader that every master follows.
+pub async fn start(args: LocalArgs) -> anyhow::Result<LocalGroup> {
     if args.masters == 0 || args.masters.is_multiple_of(2) {
         bail!("--masters must be odd (3 or 5): an even group tolerates no more failures");
     }
@@ -109,35 +128,30 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
     }
     let leader = wait_for_leader(&addrs, Duration::from_secs(30)).await?;
     println!("leader: {leader}\n");
-    let status = crate::ctl::Args {
-        masters: addrs.clone(),
-        timeout: Duration::from_secs(1),
-        output: crate::ctl::Output::Table,
-        security: crate::security::SecurityArgs {
-            cluster_secret_file: Some(secret_file.clone()),
-            ..Default::default()
-        },
-        command: crate::ctl::Command::Status(crate::ctl::StatusArgs {
-            watch: None,
-            max_lag: 100,
-        }),
-    };
-    if let Err(e) = crate::ctl::run(status).await {
-        println!("(status unavailable: {e})");
-    }
-    println!(
-        "\nraftctl --masters {} --cluster-secret-file {} status    # again, any time",
-        addrs.join(","),
-        secret_file.display()
-    );
-    println!("Ctrl-C stops the group.");
+    Ok(LocalGroup {
+        addresses: addrs,
+        secret_file,
+        dir,
+        children,
+        _temp,
+    })
+}
 
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("\nstopping..."),
-        exited = wait_any(&mut children) => bail!("a master exited unexpectedly ({exited}); see its log in {}", dir.display()),
+impl LocalGroup {
+    /// Keeps the group up until Ctrl-C (then stops the masters gently) or
+    /// until a master exits by itself (an error).
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        println!("Ctrl-C stops the group.");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => println!("\nstopping..."),
+            exited = wait_any(&mut self.children) => bail!(
+                "a master exited unexpectedly ({exited}); see its log in {}",
+                self.dir.display()
+            ),
+        }
+        stop_gracefully(&mut self.children).await;
+        Ok(())
     }
-    stop_gracefully(&mut children).await;
-    Ok(())
 }
 
 /// A fresh random cluster secret, readable by this user only.

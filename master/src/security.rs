@@ -1,5 +1,6 @@
-//! The master port's protection: the cluster secret and TLS, as flags
-//! (shared by `mesoraft master` and `raftctl`) and as loaded state.
+//! The master port's protection: the cluster secret and TLS, as flags of
+//! `mesoraft master` and as loaded state. (raftctl has its own client
+//! half in `mesoraft-ctl`; the header and token are `mesoraft_proto::auth`.)
 //!
 //! Without `--cluster-secret-file` peer RPCs and membership changes are
 //! accepted from anyone who reaches the port, with a loud warning at start
@@ -74,16 +75,6 @@ impl SecurityArgs {
             ),
             (None, None) => None,
         };
-        Ok(Security { secret, tls })
-    }
-
-    /// Loads a tool's side: TLS when a CA or a client certificate is
-    /// given (`https://` then).
-    pub fn load_client(&self) -> anyhow::Result<Security> {
-        let secret = self.secret()?;
-        let tls = (self.tls_ca.is_some() || self.tls_cert.is_some())
-            .then(|| TlsSetup::for_client(&self.files()))
-            .transpose()?;
         Ok(Security { secret, tls })
     }
 

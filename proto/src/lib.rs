@@ -5,6 +5,8 @@
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
 //! * [`durable`]: writing files so that they survive a crash.
+//! * [`auth`]: the cluster secret's header and token, shared by the
+//!   masters and the tools that call them.
 
 pub mod mesos {
     pub mod v1 {
@@ -16,5 +18,6 @@ pub mod raft {
     include!(concat!(env!("OUT_DIR"), "/mesoraft.raft.rs"));
 }
 
+pub mod auth;
 pub mod durable;
 pub mod serde_pb;

@@ -1,5 +1,7 @@
 //! `mesoraft`: the master, the agent (later), and a local test cluster.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 use mesoraft_master::local::LocalArgs;
 use mesoraft_master::MasterArgs;
@@ -41,7 +43,7 @@ async fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Cmd::Master(args) => run_master(*args).await,
-        Cmd::Local(args) => mesoraft_master::local::run(args).await,
+        Cmd::Local(args) => run_local(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -62,4 +64,32 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
         _ = handle.stopped() => tracing::warn!("master stopped by itself"),
     }
     handle.shutdown().await
+}
+
+/// `mesoraft local`: the group, then `raftctl status` of it, so the first
+/// thing shown is how the group looks and how to look again.
+async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
+    let group = mesoraft_master::local::start(args).await?;
+    let status = mesoraft_ctl::Args {
+        masters: group.addresses.clone(),
+        timeout: Duration::from_secs(1),
+        output: mesoraft_ctl::Output::Table,
+        security: mesoraft_ctl::security::SecurityArgs {
+            cluster_secret_file: Some(group.secret_file.clone()),
+            ..Default::default()
+        },
+        command: mesoraft_ctl::Command::Status(mesoraft_ctl::StatusArgs {
+            watch: None,
+            max_lag: 100,
+        }),
+    };
+    if let Err(e) = mesoraft_ctl::run(status).await {
+        println!("(status unavailable: {e})");
+    }
+    println!(
+        "\nraftctl --masters {} --cluster-secret-file {} status    # again, any time",
+        group.addresses.join(","),
+        group.secret_file.display()
+    );
+    group.run_until_stopped().await
 }

@@ -1,34 +1,31 @@
 //! raftctl: the operator tool for the master group. All logic lives in
-//! `mesoraft_master::ctl`; this only parses the command line, runs it, and
-//! turns the result into the exit code.
+//! `mesoraft_ctl`; this only parses the command line, runs it, and turns
+//! the result into the exit code.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use mesoraft_master::ctl;
+use mesoraft_ctl::{Args, CtlError};
 
 fn main() -> ExitCode {
-    let args = ctl::Args::parse();
+    let args = Args::parse();
     match run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let ctl_error = e.downcast_ref::<ctl::CtlError>();
             // A closed pipe (`raftctl status --watch | head`) is no news.
-            if !matches!(ctl_error, Some(ctl::CtlError::OutputClosed)) {
-                eprintln!("raftctl: error: {e:#}");
+            if !matches!(e, CtlError::OutputClosed) {
+                eprintln!("raftctl: error: {e}");
             }
-            let code = ctl_error.map_or(ctl::error::EXIT_FAILED, ctl::CtlError::exit_code);
-            ExitCode::from(code)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(args: ctl::Args) -> anyhow::Result<u8> {
+fn run(args: Args) -> Result<u8, CtlError> {
     // One thread is plenty: raftctl only waits on a handful of sockets.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    Ok(runtime.block_on(ctl::run(args))?)
+        .map_err(|e| CtlError::Local(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(mesoraft_ctl::run(args))
 }

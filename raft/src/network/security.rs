@@ -11,13 +11,8 @@ use std::path::{Path, PathBuf};
 use tonic::metadata::MetadataMap;
 use tonic::Status;
 
-/// gRPC metadata / HTTP header carrying the token.
-pub const AUTH_HEADER: &str = "x-mesoraft-auth";
-
-/// Shorter secrets are refused: a guessable secret protects nothing.
-pub const MIN_SECRET_BYTES: usize = 16;
-/// Longer files are refused: a secret file is a line, not a document.
-pub const MAX_SECRET_BYTES: usize = 4096;
+use mesoraft_proto::auth::TOKEN_DOMAIN;
+pub use mesoraft_proto::auth::{AUTH_HEADER, MAX_SECRET_BYTES, MIN_SECRET_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -71,7 +66,7 @@ impl ClusterSecret {
 
     pub fn from_bytes(secret: &[u8]) -> Self {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        ctx.update(b"mesoraft cluster secret v1\0");
+        ctx.update(TOKEN_DOMAIN);
         ctx.update(secret);
         let mut token = [0u8; 32];
         token.copy_from_slice(ctx.finish().as_ref());

@@ -39,6 +39,14 @@ impl CtlError {
     }
 }
 
+/// Unreadable secret or TLS files are the operator's to fix, like a bad
+/// flag.
+impl From<crate::security::SecurityError> for CtlError {
+    fn from(e: crate::security::SecurityError) -> Self {
+        CtlError::Usage(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for CtlError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -1,12 +1,11 @@
 //! Output: aligned text tables and JSON for status and membership.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
-use super::status::{Member, Row};
-use super::verdict::{Health, Verdict};
-use super::wire::{shorten, Membership};
+use crate::model::{Member, Row};
+use crate::units::millis;
+use crate::verdict::{Health, Verdict};
+use crate::wire::{shorten, Membership};
 
 /// A column is right-aligned when it holds numbers.
 struct Column {
@@ -54,21 +53,6 @@ fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
-}
-
-/// "12ms", "3.4s", "5m07s".
-pub fn millis(ms: u64) -> String {
-    if ms < 1_000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
-
-pub fn duration(d: Duration) -> String {
-    millis(d.as_millis().min(u64::MAX as u128) as u64)
 }
 
 fn member_name(m: Option<Member>) -> &'static str {
@@ -258,7 +242,7 @@ pub fn members_json(m: &Membership) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctl::verdict::{verdict, Thresholds};
+    use crate::verdict::{verdict, Thresholds};
 
     fn rows() -> Vec<Row> {
         vec![
@@ -406,13 +390,5 @@ mod tests {
             members_table(&m),
             "ID  ADDRESS  ROLE\n 1  a:1      voter\n 3  c:1      voter\n 4  d:1      learner\n"
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(millis(12), "12ms");
-        assert_eq!(millis(3_450), "3.5s");
-        assert_eq!(millis(307_000), "5m07s");
-        assert_eq!(duration(Duration::from_millis(1500)), "1.5s");
     }
 }

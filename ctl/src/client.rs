@@ -7,9 +7,10 @@ use futures::future::join_all;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-use super::error::CtlError;
-use super::wire::{error_message, shorten, NodeStatus};
-use crate::security::Security;
+use crate::error::CtlError;
+use crate::security::ClientSecurity;
+use crate::units::duration;
+use crate::wire::{error_message, shorten, NodeStatus};
 
 /// Answers larger than this are refused: a status or membership is a few
 /// KiB, and a misdirected address must not make raftctl buffer gigabytes.
@@ -26,7 +27,7 @@ pub struct Client {
     /// Per-request timeout of status and read calls.
     pub timeout: Duration,
     /// The cluster secret and TLS of the masters' port.
-    security: Security,
+    security: ClientSecurity,
 }
 
 /// An HTTP answer, whatever its status.
@@ -65,10 +66,10 @@ pub struct LeaderCall<'a> {
 }
 
 impl Client {
-    pub fn new(timeout: Duration, security: Security) -> Result<Self, CtlError> {
+    pub fn new(timeout: Duration, security: ClientSecurity) -> Result<Self, CtlError> {
         let mut builder = reqwest::Client::builder();
         if let Some(tls) = &security.tls {
-            builder = builder.use_preconfigured_tls((*tls.client).clone());
+            builder = builder.use_preconfigured_tls((**tls).clone());
         }
         let http = builder
             // Redirects are followed by hand: the Location is scheme-relative
@@ -342,7 +343,7 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> SendError {
 /// reqwest's chain, which repeats the URL.
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("no answer within {}", super::render::duration(timeout));
+        return format!("no answer within {}", duration(timeout));
     }
     let mut inner: &dyn std::error::Error = e;
     while let Some(src) = inner.source() {
@@ -422,7 +423,7 @@ fn no_leader_error(notes: &[String], waited: Duration) -> CtlError {
             .iter()
             .all(|n| n.contains("refused") || n.contains("connect") || n.contains("no answer"));
     let detail = notes.join("; ");
-    let waited = super::render::duration(waited);
+    let waited = duration(waited);
     if all_down {
         CtlError::Unavailable(format!(
             "no master answered within {waited} ({detail}); check --masters (or MESORAFT_MASTERS) \

@@ -1,23 +1,30 @@
-//! raftctl: the operator tool for the master group.
+//! raftctl: the operator tool for the master group. An HTTP client of the
+//! masters and nothing more: it depends on no master internals.
 //!
-//! * [`parse`]: addresses, ids, durations on the command line.
-//! * [`client`]: HTTP to the masters (status, leader calls, redirects).
-//! * [`status`]: gathering every master's local view into rows.
-//! * [`verdict`]: the pure health verdict over those rows.
-//! * [`render`]: tables and JSON.
+//! Imports run one way, top to bottom (each module uses only those below):
+//!
+//! * this file: the command line and the commands.
 //! * [`members`]: membership list / add / remove.
+//! * [`status`]: gathering every master's local view into rows.
+//! * [`client`]: HTTP to the masters (status, leader calls, redirects),
+//!   with [`security`] (the cluster secret and TLS it presents).
+//! * [`render`]: tables and JSON.
+//! * [`verdict`]: the pure health verdict over the rows.
+//! * [`model`]: the rows; [`wire`]: the masters' JSON as read;
+//!   [`units`]: durations as printed; [`parse`]: addresses, ids,
+//!   durations on the command line; [`error`]: failures and exit codes.
 
 pub mod client;
 pub mod error;
 pub mod members;
+pub mod model;
 pub mod parse;
 pub mod render;
+pub mod security;
 pub mod status;
+pub mod units;
 pub mod verdict;
 pub mod wire;
-
-#[cfg(test)]
-mod e2e_tests;
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,7 +66,7 @@ pub struct Args {
     pub output: Output,
 
     #[command(flatten)]
-    pub security: crate::security::SecurityArgs,
+    pub security: security::SecurityArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -145,10 +152,7 @@ pub async fn execute<W: Write + Send>(args: Args, out: &mut W) -> Result<u8, Ctl
                 .into(),
         ));
     }
-    let security = args
-        .security
-        .load_client()
-        .map_err(|e| CtlError::Usage(format!("{e:#}")))?;
+    let security = args.security.load()?;
     let client = Client::new(args.timeout, security)?;
     match &args.command {
         Command::Status(s) => status_command(&client, &masters, s, args.output, out).await,
@@ -226,7 +230,7 @@ async fn status_command<W: Write + Send>(
             }
             let header = format!(
                 "raftctl status, every {}, at {} UTC (Ctrl-C to stop)\n\n",
-                render::duration(every),
+                units::duration(every),
                 utc_time_of_day()
             );
             out.write_all(header.as_bytes())?;
@@ -274,7 +278,7 @@ async fn members_command<W: Write + Send>(
             eprintln!(
                 "adding master {id} at {address}: as learner, then as voter once it has caught up \
                  (waiting up to {})...",
-                render::duration(*timeout)
+                units::duration(*timeout)
             );
             let m = members::add(client, opts, *id, address, *timeout, *replace).await?;
             (Some(format!("master {id} at {address} is now a voter")), m)

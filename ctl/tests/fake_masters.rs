@@ -15,7 +15,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::{execute, Args, CtlError};
+use mesoraft_ctl::{execute, Args, CtlError};
 
 async fn bind() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();

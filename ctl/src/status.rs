@@ -6,77 +6,15 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde::Serialize;
 
-use super::client::Client;
-use super::verdict::majority_cluster;
-use super::wire::{Membership, NodeStatus};
+use crate::client::Client;
+use crate::model::{majority_cluster, Member, Row};
+use crate::wire::{Membership, NodeStatus};
 
 /// Discovery rounds: members named by the answers of the previous round
 /// are asked too. Two are enough for any sane group; the bound keeps a
 /// confused group from making raftctl wander.
 const DISCOVERY_ROUNDS: usize = 3;
-
-/// Whether a master is in the group's membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Member {
-    Voter,
-    Learner,
-    /// Answers, but is not in the group's membership (waiting to be added,
-    /// removed, or from another cluster).
-    #[serde(rename = "none")]
-    Outside,
-}
-
-/// One master as raftctl sees it. `None` everywhere a value is unknown.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Row {
-    pub id: Option<u64>,
-    pub address: String,
-    /// It answered `/raft/status` with a usable status.
-    pub reachable: bool,
-    pub role: Option<String>,
-    /// The leader as this master sees it.
-    pub leader_id: Option<u64>,
-    pub leader_address: Option<String>,
-    pub term: Option<u64>,
-    pub last_log_index: Option<u64>,
-    pub committed_index: Option<u64>,
-    pub applied_index: Option<u64>,
-    /// Entries behind the leader: the leader's replication view if it has
-    /// one for this master, else the difference of last log indexes.
-    pub lag: Option<u64>,
-    pub millis_since_leader_contact: Option<u64>,
-    /// `None` when unknown (no answer and not in any membership).
-    pub member: Option<Member>,
-    pub rtt_ms: Option<f64>,
-    pub error: Option<String>,
-    pub recovery_warning: Option<String>,
-    /// The master is not accepted as the member it claims to be: why and
-    /// what to do.
-    pub needs_readding: Option<String>,
-    /// The port takes peer RPCs and membership changes without a secret.
-    pub unauthenticated: bool,
-    pub cluster_id: Option<String>,
-    pub initialized: Option<bool>,
-    /// Given in --masters (false: found in the membership).
-    pub listed: bool,
-}
-
-impl Row {
-    pub fn is_leader(&self) -> bool {
-        self.role.as_deref() == Some("leader")
-    }
-
-    /// "master 3 at host:port", or the address alone when the id is unknown.
-    pub fn label(&self) -> String {
-        match self.id {
-            Some(id) => format!("master {id} at {}", self.address),
-            None => format!("the master at {}", self.address),
-        }
-    }
-}
 
 /// The answer (or failure) of one address.
 #[derive(Clone, Debug)]
@@ -283,7 +221,7 @@ fn lag(row: &Row, leader: Option<&NodeStatus>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctl::wire::PeerReplication;
+    use crate::wire::PeerReplication;
     use std::collections::BTreeMap;
 
     fn membership(voters: &[u64], learners: &[u64]) -> Membership {

@@ -5,9 +5,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use super::client::{Client, LeaderCall};
-use super::error::CtlError;
-use super::wire::Membership;
+use crate::client::{Client, LeaderCall};
+use crate::error::CtlError;
+use crate::wire::Membership;
 
 /// Slack on top of the server's own deadline for `add`, so the server's
 /// precise 504 ("the learner got to index N") arrives before our timeout.

@@ -5,12 +5,12 @@
 //! can be stale. So "quorum" here is observed, not proven: enough reachable
 //! voters follow the same reachable leader in the leader's own term.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::render::millis;
-use super::status::{Member, Row};
+use crate::model::{majority_cluster, Member, Row};
+use crate::units::millis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,23 +82,6 @@ pub struct Verdict {
     pub problems: Vec<Problem>,
 }
 
-/// The cluster id most masters report (ties: the one seen in the highest
-/// term), so a stray address from another cluster is told apart instead of
-/// splitting the leader view.
-pub fn majority_cluster<'a>(items: impl Iterator<Item = (Option<&'a str>, u64)>) -> Option<String> {
-    let mut seen: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
-    for (cluster, term) in items {
-        if let Some(c) = cluster {
-            let e = seen.entry(c).or_default();
-            e.0 += 1;
-            e.1 = e.1.max(term);
-        }
-    }
-    seen.into_iter()
-        .max_by_key(|(_, count_term)| *count_term)
-        .map(|(c, _)| c.to_string())
-}
-
 #[derive(Default)]
 struct Problems(Vec<Problem>);
 
@@ -142,46 +125,180 @@ fn who(r: &Row) -> String {
     r.id.map_or(r.address.clone(), |id| id.to_string())
 }
 
+/// Judges the group from its rows: one pass per kind of trouble, each
+/// adding its problems in the order an operator reads them.
 pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
     let mut p = Problems::default();
-    let cluster = majority_cluster(
-        rows.iter()
-            .filter(|r| r.reachable)
-            .map(|r| (r.cluster_id.as_deref(), r.term.unwrap_or(0))),
-    );
-    let is_member = |r: &&Row| matches!(r.member, Some(Member::Voter | Member::Learner));
-    let members: Vec<&Row> = rows.iter().filter(is_member).collect();
-    // A master needing re-adding answers, but not as the member: its own
-    // view of the leader says nothing about the group's.
-    let live: Vec<&Row> = members
+    let g = Group::of(rows);
+    outsiders(rows, g.cluster.as_deref(), &mut p);
+    let l = Leadership::seen_by(&g.live);
+    split_leadership(&g, &l, &mut p);
+    missing_leader(&g, &l, &mut p);
+    let following = following_voters(&g, &l);
+    let quorum = l.row.is_some() && g.voters > 0 && following.len() >= g.majority;
+    if l.row.is_some() && !quorum {
+        p.critical(format!(
+            "no quorum: {} of {} voters follow leader {} in term {} (a majority is {})",
+            following.len(),
+            g.voters,
+            l.id.map_or("?".into(), |l| l.to_string()),
+            term(l.term()),
+            g.majority
+        ));
+    }
+    let leaders_agree = l.single() && g.live.iter().all(|r| l.follows(r));
+    strays(&g, &l, &mut p);
+    unreachable_members(&g, &mut p);
+    lagging_members(&g, t, &mut p);
+    stale_contacts(&g, &l, t, &mut p);
+    warnings(rows, &mut p);
+
+    let healthy = following
         .iter()
-        .copied()
-        .filter(|r| r.reachable && r.needs_readding.is_none())
-        .collect();
-    let voters = members
-        .iter()
-        .filter(|r| r.member == Some(Member::Voter))
+        .filter(|r| !lagging(r, t) && !stale(r, t))
         .count();
-    let majority = voters / 2 + 1;
+    let failures_tolerated = if quorum {
+        healthy.saturating_sub(g.majority)
+    } else {
+        0
+    };
+    // The worst first: that is what the operator must fix.
+    p.0.sort_by_key(|x| std::cmp::Reverse(x.severity));
+    let health = p.0.first().map_or(Health::Healthy, |x| x.severity);
+    Verdict {
+        health,
+        exit_code: health.exit_code(),
+        quorum,
+        voters: g.voters,
+        majority: g.majority,
+        voters_following_leader: following.len(),
+        leader_id: l.id,
+        leader_address: l.row.map(|r| r.address.clone()),
+        leader_term: l.term(),
+        leaders_agree,
+        failures_tolerated,
+        cluster_id: g.cluster,
+        problems: p.0,
+    }
+}
 
-    outsiders(rows, cluster.as_deref(), &mut p);
+/// The rows sorted by what they count for.
+struct Group<'a> {
+    rows: &'a [Row],
+    /// The cluster id most reachable masters report.
+    cluster: Option<String>,
+    /// Voters and learners of the group's membership.
+    members: Vec<&'a Row>,
+    /// Members that answer as themselves.
+    live: Vec<&'a Row>,
+    voters: usize,
+    majority: usize,
+}
 
-    // Who leads, as the reachable members see it.
-    let claimants: Vec<&Row> = live.iter().copied().filter(|r| r.is_leader()).collect();
-    let names: BTreeSet<u64> = live.iter().filter_map(|r| named_leader(r)).collect();
-    if claimants.len() > 1 {
-        let list: Vec<String> = claimants
+impl<'a> Group<'a> {
+    fn of(rows: &'a [Row]) -> Self {
+        let cluster = majority_cluster(
+            rows.iter()
+                .filter(|r| r.reachable)
+                .map(|r| (r.cluster_id.as_deref(), r.term.unwrap_or(0))),
+        );
+        let members: Vec<&Row> = rows
+            .iter()
+            .filter(|r| matches!(r.member, Some(Member::Voter | Member::Learner)))
+            .collect();
+        // A master needing re-adding answers, but not as the member: its own
+        // view of the leader says nothing about the group's.
+        let live: Vec<&Row> = members
+            .iter()
+            .copied()
+            .filter(|r| r.reachable && r.needs_readding.is_none())
+            .collect();
+        let voters = members
+            .iter()
+            .filter(|r| r.member == Some(Member::Voter))
+            .count();
+        Self {
+            rows,
+            cluster,
+            members,
+            live,
+            voters,
+            majority: voters / 2 + 1,
+        }
+    }
+}
+
+/// Who leads, as the live members see it.
+struct Leadership<'a> {
+    /// Live members that act as leader.
+    claimants: Vec<&'a Row>,
+    /// Every leader id a live member names (itself when it leads).
+    names: BTreeSet<u64>,
+    /// The leader counted for: the one named, or with split views the
+    /// claimant of the highest term.
+    id: Option<u64>,
+    /// That leader's row, when it is live and acts as leader.
+    row: Option<&'a Row>,
+}
+
+impl<'a> Leadership<'a> {
+    fn seen_by(live: &[&'a Row]) -> Self {
+        let claimants: Vec<&Row> = live.iter().copied().filter(|r| r.is_leader()).collect();
+        let names: BTreeSet<u64> = live.iter().filter_map(|r| named_leader(r)).collect();
+        // With split views, count for the claimant of the highest term: the
+        // quorum figure still says which side can make progress.
+        let id = if names.len() == 1 {
+            names.first().copied()
+        } else {
+            claimants.iter().max_by_key(|r| r.term).and_then(|r| r.id)
+        };
+        let row = id.and_then(|l| {
+            live.iter()
+                .copied()
+                .find(|r| r.id == Some(l) && r.is_leader())
+        });
+        Self {
+            claimants,
+            names,
+            id,
+            row,
+        }
+    }
+
+    fn term(&self) -> Option<u64> {
+        self.row.and_then(|r| r.term)
+    }
+
+    /// A confirmed leader that every live member names.
+    fn single(&self) -> bool {
+        self.row.is_some() && self.names.len() == 1
+    }
+
+    /// Whether `r` is the confirmed leader or follows it in its term.
+    fn follows(&self, r: &Row) -> bool {
+        self.row.is_some()
+            && ((r.is_leader() && r.id == self.id)
+                || (!r.is_leader() && r.leader_id == self.id && r.term == self.term()))
+    }
+}
+
+/// Several masters acting as leader, or masters naming different leaders.
+fn split_leadership(g: &Group, l: &Leadership, p: &mut Problems) {
+    if l.claimants.len() > 1 {
+        let list: Vec<String> = l
+            .claimants
             .iter()
             .map(|r| format!("{} (term {})", who(r), term(r.term)))
             .collect();
         p.critical(format!(
             "{} masters act as leader at once: {}",
-            claimants.len(),
+            l.claimants.len(),
             list.join(", ")
         ));
     }
-    if names.len() > 1 {
-        let views: Vec<String> = live
+    if l.names.len() > 1 {
+        let views: Vec<String> = g
+            .live
             .iter()
             .map(|r| {
                 let seen = named_leader(r).map_or("none".into(), |l| l.to_string());
@@ -193,27 +310,21 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             views.join(", ")
         ));
     }
-    // With split views, count for the claimant of the highest term: the
-    // quorum figure still says which side can make progress.
-    let leader_id = if names.len() == 1 {
-        names.first().copied()
-    } else {
-        claimants.iter().max_by_key(|r| r.term).and_then(|r| r.id)
-    };
-    let leader_row = leader_id.and_then(|l| {
-        live.iter()
-            .copied()
-            .find(|r| r.id == Some(l) && r.is_leader())
-    });
-    if live.is_empty() {
-        p.critical(if rows.iter().any(|r| r.reachable) {
+}
+
+/// No live member, none that knows a leader, or a leader named that does
+/// not act as one.
+fn missing_leader(g: &Group, l: &Leadership, p: &mut Problems) {
+    if g.live.is_empty() {
+        p.critical(if g.rows.iter().any(|r| r.reachable) {
             "no reachable master reports a membership; is the group initialized?".into()
         } else {
             "no master answered: check --masters (or MESORAFT_MASTERS) and that the masters run"
                 .into()
         });
-    } else if names.is_empty() {
-        let roles: Vec<String> = live
+    } else if l.names.is_empty() {
+        let roles: Vec<String> = g
+            .live
             .iter()
             .map(|r| {
                 format!(
@@ -228,13 +339,14 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             "no leader: no reachable master knows one ({})",
             roles.join(", ")
         ));
-    } else if let (Some(l), None) = (leader_id, leader_row) {
-        let named_by: Vec<String> = live
+    } else if let (Some(id), None) = (l.id, l.row) {
+        let named_by: Vec<String> = g
+            .live
             .iter()
-            .filter(|r| r.leader_id == Some(l))
+            .filter(|r| r.leader_id == Some(id))
             .map(|r| who(r))
             .collect();
-        let state = match rows.iter().find(|r| r.id == Some(l)) {
+        let state = match g.rows.iter().find(|r| r.id == Some(id)) {
             Some(r) if !r.reachable => "does not answer".to_string(),
             Some(r) => format!(
                 "is {} in term {}",
@@ -244,49 +356,43 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             None => "is not among the masters raftctl can see".to_string(),
         };
         p.critical(format!(
-            "no confirmed leader: master {l}, named leader by {}, {state}",
+            "no confirmed leader: master {id}, named leader by {}, {state}",
             named_by.join(", ")
         ));
     }
+}
 
-    let leader_term = leader_row.and_then(|r| r.term);
-    let follows = |r: &Row| {
-        leader_row.is_some()
-            && ((r.is_leader() && r.id == leader_id)
-                || (!r.is_leader() && r.leader_id == leader_id && r.term == leader_term))
-    };
-    let following: Vec<&Row> = live
+/// Live voters following the confirmed leader, the leader included.
+fn following_voters<'a>(g: &Group<'a>, l: &Leadership) -> Vec<&'a Row> {
+    g.live
         .iter()
         .copied()
-        .filter(|r| r.member == Some(Member::Voter) && follows(r))
-        .collect();
-    let quorum = leader_row.is_some() && voters > 0 && following.len() >= majority;
-    if leader_row.is_some() && !quorum {
-        p.critical(format!(
-            "no quorum: {} of {voters} voters follow leader {} in term {} (a majority is {majority})",
-            following.len(),
-            leader_id.map_or("?".into(), |l| l.to_string()),
-            term(leader_term)
+        .filter(|r| r.member == Some(Member::Voter) && l.follows(r))
+        .collect()
+}
+
+/// Live members that do not follow the leader everyone else names.
+fn strays(g: &Group, l: &Leadership, p: &mut Problems) {
+    if !l.single() {
+        return;
+    }
+    for r in g.live.iter().filter(|r| !l.follows(r)) {
+        let seen = r
+            .leader_id
+            .map_or("no leader".into(), |l| format!("leader {l}"));
+        p.degraded(format!(
+            "{} {} sees {seen} in term {} but the group's leader is {} in term {}",
+            kind(r),
+            r.label(),
+            term(r.term),
+            l.id.unwrap_or_default(),
+            term(l.term())
         ));
     }
-    let leaders_agree = leader_row.is_some() && names.len() == 1 && live.iter().all(|r| follows(r));
-    if leader_row.is_some() && names.len() == 1 {
-        for r in live.iter().filter(|r| !follows(r)) {
-            let seen = r
-                .leader_id
-                .map_or("no leader".into(), |l| format!("leader {l}"));
-            p.degraded(format!(
-                "{} {} sees {seen} in term {} but the group's leader is {} in term {}",
-                kind(r),
-                r.label(),
-                term(r.term),
-                leader_id.unwrap_or_default(),
-                term(leader_term)
-            ));
-        }
-    }
+}
 
-    for r in members.iter().filter(|r| !r.reachable) {
+fn unreachable_members(g: &Group, p: &mut Problems) {
+    for r in g.members.iter().filter(|r| !r.reachable) {
         p.degraded(format!(
             "{} {} does not answer: {}",
             kind(r),
@@ -294,8 +400,19 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             r.error.as_deref().unwrap_or("no answer")
         ));
     }
-    let lagging = |r: &Row| r.lag.is_some_and(|l| l > t.max_lag);
-    for r in live.iter().filter(|r| lagging(r)) {
+}
+
+fn lagging(r: &Row, t: &Thresholds) -> bool {
+    r.lag.is_some_and(|l| l > t.max_lag)
+}
+
+fn stale(r: &Row, t: &Thresholds) -> bool {
+    r.millis_since_leader_contact
+        .is_some_and(|m| m > t.max_contact_ms)
+}
+
+fn lagging_members(g: &Group, t: &Thresholds, p: &mut Problems) {
+    for r in g.live.iter().filter(|r| lagging(r, t)) {
         p.degraded(format!(
             "{} {} is {} entries behind the leader (threshold {})",
             kind(r),
@@ -304,11 +421,12 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             t.max_lag
         ));
     }
-    let stale = |r: &Row| {
-        r.millis_since_leader_contact
-            .is_some_and(|m| m > t.max_contact_ms)
-    };
-    for r in live.iter().filter(|r| follows(r) && stale(r)) {
+}
+
+/// Followers that have not heard the leader, or a leader that has not
+/// heard a quorum, for longer than the threshold.
+fn stale_contacts(g: &Group, l: &Leadership, t: &Thresholds, p: &mut Problems) {
+    for r in g.live.iter().filter(|r| l.follows(r) && stale(r, t)) {
         let ms = r.millis_since_leader_contact.unwrap_or_default();
         p.degraded(if r.is_leader() {
             format!(
@@ -325,6 +443,10 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
             )
         });
     }
+}
+
+/// What reachable masters ask the operator to look at themselves.
+fn warnings(rows: &[Row], p: &mut Problems) {
     for r in rows.iter().filter(|r| r.reachable) {
         if let Some(w) = &r.recovery_warning {
             p.degraded(format!("{}: {w}", r.label()));
@@ -332,34 +454,6 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
         if let Some(why) = &r.needs_readding {
             p.degraded(format!("{} needs re-adding: {why}", r.label()));
         }
-    }
-
-    let healthy = following
-        .iter()
-        .filter(|r| !lagging(r) && !stale(r))
-        .count();
-    let failures_tolerated = if quorum {
-        healthy.saturating_sub(majority)
-    } else {
-        0
-    };
-    // The worst first: that is what the operator must fix.
-    p.0.sort_by_key(|x| std::cmp::Reverse(x.severity));
-    let health = p.0.first().map_or(Health::Healthy, |x| x.severity);
-    Verdict {
-        health,
-        exit_code: health.exit_code(),
-        quorum,
-        voters,
-        majority,
-        voters_following_leader: following.len(),
-        leader_id,
-        leader_address: leader_row.map(|r| r.address.clone()),
-        leader_term,
-        leaders_agree,
-        failures_tolerated,
-        cluster_id: cluster,
-        problems: p.0,
     }
 }
 
