@@ -11,8 +11,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::history::Op;
-
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NemesisRecord {
     /// The nemesis (`heal` for the harness's heal at the end; `?` when
@@ -105,9 +103,10 @@ impl NemesisRecord {
         self
     }
 
-    /// The record `op` holds (see the module doc for malformed ones).
-    pub fn of(op: &Op) -> NemesisRecord {
-        NemesisRecord::deserialize(&op.value).unwrap_or_else(|_| NemesisRecord::new("?"))
+    /// The record a nemesis op's value holds (see the module doc for
+    /// malformed ones).
+    pub fn of(value: &Value) -> NemesisRecord {
+        NemesisRecord::deserialize(value).unwrap_or_else(|_| NemesisRecord::new("?"))
     }
 
     /// As the history stores it.
@@ -121,7 +120,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::history::{OpType, Process};
+    use crate::history::{Op, OpType, Process};
 
     fn op(value: Value) -> Op {
         Op {
@@ -152,17 +151,23 @@ mod tests {
             json!({"nemesis": "kill", "seed": 3, "began_ns": 4, "injected": true,
                    "value": {"killed": [1]}})
         );
-        assert_eq!(NemesisRecord::of(&op(v)), r);
+        assert_eq!(NemesisRecord::of(&op(v).value), r);
         let f = NemesisRecord::new("kill-all").final_phase().to_value();
         assert_eq!(f, json!({"nemesis": "kill-all", "final": true}));
     }
 
     #[test]
     fn malformed_fields_read_as_absent() {
-        let r = NemesisRecord::of(&op(json!({"nemesis": "pause", "began_ns": "soon",
-                                             "injected": 1, "final": "yes"})));
+        let r = NemesisRecord::of(
+            &op(json!({"nemesis": "pause", "began_ns": "soon",
+                                             "injected": 1, "final": "yes"}))
+            .value,
+        );
         assert_eq!(r, NemesisRecord::new("pause"));
-        assert_eq!(NemesisRecord::of(&op(json!([1, 2]))).nemesis, "?");
-        assert_eq!(NemesisRecord::of(&op(json!({"nemesis": 7}))).nemesis, "?");
+        assert_eq!(NemesisRecord::of(&op(json!([1, 2])).value).nemesis, "?");
+        assert_eq!(
+            NemesisRecord::of(&op(json!({"nemesis": 7})).value).nemesis,
+            "?"
+        );
     }
 }

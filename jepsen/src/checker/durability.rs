@@ -201,7 +201,7 @@ impl Checker for DurabilityChecker {
 fn restarted_before(history: &[Op], t: u64) -> bool {
     history.iter().any(|op| {
         op.process == Process::Nemesis && op.f == "stop" && op.time <= t && op.error.is_none() && {
-            let record = NemesisRecord::of(op);
+            let record = NemesisRecord::of(&op.value);
             record.nemesis == "kill-all" && record.final_phase && record.value["ready"] != false
         }
     })

@@ -63,7 +63,7 @@ impl Checker for ElectionChecker {
         // the record before it.
         let mut previous_record = 0;
         for op in history.iter().filter(|op| op.process == Process::Nemesis) {
-            let record = NemesisRecord::of(op);
+            let record = NemesisRecord::of(&op.value);
             let began = record.began_ns.unwrap_or(previous_record);
             previous_record = op.time;
             for id in record.value["wiped"]

@@ -37,7 +37,7 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     let mut out: Vec<FaultWindow> = Vec::new();
     for op in history.iter().filter(|o| o.process == Process::Nemesis) {
-        let record = NemesisRecord::of(op);
+        let record = NemesisRecord::of(&op.value);
         match op.f.as_str() {
             "start" => {
                 open.insert(record.nemesis.clone(), out.len());
