@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mesoraft_proto::auth::{AUTH_HEADER, MAX_SECRET_BYTES, MIN_SECRET_BYTES, TOKEN_DOMAIN};
+use mesoraft_proto::auth::{
+    self, SecretFileProblem, AUTH_HEADER, MAX_SECRET_BYTES, MIN_SECRET_BYTES,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -84,37 +86,28 @@ impl SecretToken {
     /// Reads the secret (surrounding whitespace ignored) from `path`, with
     /// the masters' bounds on its length.
     pub fn from_file(path: &Path) -> Result<Self, SecurityError> {
-        let raw = std::fs::read(path).map_err(|e| SecurityError::ReadSecret {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
+        let path_buf = || path.to_path_buf();
+        let secret = auth::read_secret_file(path).map_err(|problem| match problem {
+            SecretFileProblem::Unreadable(e) => SecurityError::ReadSecret {
+                path: path_buf(),
+                detail: e.to_string(),
+            },
+            SecretFileProblem::TooLong => SecurityError::SecretTooLong { path: path_buf() },
+            SecretFileProblem::TooShort { len } => SecurityError::SecretTooShort {
+                path: path_buf(),
+                len,
+            },
         })?;
-        if raw.len() > MAX_SECRET_BYTES {
-            return Err(SecurityError::SecretTooLong {
-                path: path.to_path_buf(),
-            });
-        }
-        let secret = raw.trim_ascii();
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(SecurityError::SecretTooShort {
-                path: path.to_path_buf(),
-                len: secret.len(),
-            });
-        }
-        Ok(Self::from_bytes(secret))
+        Ok(Self::from_bytes(&secret))
     }
 
     pub fn from_bytes(secret: &[u8]) -> Self {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        ctx.update(TOKEN_DOMAIN);
-        ctx.update(secret);
-        let mut token = [0u8; 32];
-        token.copy_from_slice(ctx.finish().as_ref());
-        Self(token)
+        Self(auth::token_of(secret))
     }
 
     /// The value of the [`AUTH_HEADER`] header.
     pub fn header_value(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        auth::header_value(&self.0)
     }
 }
 

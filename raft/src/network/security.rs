@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tonic::metadata::MetadataMap;
 use tonic::Status;
 
-use mesoraft_proto::auth::TOKEN_DOMAIN;
+use mesoraft_proto::auth::{self, SecretFileProblem};
 pub use mesoraft_proto::auth::{AUTH_HEADER, MAX_SECRET_BYTES, MIN_SECRET_BYTES};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,37 +45,30 @@ impl std::fmt::Debug for ClusterSecret {
 impl ClusterSecret {
     /// Reads the secret (surrounding whitespace ignored) from `path`.
     pub fn from_file(path: &Path) -> Result<Self, SecretError> {
-        let raw = std::fs::read(path).map_err(|source| SecretError::Read {
-            path: path.to_path_buf(),
-            source,
+        let path_buf = || path.to_path_buf();
+        let secret = auth::read_secret_file(path).map_err(|problem| match problem {
+            SecretFileProblem::Unreadable(source) => SecretError::Read {
+                path: path_buf(),
+                source,
+            },
+            SecretFileProblem::TooLong => SecretError::TooLong { path: path_buf() },
+            SecretFileProblem::TooShort { len } => SecretError::TooShort {
+                path: path_buf(),
+                len,
+            },
         })?;
-        if raw.len() > MAX_SECRET_BYTES {
-            return Err(SecretError::TooLong {
-                path: path.to_path_buf(),
-            });
-        }
-        let secret = raw.trim_ascii();
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(SecretError::TooShort {
-                path: path.to_path_buf(),
-                len: secret.len(),
-            });
-        }
-        Ok(Self::from_bytes(secret))
+        Ok(Self::from_bytes(&secret))
     }
 
     pub fn from_bytes(secret: &[u8]) -> Self {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        ctx.update(TOKEN_DOMAIN);
-        ctx.update(secret);
-        let mut token = [0u8; 32];
-        token.copy_from_slice(ctx.finish().as_ref());
-        Self { token }
+        Self {
+            token: auth::token_of(secret),
+        }
     }
 
     /// The value to send.
     pub fn header_value(&self) -> String {
-        self.token.iter().map(|b| format!("{b:02x}")).collect()
+        auth::header_value(&self.token)
     }
 
     /// Whether `presented` (a header value) is this secret's token, in
