@@ -20,7 +20,7 @@ async fn term(c: &Cluster, id: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_is_replaced_in_one_election() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let mut leader = c.wait_leader(ELECTION).await;
     for round in 0..4 {
         c.write_weight(&format!("r{round}"), 1.0, ELECTION).await;
@@ -45,7 +45,7 @@ async fn a_killed_leader_is_replaced_in_one_election() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_follower_resumes_without_an_election() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     let before = term(&c, leader).await;
     let follower = [1, 2, 3].into_iter().find(|m| *m != leader).unwrap();
@@ -85,7 +85,7 @@ async fn a_paused_follower_resumes_without_an_election() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_master_elects_itself_after_a_restart() {
-    let mut c = Cluster::start(1, &[]);
+    let mut c = Cluster::start(1);
     assert_eq!(c.wait_leader(ELECTION).await, 1);
     c.write_weight("before", 2.0, ELECTION).await;
     for _ in 0..2 {

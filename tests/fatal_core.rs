@@ -11,7 +11,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_failure_stops_the_master_with_a_clear_message() {
-    let mut c = Cluster::start(3, &["--snapshot-logs", "50"]);
+    let mut c = Cluster::start_with(3, |m| m.snapshot_logs(50));
     let leader = c.wait_leader(LIMIT).await;
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
 

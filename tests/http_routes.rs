@@ -31,7 +31,7 @@ async fn send(c: &Cluster, addr: &str, method: &str, path: &str) -> (u16, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
-    let c = Cluster::start(1, &[]);
+    let c = Cluster::start(1);
     let leader = c.wait_leader(LIMIT).await;
     let addr = c.addr(leader);
 

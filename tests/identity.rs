@@ -83,7 +83,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// as a working member.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wiped_master_is_refused_and_no_acknowledged_write_is_lost() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let a = c.wait_leader(LIMIT).await;
     let (b, cc) = others(a);
     write_everywhere(&c, a, "warm-up").await;
@@ -144,7 +144,7 @@ async fn wiped_master_is_refused_and_no_acknowledged_write_is_lost() {
 /// copy and refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restored_old_work_dir_is_refused_and_no_acknowledged_write_is_lost() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let (a, cc) = others(leader);
     write_everywhere(&c, leader, "warm-up").await;
@@ -199,7 +199,7 @@ async fn restored_old_work_dir_is_refused_and_no_acknowledged_write_is_lost() {
 /// wiped master (running with its old flags) makes it a working member.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wiped_master_comes_back_through_remove_then_add() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let (a, other) = others(leader);
     write_everywhere(&c, leader, "warm-up").await;
@@ -275,7 +275,7 @@ async fn replace_wiped(c: &mut Cluster, wiped: u64) {
 /// help any more: its work dir was no longer empty).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_replaying_old_bindings_catches_up_from_a_replaced_leader() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let first = c.wait_leader(LIMIT).await;
     write_everywhere(&c, first, "warm-up").await;
     // More log than one AppendEntries carries (1 MiB), between the entry

@@ -150,7 +150,7 @@ fn overlaps(answers: &[Answer]) -> Vec<(Answer, Answer)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_resumed_leader_never_answers_as_leader_beside_the_new_one() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let answers = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut pollers = Vec::new();

@@ -76,7 +76,7 @@ async fn digest(c: &Cluster, id: u64) -> Option<(u64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_lost_its_unsynced_tail_does_not_resume_its_term() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     c.write_weight("before", 1.0, ELECTION).await;
     c.write_weight("acknowledged", 2.0, ELECTION).await;

@@ -34,7 +34,7 @@ fn largest_weights_call(weight: f64) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_input_is_refused_naming_the_limit() {
-    let c = Cluster::start(3, &[]);
+    let c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let addr = c.addr(leader);
 
@@ -94,7 +94,7 @@ async fn oversized_input_is_refused_naming_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_largest_writes_then_a_small_write_all_succeed() {
-    let c = Cluster::start(3, &[]);
+    let c = Cluster::start(3);
     c.wait_leader(LIMIT).await;
 
     // A write the group refused for certain (307/503: not the leader,

@@ -12,7 +12,7 @@ const ELECTION: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follower_redirects_and_acknowledged_write_is_read_everywhere() {
-    let c = Cluster::start(3, &[]);
+    let c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     let follower = c
         .masters
@@ -124,7 +124,7 @@ async fn follower_redirects_and_acknowledged_write_is_read_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_killed_new_leader_elected_and_old_node_catches_up() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     for i in 0..20 {
         c.write_weight(&format!("before-{i}"), 1.0 + i as f64, ELECTION)
@@ -159,7 +159,7 @@ async fn leader_killed_new_leader_elected_and_old_node_catches_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_all_mid_writes_keeps_every_acknowledged_write() {
-    let mut c = Cluster::start(3, &["--snapshot-logs", "50"]);
+    let mut c = Cluster::start_with(3, |m| m.snapshot_logs(50));
     let leader = c.wait_leader(ELECTION).await;
     let leader_addr = c.addr(leader);
     // Concurrent writers; record what was acknowledged, kill everything
@@ -232,7 +232,7 @@ async fn kill_all_mid_writes_keeps_every_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_nodes_never_serve_stale_reads_or_ack_writes() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     let follower = c
         .masters

@@ -13,7 +13,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 async fn add_after_compaction_remove_and_replace_a_dead_master() {
     // Small snapshot interval so the log is compacted before master 4
     // joins: it can only catch up through a snapshot install.
-    let mut c = Cluster::start(3, &["--snapshot-logs", "20"]);
+    let mut c = Cluster::start_with(3, |m| m.snapshot_logs(20));
     let leader = c.wait_leader(LIMIT).await;
     for i in 0..120 {
         c.write_weight(&format!("role-{i}"), 1.0 + i as f64, LIMIT)
@@ -39,7 +39,7 @@ async fn add_after_compaction_remove_and_replace_a_dead_master() {
     .await;
 
     // Add master 4 (started with --join, uninitialized until added).
-    let addr4 = c.start_joining(4, &["--debug-unsafe-stale-reads"]);
+    let addr4 = c.start_joining(4, |m| m.stale_reads(true));
     let (code, out, err) = c.raftctl(&["members", "add", "4", &addr4, "--timeout", "60"]);
     assert_eq!(code, 0, "members add failed: {out}{err}");
     let s = c.status(leader).await.unwrap();
@@ -75,7 +75,7 @@ async fn add_after_compaction_remove_and_replace_a_dead_master() {
         .find(|id| *id != leader && *id != victim)
         .unwrap();
     c.kill9(dead);
-    let addr5 = c.start_joining(5, &[]);
+    let addr5 = c.start_joining(5, |m| m);
     let (code, out, err) = c.raftctl(&["members", "add", "5", &addr5, "--timeout", "60"]);
     assert_eq!(code, 0, "members add 5 failed: {out}{err}");
     let (code, out, err) = c.raftctl(&["members", "remove", &dead.to_string()]);
@@ -97,7 +97,7 @@ async fn add_after_compaction_remove_and_replace_a_dead_master() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raftctl_status_exit_codes() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let (code, out, err) = c.raftctl(&["status"]);
     assert_eq!(code, 0, "healthy group: {out}{err}");
@@ -125,7 +125,7 @@ async fn raftctl_status_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_removed_while_down_refuses_to_start() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let removed = [3, 2].into_iter().find(|id| *id != leader).unwrap();
     c.kill9(removed);
@@ -134,9 +134,8 @@ async fn a_master_removed_while_down_refuses_to_start() {
     let before = c.status(leader).await.expect("leader status");
 
     // Restarted with the flags it always had.
-    let flags = c.master(removed).args.clone();
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let (code, out) = c.run_to_exit(removed, &flags);
+    let cmd = c.master(removed).cmd.clone();
+    let (code, out) = c.run_to_exit(&cmd);
     assert!(
         matches!(code, Some(c) if c != 0),
         "exit code {code:?}: {out}"

@@ -96,7 +96,7 @@ async fn assert_unchanged(c: &Cluster, before: &[(Option<u64>, u64)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_rpcs_are_refused_and_the_leader_stays() {
-    let c = Cluster::start(3, &[]);
+    let c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     c.write_weight("before", 1.0, LIMIT).await;
     let before = views(&c).await;
@@ -230,15 +230,12 @@ async fn tls_client(
 async fn tls_group_forms_serves_writes_and_refuses_peers_without_a_client_certificate() {
     let scratch = tempfile::tempdir().unwrap();
     let pki = make_pki(scratch.path());
-    let (ca, cert, key) = (
-        pki.ca.display().to_string(),
-        pki.cert.display().to_string(),
-        pki.key.display().to_string(),
-    );
-    let mut c = Cluster::create(
-        3,
-        &["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &ca],
-    );
+    let tls = TlsFiles {
+        cert: pki.cert.clone(),
+        key: pki.key.clone(),
+        ca: pki.ca.clone(),
+    };
+    let mut c = Cluster::create_with(3, |m| m.tls(tls.clone()));
     c.use_tls(&pki.ca);
     for id in 1..=3 {
         c.spawn(id);

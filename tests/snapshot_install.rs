@@ -49,7 +49,7 @@ async fn compact_past(c: &Cluster, leader: u64, index: u64, written: &mut usize)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_snapshot_install_always_restarts_and_catches_up() {
     let mut rng = SeededRng::from_env("kill_9_during_snapshot_install");
-    let mut c = Cluster::start(3, &["--snapshot-logs", "100"]);
+    let mut c = Cluster::start_with(3, |m| m.snapshot_logs(100));
     let leader = c.wait_leader(LIMIT).await;
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
     let leader_addr = c.addr(leader);

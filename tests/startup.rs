@@ -25,7 +25,7 @@ async fn one_cluster_id(c: &Cluster) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_start_order_forms_exactly_one_group() {
     // Highest id first, the initializer last.
-    let mut c = Cluster::create(3, &[]);
+    let mut c = Cluster::create(3);
     c.spawn(3);
     c.spawn(2);
     let leader = c.leader_within(Duration::from_millis(800)).await;
@@ -39,7 +39,7 @@ async fn any_start_order_forms_exactly_one_group() {
 
     // The initializer and one other: a majority is enough to begin; the
     // third joins the same group later.
-    let mut c = Cluster::create(3, &[]);
+    let mut c = Cluster::create(3);
     c.spawn(1);
     c.spawn(2);
     c.wait_leader(LIMIT).await;
@@ -54,74 +54,49 @@ async fn any_start_order_forms_exactly_one_group() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_work_dirs_that_are_not_its_own() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     c.wait_leader(LIMIT).await;
-    let peers = c.masters[0].args[1].clone();
+    let peers = c.initial_peers();
     c.kill9(3);
 
     // The work dir of master 3 started as master 2.
-    let m3_dir = c.masters[2].work_dir.display().to_string();
-    let as_master_2: Vec<String> = [
-        "master",
-        "--id",
-        "2",
-        "--listen",
-        &c.addr(2),
-        "--peers",
-        &peers,
-        "--work-dir",
-        &m3_dir,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, out) = run_bounded(MESORAFT, &as_master_2, LIMIT);
+    let m3_dir = c.masters[2].work_dir.clone();
+    let as_master_2 = MasterCmd::new(2, c.addr(2), &m3_dir).peers(peers);
+    let (code, out) = run_bounded(MESORAFT, &as_master_2.args(), LIMIT);
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("belongs to master 3"), "{out}");
 
     // A copy of a work dir (its id file gone) started as another master:
     // the Raft state's own identity record still names master 3.
     std::fs::remove_file(c.masters[2].work_dir.join("master.json")).unwrap();
-    let peers_with_4 = format!("1={},2={},4={}", c.addr(1), c.addr(2), c.addr(3));
-    let as_master_4: Vec<String> = [
-        "master",
-        "--id",
-        "4",
-        "--listen",
-        &c.addr(3),
-        "--peers",
-        &peers_with_4,
-        "--work-dir",
-        &m3_dir,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, out) = run_bounded(MESORAFT, &as_master_4, LIMIT);
+    let peers_with_4 = [(1, c.addr(1)), (2, c.addr(2)), (4, c.addr(3))];
+    let as_master_4 = MasterCmd::new(4, c.addr(3), &m3_dir).peers(peers_with_4);
+    let (code, out) = run_bounded(MESORAFT, &as_master_4.args(), LIMIT);
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("belongs to master 3, not 4"), "{out}");
 
     // A work dir of this cluster pointed at another cluster's masters.
-    let other = Cluster::start(3, &[]);
+    let other = Cluster::start(3);
     other.wait_leader(LIMIT).await;
     c.kill9(1);
-    let foreign = format!("1={},2={},3={}", c.addr(1), other.addr(2), other.addr(3));
-    let (code, out) = c.run_to_exit(1, &["--peers", &foreign]);
+    let foreign = [(1, c.addr(1)), (2, other.addr(2)), (3, other.addr(3))];
+    let (code, out) = c.run_to_exit(&c.bare_cmd(1).peers(foreign));
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("belongs to cluster"), "{out}");
 
     // Bad flags are refused before anything touches disk.
-    let (code, out) = c.run_to_exit(1, &["--peers", "1=127.0.0.1:1,1=127.0.0.1:2"]);
+    let twice = [(1, "127.0.0.1:1"), (1, "127.0.0.1:2")];
+    let (code, out) = c.run_to_exit(&c.bare_cmd(1).peers(twice));
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("listed twice"), "{out}");
-    let (code, out) = c.run_to_exit(1, &[]);
+    let (code, out) = c.run_to_exit(&c.bare_cmd(1));
     assert!(matches!(code, Some(c) if c != 0), "{out}");
     assert!(out.contains("--peers") && out.contains("--join"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_master_stays_quiet_while_its_peers_are_slow_to_answer() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(LIMIT).await;
     let term = c.status_u64(leader, "term").await.expect("leader status");
     let restarted = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
@@ -159,13 +134,12 @@ async fn a_restarted_master_stays_quiet_while_its_peers_are_slow_to_answer() {
 /// out, and the error is buried under that core's last lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_whose_port_is_taken_fails_before_touching_its_storage() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     c.wait_leader(LIMIT).await;
     c.kill9(3);
     let squatter = std::net::TcpListener::bind(c.addr(3)).expect("the port of master 3");
-    let args = c.masters[2].args.clone();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out) = c.run_to_exit(3, &args);
+    let cmd = c.masters[2].cmd.clone();
+    let (code, out) = c.run_to_exit(&cmd);
     assert_eq!(code, Some(1), "{out}");
     let last = out.lines().last().unwrap_or_default();
     assert!(

@@ -17,7 +17,7 @@ const ELECTION: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_truncated_on_a_deposed_leader_is_answered_outcome_unknown() {
-    let mut c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3);
     let leader = c.wait_leader(ELECTION).await;
     c.write_weight("before", 1.0, ELECTION).await;
     let followers: Vec<u64> = c

@@ -54,19 +54,8 @@ pub fn unregister_teardown(id: u64) {
     with(|r| r.teardowns.remove(&id));
 }
 
-/// Kills a process group: resumes it first (a stopped group cannot act on
-/// anything but SIGKILL, and some kernels delay the kill of a stopped
-/// tracee), then SIGKILL.
-pub fn kill_group(pgid: i32) {
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: plain syscalls on a process group id we created.
-    unsafe {
-        libc::kill(-pgid, libc::SIGCONT);
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-}
+/// Kills a process group (SIGCONT, then SIGKILL).
+pub use mesoraft_testkit::kill_group;
 
 /// Kills every tracked process group and runs every teardown. Safe to call
 /// more than once and from any thread.

@@ -15,8 +15,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use mesoraft_testkit::operator::redirect_authority;
+use mesoraft_testkit::status::{self, Status};
+use mesoraft_testkit::text::short;
 use serde_json::{json, Value};
+
+pub use mesoraft_testkit::error_text;
+pub use mesoraft_testkit::status::{Membership, RegistryDigest, Role};
 
 /// Response header of a GET_MASTER the leader answered: the term it leads.
 pub const LEADER_TERM_HEADER: &str = "mesoraft-leader-term";
@@ -38,75 +43,17 @@ pub enum Outcome {
     Info(String),
 }
 
-/// The subset of `GET /raft/status` the harness uses.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct RaftStatus {
-    pub id: u64,
-    #[serde(default)]
-    pub role: String,
-    #[serde(default)]
-    pub leader_id: Option<u64>,
-    #[serde(default)]
-    pub term: u64,
-    #[serde(default)]
-    pub last_log_index: Option<u64>,
-    #[serde(default)]
-    pub committed_index: Option<u64>,
-    #[serde(default)]
-    pub applied_index: Option<u64>,
-    #[serde(default)]
-    pub membership: Membership,
-    /// Set once the group's identity is committed (None on a pristine node).
-    #[serde(default)]
-    pub cluster_id: Option<String>,
-    /// Term changes this process has seen since it started.
-    #[serde(default)]
-    pub elections_seen: Option<u64>,
-    /// Leader changes this process has seen since it started.
-    #[serde(default)]
-    pub leader_changes: Option<u64>,
-    /// Only when asked for (`?digest=true`).
-    #[serde(default)]
-    pub registry_digest: Option<RegistryDigest>,
-    /// Why the group does not take this master as the member it claims to
-    /// be (a lost or restored work dir), when it does not.
-    #[serde(default)]
-    pub needs_readding: Option<String>,
-}
+/// The status probe's answer: the subset of `GET /raft/status` the
+/// harness uses (the test kit's type, shared with the end-to-end tests).
+pub type RaftStatus = Status;
 
-/// A replica's registry fingerprint at its applied index.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct RegistryDigest {
-    #[serde(default)]
-    pub applied_index: Option<u64>,
-    #[serde(default)]
-    pub applied_term: Option<u64>,
-    pub crc32: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Membership {
-    #[serde(default)]
-    pub voters: Vec<u64>,
-    #[serde(default)]
-    pub learners: Vec<u64>,
-    #[serde(default)]
-    pub nodes: BTreeMap<String, String>,
-}
-
-impl RaftStatus {
-    pub fn is_leader(&self) -> bool {
-        self.role == "leader"
-    }
-
-    /// The fields recorded in the election workload's history.
-    pub fn summary(&self) -> Value {
-        json!({
-            "id": self.id, "role": self.role, "term": self.term, "leader_id": self.leader_id,
-            "last_log_index": self.last_log_index, "committed_index": self.committed_index,
-            "applied_index": self.applied_index, "voters": self.membership.voters,
-        })
-    }
+/// The fields of a status recorded in the election workload's history.
+pub fn status_summary(s: &RaftStatus) -> Value {
+    json!({
+        "id": s.id, "role": s.role, "term": s.term, "leader_id": s.leader_id,
+        "last_log_index": s.last_log_index, "committed_index": s.committed_index,
+        "applied_index": s.applied_index, "voters": s.membership.voters,
+    })
 }
 
 #[derive(Clone)]
@@ -248,16 +195,13 @@ impl ApiClient {
     /// Maps `//host:port/path` (or `http://host:port/path`) to `host:port`
     /// if that is one of our nodes.
     fn redirect_target(&self, location: &str) -> Option<String> {
-        let rest = location
-            .strip_prefix("http://")
-            .or_else(|| location.strip_prefix("//"))?;
-        let authority = rest.split('/').next()?;
+        let authority = redirect_authority(location)?;
         self.allowed.iter().find(|a| *a == authority).cloned()
     }
 
     /// `GET /raft/status` of one node.
     pub async fn status(&self, addr: &str, timeout: Duration) -> Result<RaftStatus, String> {
-        self.status_at(&format!("http://{addr}/raft/status"), timeout)
+        self.status_at(&status::status_url("http", addr, false), timeout)
             .await
     }
 
@@ -267,26 +211,14 @@ impl ApiClient {
         addr: &str,
         timeout: Duration,
     ) -> Result<RaftStatus, String> {
-        self.status_at(&format!("http://{addr}/raft/status?digest=true"), timeout)
+        self.status_at(&status::status_url("http", addr, true), timeout)
             .await
     }
 
     async fn status_at(&self, url: &str, timeout: Duration) -> Result<RaftStatus, String> {
-        let resp = self
-            .http
-            .get(url)
-            .timeout(timeout)
-            .send()
+        status::probe(&self.http, url, timeout)
             .await
-            .map_err(|e| error_text(&e))?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status().as_u16()));
-        }
-        let text = tokio::time::timeout(timeout, resp.text())
-            .await
-            .map_err(|_| "timed out".to_string())?
-            .map_err(|e| error_text(&e))?;
-        serde_json::from_str(&text).map_err(|e| format!("bad status JSON: {e}"))
+            .map_err(|e| e.to_string())
     }
 
     /// Whether the master at `addr` answers GET_MASTER itself (acting as
@@ -350,26 +282,6 @@ fn classify_error(e: &reqwest::Error, is_write: bool) -> Outcome {
         return Outcome::Fail(error_text(e));
     }
     unknown_or_fail(is_write, error_text(e))
-}
-
-/// The error with its causes (reqwest's Display hides them).
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    short(&text)
-}
-
-fn short(text: &str) -> String {
-    let t = text.trim();
-    match t.char_indices().nth(200) {
-        Some((i, _)) => format!("{}...", &t[..i]),
-        None => t.to_string(),
-    }
 }
 
 /// Body of an UPDATE_WEIGHTS call.

@@ -79,7 +79,7 @@ pub async fn poll(cluster: &Cluster, recorder: &Recorder) {
                     let d = s.registry_digest.clone();
                     let report = Report {
                         id: s.id,
-                        role: s.role.clone(),
+                        role: s.role.to_string(),
                         round,
                         applied_index: d.as_ref().and_then(|d| d.applied_index),
                         applied_term: d.as_ref().and_then(|d| d.applied_term),

@@ -8,15 +8,24 @@
 
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
+use mesoraft_testkit::process::{ProcessGroup, RunLog};
+use mesoraft_testkit::{operator, status, Status};
 use serde_json::{json, Value};
+
+// Not every test file uses every re-export.
+#[allow(unused_imports)]
+pub use mesoraft_testkit::master_cmd::TlsFiles;
+pub use mesoraft_testkit::{poll_until, run_bounded, wait_for, MasterCmd};
 
 pub const MESORAFT: &str = env!("CARGO_BIN_EXE_mesoraft");
 pub const RAFTCTL: &str = env!("CARGO_BIN_EXE_raftctl");
+
+/// How long one status probe or operator call may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A loopback port outside the ephemeral range, so that no outgoing
 /// connection takes it while its master is down (see
@@ -26,126 +35,59 @@ pub fn free_port() -> u16 {
         .expect("no free port on loopback")
 }
 
-/// Polls `check` every 50 ms until it yields a value or `limit` passes
-/// (None then). The one polling loop of these tests.
-pub async fn poll_until<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Like [`poll_until`], but a timeout fails the test.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    match poll_until(limit, check).await {
-        Some(v) => v,
-        None => panic!("timed out after {limit:?} waiting for {what}"),
-    }
-}
-
 pub struct MasterProc {
     pub id: u64,
     pub addr: String,
     pub work_dir: PathBuf,
     pub log: PathBuf,
-    /// Where the current run's output begins in `log`.
-    pub run_log_start: u64,
-    /// `--peers ...` or `--join ...` and any extra flags.
-    pub args: Vec<String>,
-    pub child: Option<Child>,
-    pub paused: bool,
+    /// The command line it (re)starts with.
+    pub cmd: MasterCmd,
+    group: Option<ProcessGroup>,
+    /// The current (or last) run's part of `log`.
+    last_run: Option<RunLog>,
 }
 
 impl MasterProc {
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("cannot open master log");
-        self.run_log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-        let child = Command::new(MESORAFT)
-            .args([
-                "master",
-                "--id",
-                &self.id.to_string(),
-                "--listen",
-                &self.addr,
-            ])
-            .arg("--work-dir")
-            .arg(&self.work_dir)
-            .args(&self.args)
-            .env(
-                "RUST_LOG",
-                "info,openraft=info,sled=warn,h2=warn,tower=warn,hyper=warn",
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("cannot start mesoraft master");
-        self.child = Some(child);
-        self.paused = false;
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        if let Some(child) = &self.child {
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, sig);
-            }
-        }
+        let mut command = Command::new(MESORAFT);
+        command.args(self.cmd.args()).env(
+            "RUST_LOG",
+            "info,openraft=info,sled=warn,h2=warn,tower=warn,hyper=warn",
+        );
+        let group =
+            ProcessGroup::spawn(command, &self.log, None).expect("cannot start mesoraft master");
+        self.last_run = Some(group.log().clone());
+        self.group = Some(group);
     }
 
     pub fn kill9(&mut self) {
-        if self.paused {
-            self.signal(libc::SIGCONT);
+        if let Some(group) = self.group.take() {
+            group.kill9();
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.paused = false;
     }
 
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.group.is_some()
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.group.as_ref().is_some_and(ProcessGroup::is_paused)
     }
 
     /// The exit status if the process has ended by itself (reaping it),
     /// None while it runs or when it was never started.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        let status = self.child.as_mut()?.try_wait().ok()??;
-        self.child = None;
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.group.as_mut()?.exited()?.ok()?;
+        self.group = None;
         Some(status)
     }
 
     /// Waits until the process ends by itself; None if it still runs
     /// after `limit`.
-    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.exited() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = self.group.as_mut()?.wait_exit(limit).await?;
+        self.group = None;
+        Some(status)
     }
 
     pub fn log_text(&self) -> String {
@@ -155,9 +97,10 @@ impl MasterProc {
     /// The output of the current (or last) run only: what explains how it
     /// ended, without the runs before it.
     pub fn run_log_text(&self) -> String {
-        let text = std::fs::read(&self.log).unwrap_or_default();
-        let start = (self.run_log_start as usize).min(text.len());
-        String::from_utf8_lossy(&text[start..]).into_owned()
+        self.last_run
+            .as_ref()
+            .map(RunLog::run_text)
+            .unwrap_or_default()
     }
 }
 
@@ -228,21 +171,23 @@ impl Drop for Cluster {
         }
         if std::thread::panicking() {
             for m in &self.masters {
-                let log = std::fs::read_to_string(&m.log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 eprintln!("---- master {} log (last 40 lines) ----", m.id);
-                for line in tail.into_iter().rev() {
-                    eprintln!("{line}");
-                }
+                eprintln!("{}", mesoraft_testkit::log_tail(&m.log, 40));
             }
         }
     }
 }
 
 impl Cluster {
-    /// Starts `n` masters of a new group; `extra` flags go to every master.
-    pub fn start(n: u64, extra: &[&str]) -> Self {
-        let mut c = Self::create(n, extra);
+    /// Starts `n` masters of a new group.
+    pub fn start(n: u64) -> Self {
+        Self::start_with(n, |m| m)
+    }
+
+    /// Like [`Cluster::start`], each master's command line passed through
+    /// `configure` (e.g. `|m| m.snapshot_logs(50)`).
+    pub fn start_with(n: u64, configure: impl Fn(MasterCmd) -> MasterCmd) -> Self {
+        let mut c = Self::create_with(n, configure);
         for m in &mut c.masters {
             m.spawn();
         }
@@ -251,22 +196,22 @@ impl Cluster {
 
     /// Like [`Cluster::start`], but starts no process: `spawn` them in any
     /// order.
-    pub fn create(n: u64, extra: &[&str]) -> Self {
+    pub fn create(n: u64) -> Self {
+        Self::create_with(n, |m| m)
+    }
+
+    /// Like [`Cluster::create`], with `configure` as in
+    /// [`Cluster::start_with`].
+    pub fn create_with(n: u64, configure: impl Fn(MasterCmd) -> MasterCmd) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let addrs: Vec<String> = (0..n)
-            .map(|_| format!("127.0.0.1:{}", free_port()))
+        let peers: Vec<(u64, String)> = (1..=n)
+            .map(|id| (id, format!("127.0.0.1:{}", free_port())))
             .collect();
-        let peers: Vec<String> = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("{}={a}", i + 1))
-            .collect();
-        let peers = peers.join(",");
         let secret_file = write_secret(dir.path());
         let mut cluster = Cluster {
             masters: Vec::new(),
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
+                .timeout(HTTP_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
@@ -275,26 +220,41 @@ impl Cluster {
             scheme: "http",
             raftctl_flags: Vec::new(),
         };
-        for (i, addr) in addrs.into_iter().enumerate() {
-            let mut args = vec!["--peers".to_string(), peers.clone()];
-            args.extend(extra.iter().map(|s| s.to_string()));
-            cluster.add_proc(i as u64 + 1, addr, args);
+        for (id, addr) in &peers {
+            let cmd = configure(cluster.bare_cmd_at(*id, addr).peers(peers.clone()));
+            cluster.add_proc(cmd);
         }
         cluster
     }
 
-    fn add_proc(&mut self, id: u64, addr: String, mut args: Vec<String>) {
-        args.push("--cluster-secret-file".into());
-        args.push(self.secret_file.display().to_string());
+    /// The command line of master `id` at `addr` before any group flag:
+    /// its work dir and this cluster's secret.
+    fn bare_cmd_at(&self, id: u64, addr: &str) -> MasterCmd {
+        MasterCmd::new(id, addr, self.dir.path().join(format!("master-{id}")))
+            .cluster_secret_file(&self.secret_file)
+    }
+
+    /// Master `id`'s address and work dir, and nothing else: no group, no
+    /// secret (for start-up refusals).
+    pub fn bare_cmd(&self, id: u64) -> MasterCmd {
+        let m = self
+            .masters
+            .iter()
+            .find(|m| m.id == id)
+            .expect("no such master");
+        MasterCmd::new(id, &m.addr, &m.work_dir)
+    }
+
+    fn add_proc(&mut self, cmd: MasterCmd) {
+        let id = cmd.id();
         let m = MasterProc {
             id,
-            addr,
-            work_dir: self.dir.path().join(format!("master-{id}")),
+            addr: cmd.listen().to_string(),
+            work_dir: cmd.work_dir().to_path_buf(),
             log: self.dir.path().join(format!("master-{id}.log")),
-            run_log_start: 0,
-            args,
-            child: None,
-            paused: false,
+            cmd,
+            group: None,
+            last_run: None,
         };
         self.masters.push(m);
     }
@@ -305,7 +265,7 @@ impl Cluster {
         let pem = std::fs::read(ca_file).expect("CA file");
         let ca = reqwest::Certificate::from_pem(&pem).expect("CA certificate");
         self.http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
+            .timeout(HTTP_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .add_root_certificate(ca)
             .build()
@@ -319,13 +279,12 @@ impl Cluster {
         format!("{}://{addr}{path}", self.scheme)
     }
 
-    /// Starts a new master that waits to be added (`--join`).
-    pub fn start_joining(&mut self, id: u64, extra: &[&str]) -> String {
+    /// Starts a new master that waits to be added (`--join` the running
+    /// ones), its command line passed through `configure`.
+    pub fn start_joining(&mut self, id: u64, configure: impl Fn(MasterCmd) -> MasterCmd) -> String {
         let addr = format!("127.0.0.1:{}", free_port());
-        let join = self.running_addrs().join(",");
-        let mut args = vec!["--join".to_string(), join];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        self.add_proc(id, addr.clone(), args);
+        let cmd = configure(self.bare_cmd_at(id, &addr).join(self.running_addrs()));
+        self.add_proc(cmd);
         self.master(id).spawn();
         addr
     }
@@ -344,6 +303,14 @@ impl Cluster {
             .expect("no such master")
             .addr
             .clone()
+    }
+
+    /// (id, address) of every master created with the cluster.
+    pub fn initial_peers(&self) -> Vec<(u64, String)> {
+        match self.masters.first().and_then(|m| m.cmd.group()) {
+            Some(mesoraft_testkit::master_cmd::Group::Peers(peers)) => peers.clone(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn running_addrs(&self) -> Vec<String> {
@@ -366,20 +333,11 @@ impl Cluster {
         self.master(id).spawn();
     }
 
-    /// Runs `mesoraft master` for `id` (its address and work dir) with
-    /// `args`, expecting it to refuse to start: returns its exit code and
-    /// output. A master still running after 10 s is killed (code None).
-    pub fn run_to_exit(&self, id: u64, args: &[&str]) -> (Option<i32>, String) {
-        let m = self
-            .masters
-            .iter()
-            .find(|m| m.id == id)
-            .expect("no such master");
-        let mut full = vec!["master".to_string(), "--id".into(), id.to_string()];
-        full.extend(["--listen".into(), m.addr.clone(), "--work-dir".into()]);
-        full.push(m.work_dir.display().to_string());
-        full.extend(args.iter().map(|s| s.to_string()));
-        run_bounded(MESORAFT, &full, Duration::from_secs(10))
+    /// Runs `cmd` (a master expected to refuse to start) to its end:
+    /// returns its exit code and output. A master still running after
+    /// 10 s is killed (code None).
+    pub fn run_to_exit(&self, cmd: &MasterCmd) -> (Option<i32>, String) {
+        run_bounded(MESORAFT, &cmd.args(), Duration::from_secs(10))
     }
 
     pub fn restart(&mut self, id: u64) {
@@ -389,15 +347,15 @@ impl Cluster {
     }
 
     pub fn pause(&mut self, id: u64) {
-        let m = self.master(id);
-        m.signal(libc::SIGSTOP);
-        m.paused = true;
+        if let Some(group) = self.master(id).group.as_mut() {
+            group.pause();
+        }
     }
 
     pub fn resume(&mut self, id: u64) {
-        let m = self.master(id);
-        m.signal(libc::SIGCONT);
-        m.paused = false;
+        if let Some(group) = self.master(id).group.as_mut() {
+            group.resume();
+        }
     }
 
     /// A numeric field of a master's `/raft/status`.
@@ -408,27 +366,30 @@ impl Cluster {
     /// Waits until master `id` has applied everything `leader` had
     /// committed when the wait began.
     pub async fn wait_caught_up(&self, id: u64, leader: u64, limit: Duration) {
-        let target = wait_for("the leader's commit index", limit, || {
-            self.status_u64(leader, "committed_index")
+        let target = wait_for("the leader's commit index", limit, || async {
+            self.probe(leader).await?.committed_index
         })
         .await;
         wait_for(
             &format!("master {id} applies up to index {target}"),
             limit,
-            || async { (self.status_u64(id, "applied_index").await? >= target).then_some(()) },
+            || async { (self.probe(id).await?.applied_index? >= target).then_some(()) },
         )
         .await
     }
 
+    /// Master `id`'s whole `/raft/status` document.
     pub async fn status(&self, id: u64) -> Option<Value> {
-        let addr = self.addr(id);
-        let resp = self
-            .http
-            .get(self.url(&addr, "/raft/status"))
-            .send()
+        let url = status::status_url(self.scheme, &self.addr(id), false);
+        status::probe_json(&self.http, &url, HTTP_TIMEOUT)
             .await
-            .ok()?;
-        resp.json().await.ok()
+            .ok()
+    }
+
+    /// Master `id`'s `/raft/status`, typed.
+    pub async fn probe(&self, id: u64) -> Option<Status> {
+        let url = status::status_url(self.scheme, &self.addr(id), false);
+        status::probe(&self.http, &url, HTTP_TIMEOUT).await.ok()
     }
 
     /// Waits until every running, unpaused master agrees on one ready
@@ -446,18 +407,17 @@ impl Cluster {
             for m in self
                 .masters
                 .iter()
-                .filter(|m| m.is_running() && !m.paused && among.contains(&m.id))
+                .filter(|m| m.is_running() && !m.is_paused() && among.contains(&m.id))
             {
-                let s = self.status(m.id).await?;
-                let l = s["leader_id"].as_u64()?;
+                let l = self.probe(m.id).await?.leader_id?;
                 if leader.is_some_and(|x| x != l) {
                     return None;
                 }
                 leader = Some(l);
             }
             let l = leader?;
-            let s = self.status(l).await?;
-            (s["role"] == "leader" && !s["cluster_id"].is_null()).then_some(l)
+            let s = self.probe(l).await?;
+            (s.is_leader() && s.cluster_id.is_some()).then_some(l)
         })
         .await
     }
@@ -467,11 +427,7 @@ impl Cluster {
     pub async fn leader_within(&self, limit: Duration) -> Option<u64> {
         poll_until(limit, || async {
             for m in self.masters.iter().filter(|m| m.is_running()) {
-                if let Some(l) = self
-                    .status(m.id)
-                    .await
-                    .and_then(|s| s["leader_id"].as_u64())
-                {
+                if let Some(l) = self.probe(m.id).await.and_then(|s| s.leader_id) {
                     return Some(l);
                 }
             }
@@ -483,7 +439,7 @@ impl Cluster {
     /// POSTs a raw body to `/api/v1` of `addr`; returns the status code.
     pub async fn post_raw(&self, addr: &str, content_type: &str, body: &str) -> u16 {
         self.http
-            .post(self.url(addr, "/api/v1"))
+            .post(operator::api_url(self.scheme, addr))
             .header("Content-Type", content_type)
             .body(body.to_string())
             .send()
@@ -499,41 +455,18 @@ impl Cluster {
         addr: &str,
         body: &Value,
     ) -> Result<(u16, Option<String>, String), String> {
-        let resp = self
-            .http
-            .post(self.url(addr, "/api/v1"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
+        let reply = operator::call(&self.http, self.scheme, addr, body)
             .await
             .map_err(|e| e.to_string())?;
-        let code = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        Ok((code, location, resp.text().await.unwrap_or_default()))
+        Ok((reply.code, reply.location, reply.body))
     }
 
     /// An operator call that follows 307s (at most 3) to the leader.
     pub async fn operator_follow(&self, addr: &str, body: &Value) -> Result<(u16, String), String> {
-        let mut target = addr.to_string();
-        for _ in 0..3 {
-            let (code, location, text) = self.operator(&target, body).await?;
-            match (code, location) {
-                (307, Some(loc)) => {
-                    target = loc
-                        .trim_start_matches("//")
-                        .split('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                }
-                _ => return Ok((code, text)),
-            }
-        }
-        Err("too many redirects".into())
+        let reply = operator::call_following(&self.http, self.scheme, addr, body)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((reply.code, reply.body))
     }
 
     /// Retries a weight update through any running master until it is
@@ -593,45 +526,6 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     }
-}
-
-/// Runs a command to completion or kills it after `limit`; returns the
-/// exit code (None if killed) and stdout + stderr.
-pub fn run_bounded(program: &str, args: &[String], limit: Duration) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out_path = dir.path().join("out");
-    let out = std::fs::File::create(&out_path).expect("output file");
-    let mut child = Command::new(program)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("output handle"))
-        .stderr(out)
-        .spawn()
-        .expect("cannot start command");
-    // A waiter thread reaps the child and reports at once; until it has,
-    // the pid cannot be reused, so killing it by pid on timeout is safe.
-    let pid = child.id() as libc::pid_t;
-    let (exited_tx, exited) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let status = child.wait();
-        let _ = exited_tx.send(());
-        status
-    });
-    let timed_out = exited.recv_timeout(limit).is_err();
-    if timed_out {
-        // SAFETY: plain syscall on a child we have not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let status = waiter.join().expect("waiter thread").ok();
-    let code = if timed_out {
-        None
-    } else {
-        status.and_then(|s| s.code())
-    };
-    (code, std::fs::read_to_string(&out_path).unwrap_or_default())
 }
 
 pub fn update_weights(role: &str, weight: f64) -> Value {

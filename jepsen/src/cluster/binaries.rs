@@ -88,7 +88,7 @@ pub fn real(bin_dir: Option<&Path>, no_build: bool) -> anyhow::Result<Binaries> 
     Ok(Binaries {
         describe: format!("{}", master.display()),
         master: master.canonicalize()?,
-        master_prefix: vec!["master".into()],
+        master_prefix: vec![mesoraft_testkit::master_cmd::MASTER_SUBCOMMAND.into()],
         raftctl: Some(raftctl.canonicalize()?),
     })
 }

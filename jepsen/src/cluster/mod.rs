@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, Context};
+use mesoraft_testkit::MasterCmd;
 
 pub use binaries::Binaries;
+pub use mesoraft_testkit::log_tail;
 use process::NodeProcess;
 
 use crate::cleanup::Slot;
@@ -85,6 +87,9 @@ pub struct Cluster {
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often the start-up waits ask again.
+const HEALTH_POLL: Duration = Duration::from_millis(100);
+const READY_POLL: Duration = Duration::from_millis(150);
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, nodes: Vec<NodeSpec>, slot: Arc<Slot>) -> anyhow::Result<Self> {
@@ -124,55 +129,34 @@ impl Cluster {
         self.procs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The master's command line: the program's prefix (`master`, or the
+    /// fake's subcommand) and the test kit's flags.
     fn master_args(&self, node: &NodeSpec) -> Vec<String> {
-        let mut args = self.cfg.binaries.master_prefix.clone();
-        args.extend([
-            "--id".into(),
-            node.id.to_string(),
-            "--listen".into(),
-            node.addr.clone(),
-            "--work-dir".into(),
-            node.data_dir.display().to_string(),
-        ]);
         let join = self
             .join_mode
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(&node.id);
-        if join {
-            let others: Vec<String> = self
-                .nodes
-                .iter()
-                .filter(|n| n.id != node.id)
-                .map(|n| n.addr.clone())
-                .collect();
-            args.extend(["--join".into(), others.join(",")]);
+        let cmd = MasterCmd::new(node.id, &node.addr, &node.data_dir);
+        let cmd = if join {
+            cmd.join(
+                self.nodes
+                    .iter()
+                    .filter(|n| n.id != node.id)
+                    .map(|n| n.addr.clone()),
+            )
         } else {
-            let peers: Vec<String> = self
-                .nodes
-                .iter()
-                .map(|n| format!("{}={}", n.id, n.addr))
-                .collect();
-            args.extend(["--peers".into(), peers.join(",")]);
-        }
-        for (flag, value) in [
-            ("--heartbeat-interval-ms", self.cfg.heartbeat_ms),
-            ("--election-timeout-min-ms", self.cfg.election_min_ms),
-            ("--election-timeout-max-ms", self.cfg.election_max_ms),
-        ] {
-            if let Some(v) = value {
-                args.extend([flag.to_string(), v.to_string()]);
-            }
-        }
-        if let Some(n) = self.cfg.snapshot_logs {
-            args.extend(["--snapshot-logs".into(), n.to_string()]);
-        }
-        if self.cfg.stale_reads {
-            args.push("--debug-unsafe-stale-reads".into());
-        }
-        if self.cfg.skip_fsync {
-            args.push("--debug-unsafe-skip-fsync".into());
-        }
+            cmd.peers(self.nodes.iter().map(|n| (n.id, n.addr.clone())))
+        };
+        let cmd = cmd
+            .heartbeat_interval_ms(self.cfg.heartbeat_ms)
+            .election_timeout_min_ms(self.cfg.election_min_ms)
+            .election_timeout_max_ms(self.cfg.election_max_ms)
+            .snapshot_logs(self.cfg.snapshot_logs)
+            .stale_reads(self.cfg.stale_reads)
+            .skip_fsync(self.cfg.skip_fsync);
+        let mut args = self.cfg.binaries.master_prefix.clone();
+        args.extend(cmd.flags());
         args
     }
 
@@ -406,76 +390,79 @@ impl Cluster {
             .map(|(_, id)| id)
     }
 
-    /// Waits until the given nodes answer `/health`.
+    /// Waits until the given nodes answer `/health`; a master that died
+    /// fails the wait at once, with the end of its log.
     pub async fn wait_healthy(&self, ids: &[u64], timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let down = Mutex::new(ids.to_vec());
+        let answer = crate::wait::until(Instant::now() + timeout, HEALTH_POLL, || async {
             let futs = ids
                 .iter()
                 .map(|id| self.probe.healthy(self.addr(*id), PROBE_TIMEOUT));
             let ok = futures::future::join_all(futs).await;
             if ok.iter().all(|b| *b) {
-                return Ok(());
+                return Some(Ok(()));
             }
             // A master that died will not become healthy: say why at once.
             let running = self.running();
             if let Some(dead) = ids.iter().find(|id| !running.contains(id)) {
-                let status = self
-                    .unexpected_exits()
-                    .into_iter()
-                    .rev()
-                    .find(|(id, _)| id == dead)
-                    .map_or_else(|| "not started".to_string(), |(_, s)| s);
-                bail!(
-                    "master {dead} is not running ({status}); end of its log {}:\n{}",
-                    self.node(*dead).log.display(),
-                    log_tail(&self.node(*dead).log, 8)
-                );
+                return Some(Err(self.dead_master(*dead)));
             }
-            if Instant::now() >= deadline {
-                let down: Vec<u64> = ids
-                    .iter()
-                    .zip(ok)
-                    .filter(|(_, ok)| !ok)
-                    .map(|(id, _)| *id)
-                    .collect();
-                bail!("nodes {down:?} not healthy after {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            *down.lock().unwrap_or_else(|e| e.into_inner()) = ids
+                .iter()
+                .zip(ok)
+                .filter(|(_, ok)| !ok)
+                .map(|(id, _)| *id)
+                .collect();
+            None
+        })
+        .await;
+        answer.unwrap_or_else(|| {
+            let down = down.into_inner().unwrap_or_else(|e| e.into_inner());
+            Err(anyhow!("nodes {down:?} not healthy after {timeout:?}"))
+        })
+    }
+
+    fn dead_master(&self, dead: u64) -> anyhow::Error {
+        let status = self
+            .unexpected_exits()
+            .into_iter()
+            .rev()
+            .find(|(id, _)| *id == dead)
+            .map_or_else(|| "not started".to_string(), |(_, s)| s);
+        anyhow!(
+            "master {dead} is not running ({status}); end of its log {}:\n{}",
+            self.node(dead).log.display(),
+            log_tail(&self.node(dead).log, 8)
+        )
     }
 
     /// Waits until some node is leader and serves a linearizable read;
     /// returns the leader.
     pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<u64> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let last;
-            if let Some(leader) = self.leader().await {
-                let (outcome, _) = self
-                    .probe
-                    .operator(self.addr(leader), &crate::client::get_weights(), false)
-                    .await;
-                match outcome {
-                    crate::client::Outcome::Ok(_) => return Ok(leader),
-                    other => last = format!("leader {leader} answered GET_WEIGHTS with {other:?}"),
+        let last = Mutex::new(String::new());
+        let ready = crate::wait::until(Instant::now() + timeout, READY_POLL, || async {
+            let why = match self.leader().await {
+                Some(leader) => {
+                    let (outcome, _) = self
+                        .probe
+                        .operator(self.addr(leader), &crate::client::get_weights(), false)
+                        .await;
+                    match outcome {
+                        crate::client::Outcome::Ok(_) => return Some(leader),
+                        other => format!("leader {leader} answered GET_WEIGHTS with {other:?}"),
+                    }
                 }
-            } else {
-                last = "no node reports itself leader".to_string();
-            }
-            if Instant::now() >= deadline {
-                bail!("cluster not ready after {timeout:?}: {last}");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+                None => "no node reports itself leader".to_string(),
+            };
+            *last.lock().unwrap_or_else(|e| e.into_inner()) = why;
+            None
+        })
+        .await;
+        ready.ok_or_else(|| {
+            let last = last.into_inner().unwrap_or_else(|e| e.into_inner());
+            anyhow!("cluster not ready after {timeout:?}: {last}")
+        })
     }
-}
-
-/// The last `n` lines of a log file.
-pub fn log_tail(path: &std::path::Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 impl Drop for Cluster {

@@ -1,22 +1,20 @@
-//! One OS process of the cluster: spawned in its own process group (so a
-//! kill takes every thread and child with it), with stdout and stderr
-//! appended to the node's log file.
+//! One OS process of the cluster: the test kit's process group (its own
+//! group, output appended to the node's log), started inside a network
+//! namespace when the node has one, and tracked for emergency cleanup
+//! while it lives.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use anyhow::Context;
+use mesoraft_testkit::ProcessGroup;
 
 use crate::cleanup;
 
 pub struct NodeProcess {
-    child: Child,
+    /// Always Some until dropped.
+    group: Option<ProcessGroup>,
     pub pgid: i32,
-    paused: bool,
 }
 
 impl NodeProcess {
@@ -28,11 +26,6 @@ impl NodeProcess {
         log: &Path,
         env: &[(String, String)],
     ) -> anyhow::Result<NodeProcess> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("opening node log {}", log.display()))?;
         let mut cmd = match netns {
             Some(ns) => {
                 // `ip netns exec` enters the namespace and execs the program,
@@ -43,72 +36,61 @@ impl NodeProcess {
             }
             None => Command::new(program),
         };
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file.try_clone()?))
-            .process_group(0);
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        writeln!(
-            file,
+        let banner = format!(
             "==== jepsen: starting {}{} {}",
             netns.map(|n| format!("[netns {n}] ")).unwrap_or_default(),
             program.display(),
             args.join(" ")
-        )?;
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", program.display()))?;
-        let pgid = child.id() as i32;
+        );
+        let group = ProcessGroup::spawn(cmd, log, Some(&banner))
+            .with_context(|| format!("starting {} (log {})", program.display(), log.display()))?;
+        let pgid = group.pgid();
         cleanup::track_group(pgid);
         Ok(NodeProcess {
-            child,
+            group: Some(group),
             pgid,
-            paused: false,
         })
     }
 
     /// SIGKILL to the whole group, then reap (bounded wait).
-    pub fn kill(mut self) {
-        cleanup::kill_group(self.pgid);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            }
-        }
-        cleanup::untrack_group(self.pgid);
+    pub fn kill(self) {
+        drop(self);
     }
 
     pub fn pause(&mut self) {
-        // SAFETY: signalling our own process group.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGSTOP);
+        if let Some(g) = self.group.as_mut() {
+            g.pause();
         }
-        self.paused = true;
     }
 
     pub fn resume(&mut self) {
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(-self.pgid, libc::SIGCONT);
+        if let Some(g) = self.group.as_mut() {
+            g.resume();
         }
-        self.paused = false;
     }
 
     pub fn is_paused(&self) -> bool {
-        self.paused
+        self.group.as_ref().is_some_and(ProcessGroup::is_paused)
     }
 
     /// Some(description) when the process has exited by itself.
     pub fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            Ok(None) => None,
+        match self.group.as_mut()?.exited()? {
+            Ok(status) => Some(status.to_string()),
             Err(e) => Some(format!("unknown ({e})")),
         }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            group.kill9();
+        }
+        cleanup::untrack_group(self.pgid);
     }
 }

@@ -63,9 +63,13 @@ impl ElectionWorkload {
             let pending = ctx.recorder.invoke(process, "status", None, Value::Null);
             let addr = ctx.cluster.addr(id).to_string();
             match ctx.cluster.probe.status(&addr, POLL_TIMEOUT).await {
-                Ok(s) => ctx
-                    .recorder
-                    .complete(pending, OpType::Ok, s.summary(), Some(addr), None),
+                Ok(s) => ctx.recorder.complete(
+                    pending,
+                    OpType::Ok,
+                    crate::client::status_summary(&s),
+                    Some(addr),
+                    None,
+                ),
                 Err(e) => {
                     // A status read has no effect; a new process number keeps
                     // the history well-formed either way.

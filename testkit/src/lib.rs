@@ -1,0 +1,27 @@
+//! The one kit for driving mesoraft processes from outside, shared by the
+//! end-to-end tests (`tests/support`) and the Jepsen harness (`jepsen`).
+//!
+//! - [`MasterCmd`]: the only code that spells the master's command-line
+//!   flags (pinned against the master's own parser by a contract test in
+//!   the master crate). An `AgentCmd` joins it with the agents.
+//! - [`ProcessGroup`]: a program in its own process group, output appended
+//!   to a log file; kill -9 of the group, pause and resume.
+//! - [`status`]: a typed probe of `GET /raft/status` with a [`Role`].
+//! - [`operator`]: `POST /api/v1` calls that follow 307s, boundedly.
+//! - [`wait`]: polling a condition until a deadline, never a fixed sleep.
+//!
+//! It depends on none of the system's crates, so the Jepsen harness that
+//! uses it stays black-box.
+
+pub mod master_cmd;
+pub mod operator;
+pub mod process;
+pub mod status;
+pub mod text;
+pub mod wait;
+
+pub use master_cmd::MasterCmd;
+pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};
+pub use status::{Role, Status};
+pub use text::error_text;
+pub use wait::{poll_every, poll_until, wait_for};
