@@ -145,7 +145,7 @@ pub async fn add(master: &Master, req: AddMember) -> Result<MembershipView, Chan
 
     if !current.nodes.contains_key(&req.id) {
         let node = MasterNode::unbound(req.address.clone());
-        retry_membership_change(deadline, || {
+        retry_membership_change(master, deadline, || {
             master.raft.add_learner(req.id, node.clone(), false)
         })
         .await?;
@@ -157,7 +157,7 @@ pub async fn add(master: &Master, req: AddMember) -> Result<MembershipView, Chan
     wait_caught_up(master, req.id, deadline).await?;
 
     let voters = BTreeSet::from([req.id]);
-    retry_membership_change(deadline, || {
+    retry_membership_change(master, deadline, || {
         master
             .raft
             .change_membership(ChangeMembers::AddVoterIds(voters.clone()), false)
@@ -237,7 +237,7 @@ pub async fn remove(master: &Master, id: NodeId) -> Result<MembershipView, Chang
         ChangeMembers::RemoveNodes(ids)
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    retry_membership_change(deadline, || {
+    retry_membership_change(master, deadline, || {
         master.raft.change_membership(change.clone(), false)
     })
     .await?;
@@ -247,7 +247,7 @@ pub async fn remove(master: &Master, id: NodeId) -> Result<MembershipView, Chang
         let leftover = master.membership();
         if leftover.nodes.contains_key(&id) {
             let ids = BTreeSet::from([id]);
-            retry_membership_change(deadline, || {
+            retry_membership_change(master, deadline, || {
                 master
                     .raft
                     .change_membership(ChangeMembers::RemoveNodes(ids.clone()), false)
@@ -262,6 +262,7 @@ pub async fn remove(master: &Master, id: NodeId) -> Result<MembershipView, Chang
 /// openraft answers `InProgress` while a previous change is uncommitted;
 /// retry those until the deadline.
 async fn retry_membership_change<F, Fut>(
+    master: &Master,
     deadline: Instant,
     mut change: F,
 ) -> Result<(), ChangeError>
@@ -274,7 +275,11 @@ where
         >,
     >,
 {
+    let mut metrics = master.raft.metrics();
     loop {
+        // Seen before the attempt, so a commit that lands while it is
+        // refused still wakes the wait below.
+        metrics.borrow_and_update();
         let left = deadline.saturating_duration_since(Instant::now());
         let result = tokio::time::timeout(left, change()).await;
         match result {
@@ -283,7 +288,10 @@ where
                 if !is_in_progress(&e) || Instant::now() >= deadline {
                     return Err(ChangeError::from_raft(e));
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                // The change in progress commits with a metrics change:
+                // retry then, not after a guessed pause.
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = tokio::time::timeout(left, metrics.changed()).await;
             }
             Err(_) => {
                 return Err(ChangeError::TimedOut(
