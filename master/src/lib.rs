@@ -18,7 +18,6 @@
 //!   binding pristine masters to unbound slots (leader), reacting to a
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
-//! * [`local`]: `mesoraft local`, a three-master group on loopback.
 
 pub mod bootstrap;
 pub mod config;
@@ -26,9 +25,7 @@ pub mod fatal;
 pub mod http;
 pub mod identity;
 pub mod leader;
-pub mod local;
 pub mod members;
-pub mod ports;
 pub mod removal;
 pub mod replace;
 pub mod security;

@@ -3,8 +3,25 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mesoraft_master::local::LocalArgs;
 use mesoraft_master::MasterArgs;
+use mesoraft_testkit::local::LocalOptions;
+
+/// `mesoraft local`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+struct LocalArgs {
+    /// Number of masters (3 or 5).
+    #[arg(long, default_value_t = 3)]
+    masters: u64,
+
+    /// First port; masters use consecutive ports. 0 picks free ports.
+    #[arg(long, default_value_t = 0)]
+    base_port: u16,
+
+    /// Where masters keep their work dirs and logs (default: a fresh
+    /// temporary directory, removed on exit).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +86,22 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
 /// `mesoraft local`: the group, then `raftctl status` of it, so the first
 /// thing shown is how the group looks and how to look again.
 async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
-    let group = mesoraft_master::local::start(args).await?;
+    let options = LocalOptions {
+        exe: std::env::current_exe()?,
+        masters: args.masters,
+        base_port: args.base_port,
+        dir: args.dir,
+    };
+    let group = mesoraft_testkit::local::start(options).await?;
+    println!(
+        "mesoraft local: {} masters, work dirs and logs in {}",
+        group.addresses.len(),
+        group.dir.display()
+    );
+    for (id, addr) in (1..).zip(&group.addresses) {
+        println!("  master {id} at http://{addr}");
+    }
+    println!("leader: {}\n", group.leader);
     let status = mesoraft_ctl::Args {
         masters: group.addresses.clone(),
         timeout: Duration::from_secs(1),
@@ -91,5 +123,10 @@ async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
         group.addresses.join(","),
         group.secret_file.display()
     );
-    group.run_until_stopped().await
+    println!("Ctrl-C stops the group.");
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("\nstopping...");
+    };
+    Ok(group.run_until(ctrl_c).await?)
 }

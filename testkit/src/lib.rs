@@ -1,5 +1,6 @@
 //! The one kit for driving mesoraft processes from outside, shared by the
-//! end-to-end tests (`tests/support`) and the Jepsen harness (`jepsen`).
+//! end-to-end tests (`tests/support`), the Jepsen harness (`jepsen`) and
+//! `mesoraft local`.
 //!
 //! - [`MasterCmd`]: the only code that spells the master's command-line
 //!   flags (pinned against the master's own parser by a contract test in
@@ -9,18 +10,23 @@
 //! - [`status`]: a typed probe of `GET /raft/status` with a [`Role`].
 //! - [`operator`]: `POST /api/v1` calls that follow 307s, boundedly.
 //! - [`wait`]: polling a condition until a deadline, never a fixed sleep.
+//! - [`ports`]: free ports that outgoing connections will not take.
+//! - [`local`]: the group `mesoraft local` runs, built from the above.
 //!
 //! It depends on none of the system's crates, so the Jepsen harness that
 //! uses it stays black-box.
 
+pub mod local;
 pub mod master_cmd;
 pub mod operator;
+pub mod ports;
 pub mod process;
 pub mod status;
 pub mod text;
 pub mod wait;
 
 pub use master_cmd::MasterCmd;
+pub use ports::free_listen_port;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};
 pub use status::{Role, Status};
 pub use text::error_text;

@@ -109,6 +109,11 @@ impl ProcessGroup {
         }
     }
 
+    /// SIGTERM to the group: asks it to stop cleanly.
+    pub fn terminate(&self) {
+        signal_group(self.pgid, libc::SIGTERM);
+    }
+
     /// SIGSTOP to the group: it keeps its sockets but answers nothing.
     pub fn pause(&mut self) {
         signal_group(self.pgid, libc::SIGSTOP);

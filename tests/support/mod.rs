@@ -29,9 +29,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A loopback port outside the ephemeral range, so that no outgoing
 /// connection takes it while its master is down (see
-/// `mesoraft_master::ports`).
+/// `mesoraft_testkit::ports`).
 pub fn free_port() -> u16 {
-    mesoraft_master::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
+    mesoraft_testkit::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
         .expect("no free port on loopback")
 }
 

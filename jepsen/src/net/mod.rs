@@ -146,12 +146,11 @@ pub fn host_ip(slot: u32) -> String {
     format!("10.77.{slot}.254")
 }
 
-/// A port the kernel says is free on `ip` right now (loopback mode).
+/// A free port on `ip` that outgoing connections will not take, so a
+/// killed master restarts on it (loopback mode).
 pub fn free_port(ip: &str) -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind((ip, 0))
-        .with_context(|| format!("binding {ip}:0"))?
-        .local_addr()?
-        .port())
+    let addr: std::net::IpAddr = ip.parse().with_context(|| format!("{ip} is not an IP"))?;
+    mesoraft_testkit::free_listen_port(addr).with_context(|| format!("no free port on {ip}"))
 }
 
 /// Why namespaces cannot be used here, if they cannot.
