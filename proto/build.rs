@@ -4,7 +4,11 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=protos");
     let files = protox::compile(
-        ["protos/mesos/v1/mesos.proto", "protos/mesoraft/raft.proto"],
+        [
+            "protos/mesos/v1/mesos.proto",
+            "protos/mesoraft/raft.proto",
+            "protos/mesoraft/agent.proto",
+        ],
         ["protos"],
     )?;
     tonic_prost_build::configure()

@@ -2,6 +2,8 @@
 //!
 //! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's).
 //! * [`raft`]: the masters' Raft transport service.
+//! * [`agent`]: the agent session with the leading master (Mesos's
+//!   agent messages on one gRPC stream).
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
 //! * [`durable`]: writing files so that they survive a crash.
@@ -17,6 +19,15 @@ pub mod mesos {
 pub mod raft {
     include!(concat!(env!("OUT_DIR"), "/mesoraft.raft.rs"));
 }
+
+/// Package `mesoraft.agent` refers to `mesos.v1` two levels up, as its
+/// package path is deep.
+mod mesoraft_package {
+    pub mod agent {
+        include!(concat!(env!("OUT_DIR"), "/mesoraft.agent.rs"));
+    }
+}
+pub use mesoraft_package::agent;
 
 pub mod auth;
 pub mod durable;
