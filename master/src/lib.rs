@@ -19,6 +19,7 @@
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
 
+pub mod agents;
 pub mod bootstrap;
 pub mod config;
 pub mod fatal;

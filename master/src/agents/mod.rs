@@ -1,0 +1,15 @@
+//! Agents on the leading master: their sessions, health checks and the
+//! recovered-agent path after a failover (SPEC 2 and 3).
+//!
+//! - [`table`]: the pure state machine, `step(event, now) -> actions`.
+//! - [`plan`]: the re-registration decision.
+//! - [`policy`]: the flags' values, the removal budget and the recovery
+//!   removal limit.
+//! - `driver`: the leader-term task that owns the table, runs its actions
+//!   and feeds it events (sessions, write outcomes, ticks).
+//! - `service`: the gRPC `AgentSessions` service: one stream per agent,
+//!   refused with the leader's address on a master that does not lead.
+
+pub mod plan;
+pub mod policy;
+pub mod table;
