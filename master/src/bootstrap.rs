@@ -242,6 +242,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         identity: identity.clone(),
         security,
         quorum_clock,
+        agents: Default::default(),
     });
     let shutdown = CancellationToken::new();
     let fatal = FatalStop::default();

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mesoraft_proto::units::{parse_duration, Fraction, Rate};
 use mesoraft_raft::NodeId;
+
+use crate::agents::policy::AgentPolicy;
 
 /// `mesoraft master` flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -64,6 +67,9 @@ pub struct MasterArgs {
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,
 
+    #[command(flatten)]
+    pub agents: AgentArgs,
+
     /// TESTING ONLY, UNSAFE: answer GET_WEIGHTS on every master from its
     /// local, possibly stale copy. Exists so the Jepsen checker can be
     /// shown to catch stale reads.
@@ -73,6 +79,50 @@ pub struct MasterArgs {
     /// durable. Exists so the crash nemeses can be shown to catch it.
     #[arg(long, hide = true)]
     pub debug_unsafe_skip_fsync: bool,
+}
+
+/// How the leader checks agents' health and treats the ones that do not
+/// come back (SPEC 2 and 3). Durations in Mesos's form (`15secs`, `10mins`)
+/// or short (`15s`); tests use seconds.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// A ping round every this long; a ping not answered by the next
+    /// round is a miss.
+    #[arg(long, default_value = "15secs", value_parser = parse_duration)]
+    pub agent_ping_timeout: Duration,
+
+    /// Misses in a row after which an agent is marked unreachable.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_agent_ping_timeouts: u32,
+
+    /// How long agents get to re-register after a leader change (and
+    /// after their session breaks) before they are marked unreachable.
+    #[arg(long, default_value = "10mins", value_parser = parse_duration)]
+    pub agent_reregister_timeout: Duration,
+
+    /// At most this many agents marked unreachable per period, e.g.
+    /// `1/10mins` (default: no limit).
+    #[arg(long)]
+    pub agent_removal_rate_limit: Option<Rate>,
+
+    /// The share of the agents admitted when a failover began that may be
+    /// marked unreachable when the re-register timeout fires (`100%`,
+    /// `50%`, `0.5`); above it none are, because it means the masters are
+    /// cut off, not that the agents died.
+    #[arg(long, default_value = "100%")]
+    pub recovery_agent_removal_limit: Fraction,
+}
+
+impl AgentArgs {
+    pub fn policy(&self) -> AgentPolicy {
+        AgentPolicy {
+            ping_timeout: self.agent_ping_timeout,
+            max_ping_timeouts: self.max_agent_ping_timeouts,
+            reregister_timeout: self.agent_reregister_timeout,
+            removal_rate: self.agent_removal_rate_limit,
+            recovery_removal_limit: self.recovery_agent_removal_limit.value(),
+        }
+    }
 }
 
 /// `ID -> HOST:PORT`, ordered by id.
@@ -253,23 +303,56 @@ mod tests {
     }
 
     #[test]
-    fn the_raft_core_starts_with_elections_off() {
-        let args = MasterArgs {
-            id: 1,
-            listen: "127.0.0.1:5050".into(),
-            advertise: None,
-            peers: Some(parse_peers("1=127.0.0.1:5050").unwrap()),
-            join: vec![],
-            work_dir: "/tmp/m1".into(),
-            heartbeat_interval_ms: 50,
-            election_timeout_min_ms: 150,
-            election_timeout_max_ms: 300,
-            snapshot_logs: 100,
-            write_timeout_ms: 5000,
-            debug_unsafe_stale_reads: false,
-            debug_unsafe_skip_fsync: false,
-            security: Default::default(),
+    fn agent_flags_take_mesos_forms_and_default_to_mesos_values() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            agents: AgentArgs,
+        }
+        let parse = |args: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .map(|c| c.agents.policy())
         };
+        assert_eq!(parse(&[]).unwrap(), AgentPolicy::default());
+        let policy = parse(&[
+            "--agent-ping-timeout=1secs",
+            "--max-agent-ping-timeouts=3",
+            "--agent-reregister-timeout=4s",
+            "--agent-removal-rate-limit=1/10mins",
+            "--recovery-agent-removal-limit=50%",
+        ])
+        .unwrap();
+        assert_eq!(policy.ping_timeout, Duration::from_secs(1));
+        assert_eq!(policy.max_ping_timeouts, 3);
+        assert_eq!(policy.reregister_timeout, Duration::from_secs(4));
+        assert_eq!(policy.removal_rate.unwrap().per, Duration::from_secs(600));
+        assert_eq!(policy.recovery_removal_limit, 0.5);
+        for bad in [
+            "--agent-ping-timeout=fast",
+            "--max-agent-ping-timeouts=0",
+            "--agent-removal-rate-limit=10mins",
+            "--recovery-agent-removal-limit=150%",
+        ] {
+            let err = parse(&[bad]).map(|_| ()).expect_err(bad).to_string();
+            let flag = bad.split('=').next().unwrap();
+            assert!(err.contains(flag), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_raft_core_starts_with_elections_off() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            master: MasterArgs,
+        }
+        let args = <Cli as clap::Parser>::parse_from([
+            "master",
+            "--id=1",
+            "--peers=1=127.0.0.1:5050",
+            "--work-dir=/tmp/m1",
+        ])
+        .master;
         let config = args.raft_config().unwrap();
         assert!(!config.enable_elect);
         assert!(config.enable_heartbeat);

@@ -35,6 +35,7 @@ pub mod status;
 pub mod survey;
 pub mod workdir;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use mesoraft_raft::identity::IdentityHandle;
@@ -72,6 +73,8 @@ pub struct Master {
     /// When a quorum last accepted this master's AppendEntries: the leader
     /// lease (see [`leader::effective_leader_term`]).
     pub(crate) quorum_clock: mesoraft_raft::network::QuorumClock,
+    /// Where agent sessions find the current term's session table.
+    pub(crate) agents: Arc<agents::AgentHub>,
 }
 
 impl Master {

@@ -25,6 +25,8 @@ pub mod raft {
 /// Package `mesoraft.agent` refers to `mesos.v1` two levels up, as its
 /// package path is deep.
 mod mesoraft_package {
+    // Generated: a oneof's variants are as large as their messages.
+    #[allow(clippy::large_enum_variant)]
     pub mod agent {
         include!(concat!(env!("OUT_DIR"), "/mesoraft.agent.rs"));
     }

@@ -10,6 +10,10 @@
 //! - `service`: the gRPC `AgentSessions` service: one stream per agent,
 //!   refused with the leader's address on a master that does not lead.
 
+pub mod driver;
 pub mod plan;
 pub mod policy;
+pub mod service;
 pub mod table;
+
+pub use driver::{AgentHub, AgentsView};

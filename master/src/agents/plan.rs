@@ -22,6 +22,7 @@ pub enum Known<'a> {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per re-registration, moved once
 pub enum Reregistration {
     /// Registered again as it is: no registry write.
     Accept,

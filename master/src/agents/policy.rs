@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+pub use mesoraft_proto::units::Rate;
+
 /// The master's agent flags, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentPolicy {
@@ -19,7 +21,7 @@ pub struct AgentPolicy {
     pub reregister_timeout: Duration,
     /// `--agent-removal-rate-limit`: at most `count` agents marked
     /// unreachable per `per`; None: no limit.
-    pub removal_rate: Option<RemovalRate>,
+    pub removal_rate: Option<Rate>,
     /// `--recovery-agent-removal-limit`: the fraction (0..=1) of the agents
     /// admitted when a failover began that may be marked unreachable when
     /// the re-register timeout fires; above it, none are.
@@ -54,24 +56,17 @@ impl AgentPolicy {
     }
 }
 
-/// `N` removals per `per`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RemovalRate {
-    pub count: u32,
-    pub per: Duration,
-}
-
 /// A token bucket for removals: full at start (`count` tokens), refilled
 /// at `count / per`.
 #[derive(Clone, Debug)]
 pub struct RemovalBudget {
-    rate: Option<RemovalRate>,
+    rate: Option<Rate>,
     tokens: f64,
     refilled_at: Instant,
 }
 
 impl RemovalBudget {
-    pub fn new(rate: Option<RemovalRate>, now: Instant) -> Self {
+    pub fn new(rate: Option<Rate>, now: Instant) -> Self {
         Self {
             rate,
             tokens: rate.map_or(0.0, |r| f64::from(r.count)),
@@ -144,7 +139,7 @@ mod tests {
     #[test]
     fn a_budget_allows_a_burst_of_count_then_refills_at_the_rate() {
         let t0 = Instant::now();
-        let rate = RemovalRate {
+        let rate = Rate {
             count: 2,
             per: Duration::from_secs(10),
         };

@@ -97,6 +97,7 @@ pub enum WriteOutcome {
 
 /// What to do.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once, moved to the driver
 pub enum Action {
     Send {
         session: SessionId,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::agents::policy::RemovalRate;
+use crate::agents::policy::Rate;
 
 const PING: Duration = Duration::from_secs(1);
 
@@ -484,7 +484,7 @@ fn an_unreachable_agent_can_be_marked_gone() {
 #[test]
 fn the_removal_rate_spreads_markings_out() {
     let policy = AgentPolicy {
-        removal_rate: Some(RemovalRate {
+        removal_rate: Some(Rate {
             count: 1,
             per: Duration::from_secs(5),
         }),

@@ -123,8 +123,10 @@ async fn run_leader_term(master: Arc<Master>, term: u64, cancel: CancellationTok
     };
     ensure_cluster_id(&context).await;
 
-    // Later leader-only services (agent sessions, allocator, timers) start
-    // here, each with a clone of `context`.
+    // Leader-only services, each with a clone of `context`; each returns
+    // when the term ends. (The allocator and framework timers join here.)
+    let policy = master.args.agents.policy();
+    crate::agents::driver::run_term(context.clone(), policy, master.agents.clone()).await;
     context.cancel.cancelled().await;
 }
 

@@ -1,0 +1,387 @@
+//! The leader-term task that runs the agent session table: it owns the
+//! [`AgentTable`], turns stream messages, write outcomes and ticks into
+//! events, and carries out the actions (send, close, propose, answer).
+//! When the term ends it drops every session's sender, which ends every
+//! agent stream: the agents go and find the new leader.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use mesoraft_proto::agent::{agent_to_master, MasterToAgent};
+use mesoraft_proto::mesos::v1::AgentInfo;
+use mesoraft_registry::TimeNs;
+use tokio::sync::{mpsc, oneshot};
+
+use super::policy::AgentPolicy;
+use super::table::{
+    Action, AgentCounts, AgentTable, Event, MarkGoneAnswer, Now, Presence, RegistryAgents,
+    RequestId, SessionId, WriteOutcome,
+};
+use crate::leader::{TermContext, WriteFailure};
+
+/// How many messages may wait for one agent before it counts as stuck
+/// (it reads nothing) and its session is closed.
+pub(crate) const OUTBOUND_QUEUE: usize = 256;
+/// How many inputs may wait for the table.
+const INPUT_QUEUE: usize = 8192;
+
+/// The item type of an agent's response stream.
+pub type Outbound = Result<MasterToAgent, tonic::Status>;
+
+/// What reaches the table's task. (Moved, never copied: the size of the
+/// message variant costs nothing.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Input {
+    Opened {
+        session: SessionId,
+        outbound: mpsc::Sender<Outbound>,
+    },
+    Message {
+        session: SessionId,
+        message: agent_to_master::Message,
+    },
+    Closed {
+        session: SessionId,
+    },
+    MarkGone {
+        agent_id: String,
+        reply: oneshot::Sender<MarkGoneAnswer>,
+    },
+    View {
+        reply: oneshot::Sender<AgentsView>,
+    },
+}
+
+/// The agents as the leader sees them, for operator endpoints.
+#[derive(Clone, Debug, Default)]
+pub struct AgentsView {
+    pub agents: Vec<AgentRow>,
+    pub unreachable: Vec<(String, TimeNs)>,
+    pub gone: Vec<(String, TimeNs)>,
+    pub counts: AgentCounts,
+}
+
+#[derive(Clone, Debug)]
+pub struct AgentRow {
+    pub info: AgentInfo,
+    pub state: AgentRowState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentRowState {
+    /// Registered over an open session.
+    Active,
+    /// Its session broke; not unreachable yet.
+    Disconnected,
+    /// Admitted before this term and not back yet.
+    Recovered,
+    /// A registry change about it is being written.
+    Changing,
+}
+
+/// Where sessions and operator calls find the current term's table. One
+/// per master; attached while this master leads.
+#[derive(Default)]
+pub struct AgentHub {
+    inner: Mutex<Option<(u64, mpsc::Sender<Input>)>>,
+    next_session: AtomicU64,
+    /// The counts of the last step, for status and metrics (None while
+    /// not leading).
+    counts: Mutex<Option<AgentCounts>>,
+}
+
+/// Why the hub cannot take a session or a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAttached;
+
+impl AgentHub {
+    pub(crate) fn sender(&self) -> Result<mpsc::Sender<Input>, NotAttached> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.as_ref().map(|(_, tx)| tx.clone()).ok_or(NotAttached)
+    }
+
+    pub(crate) fn new_session_id(&self) -> SessionId {
+        self.next_session.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn counts(&self) -> Option<AgentCounts> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn attach(&self, term: u64, tx: mpsc::Sender<Input>) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Some((term, tx));
+    }
+
+    fn detach(&self, term: u64) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.as_ref().is_some_and(|(t, _)| *t == term) {
+            *inner = None;
+            *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    fn publish(&self, counts: AgentCounts) {
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(counts);
+    }
+
+    /// MARK_AGENT_GONE through the table (every agent command of a term
+    /// comes from it).
+    pub async fn mark_gone(&self, agent_id: String) -> Result<MarkGoneAnswer, NotAttached> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Input::MarkGone { agent_id, reply })
+            .await
+            .map_err(|_| NotAttached)?;
+        answer.await.map_err(|_| NotAttached)
+    }
+
+    pub async fn view(&self) -> Result<AgentsView, NotAttached> {
+        let (reply, view) = oneshot::channel();
+        self.sender()?
+            .send(Input::View { reply })
+            .await
+            .map_err(|_| NotAttached)?;
+        view.await.map_err(|_| NotAttached)
+    }
+}
+
+fn now() -> Now {
+    let unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Now {
+        instant: Instant::now(),
+        unix_ns,
+    }
+}
+
+/// The registry's agent lists, as the table starts from them.
+fn registry_agents(context: &TermContext) -> RegistryAgents {
+    context.registry.read(|r| RegistryAgents {
+        cluster_id: r.cluster_id().unwrap_or_default().to_string(),
+        admitted: r
+            .admitted_agents()
+            .values()
+            .map(|a| a.info.clone())
+            .collect(),
+        unreachable: r
+            .unreachable_agents()
+            .iter()
+            .map(|(id, u)| (id.clone(), u.time_ns))
+            .collect(),
+        gone: r.gone_agents().clone(),
+    })
+}
+
+/// Runs the table for `context`'s term; returns when the term ends.
+pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync::Arc<AgentHub>) {
+    let term = context.term;
+    let registry = registry_agents(&context);
+    tracing::info!(
+        term,
+        recovered = registry.admitted.len(),
+        unreachable = registry.unreachable.len(),
+        gone = registry.gone.len(),
+        reregister_timeout_secs = policy.reregister_timeout.as_secs_f64(),
+        "agent sessions open: every admitted agent is recovered until it re-registers"
+    );
+    let mut tick = tokio::time::interval(policy.tick_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shell = Shell {
+        table: AgentTable::recover(policy, registry, Instant::now()),
+        sessions: HashMap::new(),
+        writes: FuturesUnordered::new(),
+        replies: HashMap::new(),
+        next_request: 0,
+        context: context.clone(),
+    };
+    let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
+    hub.attach(term, tx);
+    hub.publish(shell.table.counts());
+    loop {
+        let event = tokio::select! {
+            _ = context.cancel.cancelled() => break,
+            Some(input) = rx.recv() => match shell.input(input) {
+                Some(event) => event,
+                None => continue,
+            },
+            Some((write, outcome)) = shell.writes.next(), if !shell.writes.is_empty() => {
+                Event::Written { write, outcome }
+            }
+            _ = tick.tick() => Event::Tick,
+        };
+        let actions = shell.table.step(event, now());
+        shell.run(actions);
+        hub.publish(shell.table.counts());
+    }
+    hub.detach(term);
+    tracing::info!(
+        term,
+        sessions = shell.sessions.len(),
+        "leadership ended: agent sessions closed"
+    );
+}
+
+type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = (u64, WriteOutcome)> + Send>>;
+
+/// The I/O around the table.
+struct Shell {
+    table: AgentTable,
+    sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
+    writes: FuturesUnordered<WriteFuture>,
+    replies: HashMap<RequestId, oneshot::Sender<MarkGoneAnswer>>,
+    next_request: RequestId,
+    context: TermContext,
+}
+
+impl Shell {
+    /// The event an input means, if any (views are answered directly).
+    fn input(&mut self, input: Input) -> Option<Event> {
+        match input {
+            Input::Opened { session, outbound } => {
+                self.sessions.insert(session, outbound);
+                None
+            }
+            Input::Message { session, message } => {
+                if !self.sessions.contains_key(&session) {
+                    return None;
+                }
+                event_of(session, message)
+            }
+            Input::Closed { session } => {
+                self.sessions.remove(&session);
+                Some(Event::Closed { session })
+            }
+            Input::MarkGone { agent_id, reply } => {
+                self.next_request += 1;
+                self.replies.insert(self.next_request, reply);
+                Some(Event::MarkGone {
+                    agent_id,
+                    request: self.next_request,
+                })
+            }
+            Input::View { reply } => {
+                let _ = reply.send(self.view());
+                None
+            }
+        }
+    }
+
+    fn run(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send { session, message } => self.send(session, message),
+                Action::Close { session } => {
+                    // Dropping the sender ends the response stream after
+                    // whatever was queued before.
+                    self.sessions.remove(&session);
+                }
+                Action::Propose { write, command } => {
+                    let writer = self.context.writer.clone();
+                    self.writes.push(Box::pin(async move {
+                        (write, outcome_of(writer.write(command).await))
+                    }));
+                }
+                Action::Answer { request, answer } => {
+                    if let Some(reply) = self.replies.remove(&request) {
+                        let _ = reply.send(answer);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        session: SessionId,
+        message: mesoraft_proto::agent::master_to_agent::Message,
+    ) {
+        let Some(outbound) = self.sessions.get(&session) else {
+            return;
+        };
+        let envelope = MasterToAgent {
+            message: Some(message),
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = outbound.try_send(Ok(envelope)) {
+            // The agent reads nothing: end its session; it reconnects.
+            tracing::warn!(
+                session,
+                "agent session stuck (outbound queue full); closing it"
+            );
+            self.sessions.remove(&session);
+        }
+    }
+
+    fn view(&self) -> AgentsView {
+        let agents = self
+            .table
+            .agents()
+            .values()
+            .map(|entry| AgentRow {
+                info: entry.info.clone(),
+                state: match entry.presence {
+                    Presence::Connected { .. } => AgentRowState::Active,
+                    Presence::Disconnected { .. } => AgentRowState::Disconnected,
+                    Presence::Recovered => AgentRowState::Recovered,
+                    Presence::Writing { .. } => AgentRowState::Changing,
+                },
+            })
+            .collect();
+        AgentsView {
+            agents,
+            unreachable: self
+                .table
+                .unreachable()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            gone: self
+                .table
+                .gone()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            counts: self.table.counts(),
+        }
+    }
+}
+
+/// The table's event for a message from an agent; messages the table does
+/// not handle yet (status updates, executor messages) are dropped.
+fn event_of(session: SessionId, message: agent_to_master::Message) -> Option<Event> {
+    use agent_to_master::Message as M;
+    match message {
+        M::RegisterSlave(m) => Some(Event::Register {
+            session,
+            info: m.slave,
+        }),
+        M::ReregisterSlave(m) => Some(Event::Reregister {
+            session,
+            info: m.slave,
+        }),
+        M::Pong(_) => Some(Event::Pong { session }),
+        M::UnregisterSlave(_) => Some(Event::Unregister { session }),
+        M::StatusUpdate(_) | M::ExecutorToFramework(_) => None,
+    }
+}
+
+fn outcome_of(result: Result<mesoraft_registry::CommandResult, WriteFailure>) -> WriteOutcome {
+    match result {
+        Ok(Ok(response)) => WriteOutcome::Applied(response),
+        Ok(Err(refused)) | Err(WriteFailure::Refused(refused)) => WriteOutcome::Refused(refused),
+        Err(WriteFailure::NotLeader(_)) => WriteOutcome::Failed {
+            maybe_applied: false,
+        },
+        Err(WriteFailure::OutcomeUnknown(_)) => WriteOutcome::Failed {
+            maybe_applied: true,
+        },
+    }
+}
