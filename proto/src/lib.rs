@@ -7,6 +7,8 @@
 //! * [`durable`]: writing files so that they survive a crash.
 //! * [`auth`]: the cluster secret's header and token, shared by the
 //!   masters and the tools that call them.
+//! * [`units`]: flag values in Mesos's syntax (durations, rates,
+//!   percentages), shared by the master's and the agent's flags.
 
 pub mod mesos {
     pub mod v1 {
@@ -21,3 +23,4 @@ pub mod raft {
 pub mod auth;
 pub mod durable;
 pub mod serde_pb;
+pub mod units;
