@@ -1,0 +1,17 @@
+//! The mesoraft agent: a machine offering its resources to the masters.
+//!
+//! This crate holds the agent's decisions as pure functions and plain
+//! types, with the few reads of the machine and the disk at the edges:
+//!
+//! * [`value`]: Mesos's value text (scalars, ranges, sets), shared by
+//! * [`resources`] (`--resources`, with the machine's defaults) and
+//! * [`attributes`] (`--attributes`).
+//! * [`machine`]: the machine facts the defaults come from (the I/O).
+//!
+//! The agent depends on the wire types (`mesoraft-proto`) only, never on
+//! the master's crates: it talks to the masters over the network alone.
+
+pub mod attributes;
+pub mod machine;
+pub mod resources;
+pub mod value;
