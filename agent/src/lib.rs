@@ -7,11 +7,13 @@
 //! * [`resources`] (`--resources`, with the machine's defaults) and
 //! * [`attributes`] (`--attributes`).
 //! * [`machine`]: the machine facts the defaults come from (the I/O).
+//! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
 
 pub mod attributes;
+pub mod checkpoint;
 pub mod machine;
 pub mod resources;
 pub mod value;
