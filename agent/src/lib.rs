@@ -7,6 +7,8 @@
 //! * [`resources`] (`--resources`, with the machine's defaults) and
 //! * [`attributes`] (`--attributes`).
 //! * [`machine`]: the machine facts the defaults come from (the I/O).
+//! * [`reconfig`]: `--reconfiguration-policy`, may a restarted agent keep
+//!   its identity with the info its flags give now.
 //! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
@@ -15,5 +17,6 @@
 pub mod attributes;
 pub mod checkpoint;
 pub mod machine;
+pub mod reconfig;
 pub mod resources;
 pub mod value;

@@ -125,21 +125,9 @@ fn parse_ranges(inner: &str) -> Result<Vec<Range>, ValueError> {
             });
         }
     }
-    Ok(coalesce(ranges))
-}
-
-/// Merges adjacent ranges of a sorted, non-overlapping list
-/// (`[1-2,3-4]` is `[1-4]`), as Mesos does, so equal port sets compare
-/// equal whatever way they were written.
-fn coalesce(sorted: Vec<Range>) -> Vec<Range> {
-    let mut merged: Vec<Range> = Vec::with_capacity(sorted.len());
-    for range in sorted {
-        match merged.last_mut() {
-            Some(last) if last.end.checked_add(1) == Some(range.begin) => last.end = range.end,
-            _ => merged.push(range),
-        }
-    }
-    merged
+    // Adjacent ranges merge (`[1-2,3-4]` is `[1-4]`), as in Mesos, so
+    // equal port sets compare equal however they were written.
+    Ok(normalize_ranges(&ranges))
 }
 
 fn parse_set(inner: &str) -> Result<Vec<String>, ValueError> {
@@ -156,11 +144,34 @@ fn parse_set(inner: &str) -> Result<Vec<String>, ValueError> {
     Ok(items)
 }
 
-/// Whether every number of `inner` is in `outer`. Both must be sorted
-/// and coalesced (as [`parse_value`] leaves them), which makes each inner
-/// range lie within a single outer range if it is covered at all.
+/// `ranges` sorted with overlapping and adjacent ranges merged, inverted
+/// ones dropped: the canonical form of ranges read from anywhere but
+/// [`parse_value`] (which refuses what this repairs).
+pub fn normalize_ranges(ranges: &[Range]) -> Vec<Range> {
+    let mut sorted: Vec<Range> = ranges
+        .iter()
+        .filter(|r| r.begin <= r.end)
+        .copied()
+        .collect();
+    sorted.sort_by_key(|r| (r.begin, r.end));
+    let mut merged: Vec<Range> = Vec::with_capacity(sorted.len());
+    for range in sorted {
+        match merged.last_mut() {
+            Some(last) if range.begin <= last.end.saturating_add(1) => {
+                last.end = last.end.max(range.end)
+            }
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// Whether every number of `inner` is in `outer`, however either is
+/// written.
 pub fn ranges_contain(outer: &[Range], inner: &[Range]) -> bool {
-    inner.iter().all(|needle| {
+    // Once coalesced, a covered inner range lies within one outer range.
+    let outer = normalize_ranges(outer);
+    normalize_ranges(inner).iter().all(|needle| {
         outer
             .iter()
             .any(|r| r.begin <= needle.begin && needle.end <= r.end)
@@ -222,6 +233,11 @@ mod tests {
         assert!(ranges_contain(&[r(1, 10)], &[r(2, 3), r(10, 10)]));
         assert!(!ranges_contain(&[r(1, 4), r(6, 10)], &[r(4, 6)]));
         assert!(ranges_contain(&[r(1, 4)], &[]));
+        assert!(ranges_contain(&[r(5, 10), r(1, 4)], &[r(3, 6)]));
+        assert_eq!(
+            normalize_ranges(&[r(8, 9), r(1, 5), r(3, 7), r(4, 2)]),
+            vec![r(1, 9)]
+        );
     }
 
     #[test]
