@@ -10,6 +10,8 @@
 //! * [`reconfig`]: `--reconfiguration-policy`, may a restarted agent keep
 //!   its identity with the info its flags give now.
 //! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
+//! * [`recovery`]: the start-up decision (register new, re-register,
+//!   clean up, or refuse) from the checkpoint, the flags and the boot id.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -18,5 +20,6 @@ pub mod attributes;
 pub mod checkpoint;
 pub mod machine;
 pub mod reconfig;
+pub mod recovery;
 pub mod resources;
 pub mod value;
