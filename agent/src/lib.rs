@@ -12,11 +12,13 @@
 //! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
 //! * [`recovery`]: the start-up decision (register new, re-register,
 //!   clean up, or refuse) from the checkpoint, the flags and the boot id.
+//! * [`backoff`]: jittered exponential backoff between attempts.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
 
 pub mod attributes;
+pub mod backoff;
 pub mod checkpoint;
 pub mod machine;
 pub mod reconfig;
