@@ -12,6 +12,8 @@
 //! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
 //! * [`recovery`]: the start-up decision (register new, re-register,
 //!   clean up, or refuse) from the checkpoint, the flags and the boot id.
+//! * [`masters`]: `--masters` and the order masters are tried in,
+//!   following "the leader is X" answers.
 //! * [`backoff`]: jittered exponential backoff between attempts.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
@@ -21,6 +23,7 @@ pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
 pub mod machine;
+pub mod masters;
 pub mod reconfig;
 pub mod recovery;
 pub mod resources;
