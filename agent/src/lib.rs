@@ -15,6 +15,7 @@
 //! * [`masters`]: `--masters` and the order masters are tried in,
 //!   following "the leader is X" answers.
 //! * [`backoff`]: jittered exponential backoff between attempts.
+//! * [`host_port`]: `HOST:PORT` syntax.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -22,6 +23,7 @@
 pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
+pub mod host_port;
 pub mod machine;
 pub mod masters;
 pub mod reconfig;
