@@ -3,6 +3,8 @@
 //! This crate holds the agent's decisions as pure functions and plain
 //! types, with the few reads of the machine and the disk at the edges:
 //!
+//! * [`flags`]: `mesoraft agent`'s flags ([`AgentArgs`]) checked into an
+//!   [`AgentConfig`] (the info the flags describe included).
 //! * [`value`]: Mesos's value text (scalars, ranges, sets), shared by
 //! * [`resources`] (`--resources`, with the machine's defaults) and
 //! * [`attributes`] (`--attributes`).
@@ -23,6 +25,7 @@
 pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
+pub mod flags;
 pub mod host_port;
 pub mod machine;
 pub mod masters;
@@ -30,3 +33,5 @@ pub mod reconfig;
 pub mod recovery;
 pub mod resources;
 pub mod value;
+
+pub use flags::{AgentArgs, AgentConfig, FlagError};
