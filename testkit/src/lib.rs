@@ -1,9 +1,10 @@
 //! The one kit for driving mesoraft processes from outside, shared by the
 //! end-to-end tests (`tests/support`) and the Jepsen harness (`jepsen`).
 //!
-//! - [`MasterCmd`]: the only code that spells the master's command-line
-//!   flags (pinned against the master's own parser by a contract test in
-//!   the master crate). An `AgentCmd` joins it with the agents.
+//! - [`MasterCmd`] and [`AgentCmd`]: the only code that spells the
+//!   master's and the agent's command-line flags (each pinned against its
+//!   program's own parser by a contract test in the master and agent
+//!   crates).
 //! - [`ProcessGroup`]: a program in its own process group, output appended
 //!   to a log file; kill -9 of the group, pause and resume.
 //! - [`status`]: a typed probe of `GET /raft/status` with a [`Role`].
@@ -13,6 +14,7 @@
 //! It depends on none of the system's crates, so the Jepsen harness that
 //! uses it stays black-box.
 
+pub mod agent_cmd;
 pub mod master_cmd;
 pub mod operator;
 pub mod process;
@@ -20,6 +22,7 @@ pub mod status;
 pub mod text;
 pub mod wait;
 
+pub use agent_cmd::AgentCmd;
 pub use master_cmd::MasterCmd;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};
 pub use status::{Role, Status};
