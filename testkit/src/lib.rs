@@ -2,9 +2,10 @@
 //! end-to-end tests (`tests/support`), the Jepsen harness (`jepsen`) and
 //! `mesoraft local`.
 //!
-//! - [`MasterCmd`]: the only code that spells the master's command-line
-//!   flags (pinned against the master's own parser by a contract test in
-//!   the master crate). An `AgentCmd` joins it with the agents.
+//! - [`MasterCmd`] and [`AgentCmd`]: the only code that spells the
+//!   master's and the agent's command-line flags (each pinned against its
+//!   program's own parser by a contract test in the master and agent
+//!   crates).
 //! - [`ProcessGroup`]: a program in its own process group, output appended
 //!   to a log file; kill -9 of the group, pause and resume.
 //! - [`status`]: a typed probe of `GET /raft/status` with a [`Role`].
@@ -16,6 +17,7 @@
 //! It depends on none of the system's crates, so the Jepsen harness that
 //! uses it stays black-box.
 
+pub mod agent_cmd;
 pub mod local;
 pub mod master_cmd;
 pub mod operator;
@@ -25,6 +27,7 @@ pub mod status;
 pub mod text;
 pub mod wait;
 
+pub use agent_cmd::AgentCmd;
 pub use master_cmd::MasterCmd;
 pub use ports::free_listen_port;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};

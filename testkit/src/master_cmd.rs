@@ -1,9 +1,8 @@
 //! `mesoraft master` command lines: the one place that spells the master's
 //! flags. The master crate's contract test parses every combination this
 //! builder produces with the master's own parser, so a renamed flag fails
-//! there and not in a cluster run.
-//!
-//! An `AgentCmd` for `mesoraft agent` comes with the agents.
+//! there and not in a cluster run. `mesoraft agent` has its own builder,
+//! [`crate::AgentCmd`].
 
 use std::path::{Path, PathBuf};
 

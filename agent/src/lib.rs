@@ -1,0 +1,37 @@
+//! The mesoraft agent: a machine offering its resources to the masters.
+//!
+//! This crate holds the agent's decisions as pure functions and plain
+//! types, with the few reads of the machine and the disk at the edges:
+//!
+//! * [`flags`]: `mesoraft agent`'s flags ([`AgentArgs`]) checked into an
+//!   [`AgentConfig`] (the info the flags describe included).
+//! * [`value`]: Mesos's value text (scalars, ranges, sets), shared by
+//! * [`resources`] (`--resources`, with the machine's defaults) and
+//! * [`attributes`] (`--attributes`).
+//! * [`machine`]: the machine facts the defaults come from (the I/O).
+//! * [`reconfig`]: `--reconfiguration-policy`, may a restarted agent keep
+//!   its identity with the info its flags give now.
+//! * [`checkpoint`]: the work dir's record of the agent (id, info, boot id).
+//! * [`recovery`]: the start-up decision (register new, re-register,
+//!   clean up, or refuse) from the checkpoint, the flags and the boot id.
+//! * [`masters`]: `--masters` and the order masters are tried in,
+//!   following "the leader is X" answers.
+//! * [`backoff`]: jittered exponential backoff between attempts.
+//! * [`host_port`]: `HOST:PORT` syntax.
+//!
+//! The agent depends on the wire types (`mesoraft-proto`) only, never on
+//! the master's crates: it talks to the masters over the network alone.
+
+pub mod attributes;
+pub mod backoff;
+pub mod checkpoint;
+pub mod flags;
+pub mod host_port;
+pub mod machine;
+pub mod masters;
+pub mod reconfig;
+pub mod recovery;
+pub mod resources;
+pub mod value;
+
+pub use flags::{AgentArgs, AgentConfig, FlagError};
