@@ -1,7 +1,7 @@
 //! The mesoraft agent: a machine offering its resources to the masters.
 //!
 //! This crate holds the agent's decisions as pure functions and plain
-//! types, with the few reads of the machine and the disk at the edges:
+//! types, with the machine, the disk and the network at the edges:
 //!
 //! * [`flags`]: `mesoraft agent`'s flags ([`AgentArgs`]) checked into an
 //!   [`AgentConfig`] (the info the flags describe included).
@@ -18,6 +18,9 @@
 //!   following "the leader is X" answers.
 //! * [`backoff`]: jittered exponential backoff between attempts.
 //! * [`host_port`]: `HOST:PORT` syntax.
+//! * [`session`]: finding and following the leading master, one gRPC
+//!   stream per session ([`session::reaction`] decides, pure).
+//! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -27,11 +30,15 @@ pub mod backoff;
 pub mod checkpoint;
 pub mod flags;
 pub mod host_port;
+pub mod http;
 pub mod machine;
 pub mod masters;
 pub mod reconfig;
 pub mod recovery;
 pub mod resources;
+pub mod run;
+pub mod session;
 pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};
+pub use run::{run, AgentError, AgentExit};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mesoraft_master::MasterArgs;
-use mesoraft_testkit::master_cmd::{Group, TlsFiles, MASTER_SUBCOMMAND};
+use mesoraft_testkit::master_cmd::{AgentHealth, Group, TlsFiles, MASTER_SUBCOMMAND};
 use mesoraft_testkit::MasterCmd;
 
 /// The `mesoraft` binary's shape: the master's flags under `master`.
@@ -52,7 +52,14 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
     };
     // What the master picks when a flag is left out.
     let defaults = parse(&MasterCmd::new(1, "127.0.0.1:7001", "/data/m1").peers(peers.clone()));
-    let options = 9;
+    let options = 10;
+    let health = AgentHealth {
+        ping_timeout: std::time::Duration::from_millis(1500),
+        max_ping_timeouts: 3,
+        reregister_timeout: std::time::Duration::from_secs(4),
+        removal_rate_limit: Some("2/10mins".into()),
+        recovery_removal_limit: Some("50%".into()),
+    };
     for combo in 0..(1u32 << options) {
         let mut cmd = MasterCmd::new(1, "127.0.0.1:7001", "/data/m1");
         cmd = if on(combo, 0) {
@@ -76,7 +83,8 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
             .election_timeout_max_ms(election_max)
             .snapshot_logs(snapshot_logs)
             .stale_reads(on(combo, 7))
-            .skip_fsync(on(combo, 8));
+            .skip_fsync(on(combo, 8))
+            .agent_health(on(combo, 9).then(|| health.clone()));
         assert_eq!(cmd.args()[0], MASTER_SUBCOMMAND);
 
         let args = parse(&cmd);
@@ -108,6 +116,17 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
             assert_eq!(args.security.tls_ca, Some(tls.ca.clone()));
         }
         let d = &defaults;
+        if on(combo, 9) {
+            let policy = args.agents.policy();
+            assert_eq!(policy.ping_timeout, health.ping_timeout);
+            assert_eq!(policy.max_ping_timeouts, 3);
+            assert_eq!(policy.reregister_timeout, health.reregister_timeout);
+            let rate = policy.removal_rate.expect("the rate limit arrives");
+            assert_eq!((rate.count, rate.per.as_secs()), (2, 600));
+            assert_eq!(policy.recovery_removal_limit, 0.5);
+        } else {
+            assert_eq!(args.agents.policy(), d.agents.policy());
+        }
         assert_eq!(
             args.heartbeat_interval_ms,
             heartbeat.unwrap_or(d.heartbeat_interval_ms)

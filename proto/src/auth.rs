@@ -28,6 +28,24 @@ pub enum SecretFileProblem {
     },
 }
 
+impl std::fmt::Display for SecretFileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretFileProblem::Unreadable(e) => e.fmt(f),
+            SecretFileProblem::TooLong => {
+                write!(
+                    f,
+                    "it is larger than {MAX_SECRET_BYTES} bytes; a secret is one line"
+                )
+            }
+            SecretFileProblem::TooShort { len } => write!(
+                f,
+                "it holds {len} bytes; use at least {MIN_SECRET_BYTES} random bytes"
+            ),
+        }
+    }
+}
+
 /// The secret in `path`, surrounding whitespace trimmed, within the bounds
 /// above. Masters and tools read the same file the same way.
 pub fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, SecretFileProblem> {

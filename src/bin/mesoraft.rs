@@ -1,4 +1,4 @@
-//! `mesoraft`: the master, the agent (later), and a local test cluster.
+//! `mesoraft`: the master, the agent, and a local test cluster.
 
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ struct Cli {
 enum Cmd {
     /// Run a master (one member of the Raft group).
     Master(Box<MasterArgs>),
+    /// Run an agent: offer this machine's resources to the masters.
+    Agent(Box<mesoraft_agent::AgentArgs>),
     /// Run a local group of masters on loopback until Ctrl-C.
     Local(LocalArgs),
 }
@@ -60,6 +62,7 @@ async fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Cmd::Master(args) => run_master(*args).await,
+        Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
     };
     match result {
@@ -81,6 +84,35 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
         _ = handle.stopped() => tracing::warn!("master stopped by itself"),
     }
     handle.shutdown().await
+}
+
+async fn run_agent(args: mesoraft_agent::AgentArgs) -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let exit = tokio::select! {
+        exit = mesoraft_agent::run(args) => exit?,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            return Ok(());
+        }
+        _ = term.recv() => {
+            tracing::info!("terminated; stopping");
+            return Ok(());
+        }
+    };
+    match exit {
+        mesoraft_agent::AgentExit::ShutDownByMaster(why) => {
+            // Said on stderr as well as in the log: this is why the agent
+            // is gone, and what the operator looks for.
+            eprintln!("mesoraft agent: shut down by the master: {why}");
+            Ok(())
+        }
+        mesoraft_agent::AgentExit::CleanedUp => {
+            eprintln!(
+                "mesoraft agent: --recover=cleanup done; the next start registers a new agent"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// `mesoraft local`: the group, then `raftctl status` of it, so the first

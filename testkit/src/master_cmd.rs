@@ -5,6 +5,9 @@
 //! [`crate::AgentCmd`].
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::agent_cmd::duration_text;
 
 /// The subcommand of the `mesoraft` binary that runs a master.
 pub const MASTER_SUBCOMMAND: &str = "master";
@@ -28,6 +31,19 @@ pub struct TlsFiles {
     pub ca: PathBuf,
 }
 
+/// How the leader checks agents (`--agent-*` flags), for tests that need
+/// seconds instead of Mesos's minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentHealth {
+    pub ping_timeout: Duration,
+    pub max_ping_timeouts: u32,
+    pub reregister_timeout: Duration,
+    /// `--agent-removal-rate-limit`, e.g. `1/10mins`.
+    pub removal_rate_limit: Option<String>,
+    /// `--recovery-agent-removal-limit`, e.g. `50%`.
+    pub recovery_removal_limit: Option<String>,
+}
+
 /// A `mesoraft master` command line, built up flag by flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MasterCmd {
@@ -43,6 +59,7 @@ pub struct MasterCmd {
     snapshot_logs: Option<u64>,
     stale_reads: bool,
     skip_fsync: bool,
+    agent_health: Option<AgentHealth>,
     extra: Vec<String>,
 }
 
@@ -64,6 +81,7 @@ impl MasterCmd {
             snapshot_logs: None,
             stale_reads: false,
             skip_fsync: false,
+            agent_health: None,
             extra: Vec::new(),
         }
     }
@@ -132,6 +150,12 @@ impl MasterCmd {
         self
     }
 
+    /// The agent health flags.
+    pub fn agent_health(mut self, health: impl Into<Option<AgentHealth>>) -> Self {
+        self.agent_health = health.into();
+        self
+    }
+
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -191,6 +215,23 @@ impl MasterCmd {
         ] {
             if let Some(v) = value {
                 args.extend([flag.to_string(), v.to_string()]);
+            }
+        }
+        if let Some(h) = &self.agent_health {
+            args.extend(["--agent-ping-timeout".into(), duration_text(h.ping_timeout)]);
+            args.extend([
+                "--max-agent-ping-timeouts".into(),
+                h.max_ping_timeouts.to_string(),
+            ]);
+            args.extend([
+                "--agent-reregister-timeout".into(),
+                duration_text(h.reregister_timeout),
+            ]);
+            if let Some(rate) = &h.removal_rate_limit {
+                args.extend(["--agent-removal-rate-limit".into(), rate.clone()]);
+            }
+            if let Some(limit) = &h.recovery_removal_limit {
+                args.extend(["--recovery-agent-removal-limit".into(), limit.clone()]);
             }
         }
         if self.stale_reads {

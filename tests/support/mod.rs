@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod agents;
+
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;

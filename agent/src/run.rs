@@ -1,0 +1,161 @@
+//! `mesoraft agent`: start-up (checkpoint, boot id, the recovery decision),
+//! the agent's HTTP endpoints, then following the leader until a master
+//! orders a shutdown.
+
+use std::path::PathBuf;
+
+use crate::checkpoint::{self, current_boot_id, BootIdError, CheckpointError, WorkDir};
+use crate::flags::{AgentArgs, FlagError};
+use crate::reconfig::IncompatibleAgentInfo;
+use crate::recovery::{decide, NewAgentReason, Startup};
+use crate::session::{follow_leader, AgentState, FollowEnd};
+
+/// Why the agent cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Flag(#[from] FlagError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    BootId(#[from] BootIdError),
+    #[error("{0}")]
+    Incompatible(IncompatibleAgentInfo),
+    #[error("cannot read the cluster secret file {path}: {problem}")]
+    Secret { path: PathBuf, problem: String },
+    #[error("cannot listen on {addr}: {source}; is another agent running there?")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the masters refused this agent's credentials ({0}); give the cluster's secret with --cluster-secret-file")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Fatal(String),
+    #[error("cannot remove {path}: {source}")]
+    Cleanup {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How the agent ended without an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentExit {
+    /// A master ordered it to shut down, saying why. Its identity was
+    /// dropped from the work dir: a restart registers a new agent.
+    ShutDownByMaster(String),
+    /// `--recover=cleanup` finished.
+    CleanedUp,
+}
+
+/// Runs the agent until it is told to stop.
+pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
+    let config = args.config()?;
+    let work_dir = WorkDir::new(&config.work_dir);
+    let found = checkpoint::load(&work_dir)?;
+    let boot_id = current_boot_id(config.boot_id_file.as_deref())?;
+    let startup = decide(
+        &found,
+        &config.info,
+        &boot_id,
+        config.recover,
+        config.reconfiguration_policy,
+    )
+    .map_err(|refused| AgentError::Incompatible(refused.in_work_dir(&config.work_dir)))?;
+    let info = match startup {
+        Startup::Cleanup => {
+            forget_identity(&work_dir)?;
+            return Ok(AgentExit::CleanedUp);
+        }
+        Startup::RegisterNew { reason } => {
+            match reason {
+                NewAgentReason::NoCheckpoint => {
+                    tracing::info!("no agent checkpointed here: registering as a new agent")
+                }
+                NewAgentReason::RebootedWithOtherInfo { refused } => tracing::warn!(
+                    differences = %refused,
+                    "the host rebooted and the agent info changed: registering as a new agent"
+                ),
+            }
+            config.info.clone()
+        }
+        Startup::Reregister {
+            agent_id,
+            info,
+            rebooted,
+            changes,
+        } => {
+            tracing::info!(
+                agent_id = %agent_id.value,
+                rebooted,
+                changes = changes.len(),
+                "recovered the checkpointed agent: re-registering under its id"
+            );
+            info
+        }
+    };
+    checkpoint::save_boot_id(&work_dir, &boot_id)?;
+    let auth_header = match &config.cluster_secret_file {
+        None => None,
+        Some(path) => {
+            let secret = mesoraft_proto::auth::read_secret_file(path).map_err(|problem| {
+                AgentError::Secret {
+                    path: path.clone(),
+                    problem: problem.to_string(),
+                }
+            })?;
+            Some(mesoraft_proto::auth::header_value(
+                &mesoraft_proto::auth::token_of(&secret),
+            ))
+        }
+    };
+
+    let mut agent = AgentState::new(info, work_dir.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AgentError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        crate::http::AgentView {
+            status: agent.status(),
+            info: agent.info.clone(),
+        },
+    ));
+    let end = follow_leader(
+        config.masters.clone(),
+        config.registration_backoff_factor,
+        auth_header,
+        &mut agent,
+    )
+    .await;
+    http.abort();
+    match end {
+        FollowEnd::Shutdown(why) => {
+            // A master-ordered shutdown ends this agent's identity (e.g.
+            // marked gone): a restart must register a new agent.
+            forget_identity(&work_dir)?;
+            Ok(AgentExit::ShutDownByMaster(why))
+        }
+        FollowEnd::Unauthorized(why) => Err(AgentError::Unauthorized(why)),
+        FollowEnd::Fatal(why) => Err(AgentError::Fatal(why)),
+    }
+}
+
+/// Removes `meta/agents/latest`, so the next start registers anew.
+fn forget_identity(work_dir: &WorkDir) -> Result<(), AgentError> {
+    let latest = work_dir.latest_path();
+    match std::fs::remove_file(&latest) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(AgentError::Cleanup {
+            path: latest,
+            source,
+        }),
+    }
+}

@@ -1,0 +1,191 @@
+//! One session with one master: open the stream, say hello (register or
+//! re-register), then answer the master until the stream ends, the master
+//! falls silent for longer than the ping budget, or it orders a shutdown.
+//! How the session ended decides where the agent goes next.
+
+use std::time::Duration;
+
+use mesoraft_proto::agent::agent_sessions_client::AgentSessionsClient;
+use mesoraft_proto::agent::{agent_to_master, AgentToMaster};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+use tonic::Code;
+
+use super::reaction::{hello, react, Reaction};
+use super::AgentState;
+use crate::masters::MasterAddr;
+
+/// The metadata key a master names the leader under when it refuses.
+pub const LEADER_METADATA: &str = "mesoraft-leader";
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the agent waits for the first answer of a master that took
+/// the stream (it writes the admission to the registry first).
+const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// HTTP/2 keepalive: finds a dead connection even between pings.
+const KEEPALIVE: Duration = Duration::from_secs(5);
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEnd {
+    /// The master does not lead; the leader is there.
+    Redirect(MasterAddr),
+    /// The master does not lead and names no leader (or is not ready).
+    NoLeader(String),
+    /// Unreachable, the stream broke or ended, or the master fell silent.
+    Lost(String),
+    /// The master ordered the agent to stop.
+    Shutdown(String),
+    /// The master refused the agent's credentials: retrying cannot help.
+    Unauthorized(String),
+    /// The agent could not record its identity on disk.
+    Fatal(String),
+}
+
+/// Runs one session with the master at `addr`.
+pub async fn run(
+    addr: &MasterAddr,
+    auth_header: Option<&str>,
+    agent: &mut AgentState,
+) -> SessionEnd {
+    let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
+        Ok(e) => e
+            .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(KEEPALIVE)
+            .keep_alive_timeout(KEEPALIVE)
+            .tcp_nodelay(true),
+        Err(e) => return SessionEnd::Lost(format!("bad master address {addr}: {e}")),
+    };
+    let channel = match endpoint.connect().await {
+        Ok(channel) => channel,
+        Err(e) => return SessionEnd::Lost(format!("cannot connect to {addr}: {e}")),
+    };
+    let mut client = AgentSessionsClient::new(channel)
+        .max_decoding_message_size(16 * 1024 * 1024)
+        .max_encoding_message_size(16 * 1024 * 1024);
+
+    let (outbound, outbound_rx) = mpsc::channel::<AgentToMaster>(64);
+    // Queued before the call: the master reads the hello first.
+    if outbound.try_send(envelope(hello(&agent.info))).is_err() {
+        return SessionEnd::Lost("the outbound queue is closed".into());
+    }
+    let mut request = tonic::Request::new(ReceiverStream::new(outbound_rx));
+    if let Some(value) = auth_header.and_then(|h| h.parse().ok()) {
+        request
+            .metadata_mut()
+            .insert(mesoraft_proto::auth::AUTH_HEADER, value);
+    }
+    let mut inbound = match client.session(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return refusal(addr, &status),
+    };
+
+    let mut silence_limit = FIRST_ANSWER_TIMEOUT;
+    loop {
+        let next = tokio::time::timeout(silence_limit, inbound.message()).await;
+        let message = match next {
+            Err(_) => {
+                return SessionEnd::Lost(format!(
+                    "no word from the master at {addr} for {silence_limit:?}"
+                ))
+            }
+            Ok(Err(status)) => return refusal(addr, &status),
+            Ok(Ok(None)) => {
+                return SessionEnd::Lost(format!("the master at {addr} ended the session"))
+            }
+            Ok(Ok(Some(envelope))) => match envelope.message {
+                Some(message) => message,
+                None => continue,
+            },
+        };
+        match react(&agent.info, message) {
+            Reaction::Reply(messages) => {
+                for message in messages {
+                    if outbound.send(envelope(message)).await.is_err() {
+                        return SessionEnd::Lost("the stream to the master closed".into());
+                    }
+                }
+            }
+            Reaction::Registered {
+                agent_id,
+                total_ping_timeout,
+            } => {
+                if let Err(e) = agent.registered(agent_id, addr) {
+                    return SessionEnd::Fatal(e);
+                }
+                // Silence past the master's whole ping budget means it is
+                // gone or cut off; a little slack covers scheduling.
+                silence_limit = total_ping_timeout
+                    .map(|t| t + t / 5)
+                    .unwrap_or(FIRST_ANSWER_TIMEOUT);
+            }
+            Reaction::Shutdown(why) => return SessionEnd::Shutdown(why),
+            Reaction::Ignore(why) => tracing::debug!(why, "message from the master ignored"),
+        }
+    }
+}
+
+fn envelope(message: agent_to_master::Message) -> AgentToMaster {
+    AgentToMaster {
+        message: Some(message),
+    }
+}
+
+/// What a gRPC status from a master means for the agent. Decided by the
+/// status code and metadata, never by the message text.
+fn refusal(addr: &MasterAddr, status: &tonic::Status) -> SessionEnd {
+    match status.code() {
+        Code::FailedPrecondition => {
+            let leader = status
+                .metadata()
+                .get(LEADER_METADATA)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<MasterAddr>().ok());
+            match leader {
+                Some(leader) => SessionEnd::Redirect(leader),
+                None => SessionEnd::NoLeader(status.message().to_string()),
+            }
+        }
+        Code::Unavailable => SessionEnd::NoLeader(format!("{addr}: {}", status.message())),
+        Code::Unauthenticated | Code::PermissionDenied => {
+            SessionEnd::Unauthorized(format!("{addr}: {}", status.message()))
+        }
+        _ => SessionEnd::Lost(format!("{addr}: {}", status.message())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_read_from_its_code_and_metadata() {
+        let addr: MasterAddr = "m1:5050".parse().unwrap();
+        let mut redirect = tonic::Status::failed_precondition("anything");
+        redirect
+            .metadata_mut()
+            .insert(LEADER_METADATA, "m2:5050".parse().unwrap());
+        assert_eq!(
+            refusal(&addr, &redirect),
+            SessionEnd::Redirect("m2:5050".parse().unwrap())
+        );
+        let mut garbage = tonic::Status::failed_precondition("x");
+        garbage
+            .metadata_mut()
+            .insert(LEADER_METADATA, "not an address".parse().unwrap());
+        assert!(matches!(refusal(&addr, &garbage), SessionEnd::NoLeader(_)));
+        assert!(matches!(
+            refusal(&addr, &tonic::Status::unavailable("x")),
+            SessionEnd::NoLeader(_)
+        ));
+        assert!(matches!(
+            refusal(&addr, &tonic::Status::unauthenticated("x")),
+            SessionEnd::Unauthorized(_)
+        ));
+        assert!(matches!(
+            refusal(&addr, &tonic::Status::internal("x")),
+            SessionEnd::Lost(_)
+        ));
+    }
+}
