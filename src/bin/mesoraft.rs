@@ -17,10 +17,14 @@ struct LocalArgs {
     #[arg(long, default_value_t = 0)]
     base_port: u16,
 
-    /// Where masters keep their work dirs and logs (default: a fresh
-    /// temporary directory, removed on exit).
+    /// Where masters and agents keep their work dirs and logs (default: a
+    /// fresh temporary directory, removed on exit).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+
+    /// Number of agents (small resources each) following the masters.
+    #[arg(long, default_value_t = 2)]
+    agents: u64,
 }
 
 #[derive(Parser)]
@@ -40,7 +44,7 @@ enum Cmd {
     Master(Box<MasterArgs>),
     /// Run an agent: offer this machine's resources to the masters.
     Agent(Box<mesoraft_agent::AgentArgs>),
-    /// Run a local group of masters on loopback until Ctrl-C.
+    /// Run a local group of masters and agents on loopback until Ctrl-C.
     Local(LocalArgs),
 }
 
@@ -123,6 +127,7 @@ async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
         masters: args.masters,
         base_port: args.base_port,
         dir: args.dir,
+        agents: args.agents,
     };
     let group = mesoraft_testkit::local::start(options).await?;
     println!(
@@ -133,7 +138,14 @@ async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
     for (id, addr) in (1..).zip(&group.addresses) {
         println!("  master {id} at http://{addr}");
     }
-    println!("leader: {}\n", group.leader);
+    println!("leader: {}", group.leader);
+    for agent in &group.agents {
+        println!(
+            "  {} at http://{} registered as {}",
+            agent.name, agent.address, agent.agent_id
+        );
+    }
+    println!();
     let status = mesoraft_ctl::Args {
         masters: group.addresses.clone(),
         timeout: Duration::from_secs(1),

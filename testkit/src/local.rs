@@ -1,12 +1,12 @@
-//! `mesoraft local`: a group of masters on loopback, for trying mesoraft on
-//! one machine. Each master is a child process (the `mesoraft` executable
-//! given, `master` subcommand) in its own process group, logging to
-//! `<dir>/master-N.log`. The group gets a fresh cluster secret
+//! `mesoraft local`: a group of masters and agents on loopback, for trying
+//! mesoraft on one machine. Each master and agent is a child process (the
+//! `mesoraft` executable given, `master` or `agent` subcommand) in its own
+//! process group, logging to `<dir>/master-N.log` and `<dir>/agent-N.log`. The group gets a fresh cluster secret
 //! (`<dir>/cluster-secret`), so it runs authenticated like a production
 //! group.
 //!
 //! It lives in the test kit because it is the same job as a test cluster:
-//! command lines from [`MasterCmd`], processes in a [`ProcessGroup`], the
+//! command lines from [`MasterCmd`] and [`AgentCmd`], processes in a [`ProcessGroup`], the
 //! leader found by the typed status probe.
 
 use std::io::Read;
@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use crate::process::ProcessGroup;
 use crate::status::{probe, status_url, Status};
 use crate::wait::poll_every;
-use crate::MasterCmd;
+use crate::{AgentCmd, MasterCmd};
 
 /// How long the masters get to elect a leader that all of them follow.
 const LEADER_LIMIT: Duration = Duration::from_secs(30);
+/// How long an agent gets to register.
+const AGENT_LIMIT: Duration = Duration::from_secs(30);
 /// How long the masters get to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often the group is looked at while it starts and runs.
@@ -37,6 +39,8 @@ pub struct LocalOptions {
     /// Where work dirs and logs go; None: a fresh temporary directory,
     /// removed when the group is dropped.
     pub dir: Option<PathBuf>,
+    /// Agents started on the masters (small resources each).
+    pub agents: u64,
 }
 
 /// Why the group could not be started or stopped running.
@@ -48,12 +52,14 @@ pub enum LocalError {
     Io { what: String, error: std::io::Error },
     /// The masters ran but elected no leader in time.
     NoLeader { limit: Duration, dir: PathBuf },
-    /// A master exited by itself.
-    MasterExited {
-        id: u64,
+    /// A master or an agent exited by itself.
+    Exited {
+        what: String,
         status: String,
         log: PathBuf,
     },
+    /// An agent did not register in time.
+    AgentNotRegistered { name: String, log: PathBuf },
 }
 
 impl std::fmt::Display for LocalError {
@@ -66,9 +72,14 @@ impl std::fmt::Display for LocalError {
                 "no leader elected within {limit:?}; see the master logs in {}",
                 dir.display()
             ),
-            LocalError::MasterExited { id, status, log } => write!(
+            LocalError::Exited { what, status, log } => write!(
                 f,
-                "master {id} exited unexpectedly ({status}); see its log {}",
+                "{what} exited unexpectedly ({status}); see its log {}",
+                log.display()
+            ),
+            LocalError::AgentNotRegistered { name, log } => write!(
+                f,
+                "{name} did not register within {AGENT_LIMIT:?}; see its log {}",
                 log.display()
             ),
         }
@@ -93,13 +104,31 @@ pub struct LocalGroup {
     pub dir: PathBuf,
     /// "master N at ADDR" of the leader found at start.
     pub leader: String,
-    // Declared before `_temp`: the masters are killed before their
+    /// The agents: name, HTTP address and the id the masters gave.
+    pub agents: Vec<LocalAgent>,
+    // Declared before `_temp`: the processes are killed before their
     // directory is removed.
-    masters: Vec<(u64, ProcessGroup)>,
+    processes: Vec<Running>,
     _temp: Option<TempDir>,
 }
 
-/// Starts the masters and waits for a leader that every master follows.
+/// One agent of the local group.
+#[derive(Clone, Debug)]
+pub struct LocalAgent {
+    pub name: String,
+    pub address: String,
+    pub agent_id: String,
+}
+
+/// A process of the group and where its output goes.
+struct Running {
+    what: String,
+    log: PathBuf,
+    group: ProcessGroup,
+}
+
+/// Starts the masters, waits for a leader that every master follows, then
+/// starts the agents and waits for their registration.
 pub async fn start(options: LocalOptions) -> Result<LocalGroup, LocalError> {
     if options.masters == 0 || options.masters.is_multiple_of(2) {
         return Err(LocalError::Invalid(
@@ -119,17 +148,14 @@ pub async fn start(options: LocalOptions) -> Result<LocalGroup, LocalError> {
     let peers: Vec<(u64, String)> = (1..).zip(addresses.iter().cloned()).collect();
     let secret_file = write_secret(&dir)?;
 
-    let mut masters = Vec::new();
+    let mut processes = Vec::new();
     for (id, addr) in &peers {
         let cmd = MasterCmd::new(*id, addr.clone(), dir.join(format!("master-{id}")))
             .peers(peers.clone())
             .cluster_secret_file(&secret_file);
-        let mut command = std::process::Command::new(&options.exe);
-        command.args(cmd.args());
+        let what = format!("master {id}");
         let log = dir.join(format!("master-{id}.log"));
-        let group = ProcessGroup::spawn(command, &log, None)
-            .map_err(io(format!("start master {id} ({})", options.exe.display())))?;
-        masters.push((*id, group));
+        processes.push(spawn(&options.exe, cmd.args(), what, log)?);
     }
     let leader = wait_for_leader(&addresses, LEADER_LIMIT)
         .await
@@ -137,14 +163,77 @@ pub async fn start(options: LocalOptions) -> Result<LocalGroup, LocalError> {
             limit: LEADER_LIMIT,
             dir: dir.clone(),
         })?;
+    let mut agents = Vec::new();
+    for n in 1..=options.agents {
+        let name = format!("agent {n}");
+        let address = format!("127.0.0.1:{}", free_port()?);
+        // Each agent its own port range, so their offers never overlap.
+        let first_port = 31000 + (n - 1) * 100;
+        let cmd = AgentCmd::new(
+            addresses.clone(),
+            address.clone(),
+            dir.join(format!("agent-{n}")),
+        )
+        .cluster_secret_file(&secret_file)
+        .resources(format!(
+            "cpus:1;mem:512;disk:1024;ports:[{first_port}-{}]",
+            first_port + 99
+        ));
+        let log = dir.join(format!("agent-{n}.log"));
+        processes.push(spawn(&options.exe, cmd.args(), name.clone(), log.clone())?);
+        let agent_id =
+            wait_for_agent(&address, AGENT_LIMIT)
+                .await
+                .ok_or(LocalError::AgentNotRegistered {
+                    name: name.clone(),
+                    log,
+                })?;
+        agents.push(LocalAgent {
+            name,
+            address,
+            agent_id,
+        });
+    }
     Ok(LocalGroup {
         addresses,
         secret_file,
         dir,
         leader,
-        masters,
+        agents,
+        processes,
         _temp: temp,
     })
+}
+
+fn spawn(exe: &Path, args: Vec<String>, what: String, log: PathBuf) -> Result<Running, LocalError> {
+    let mut command = std::process::Command::new(exe);
+    command.args(args);
+    let group = ProcessGroup::spawn(command, &log, None)
+        .map_err(io(format!("start {what} ({})", exe.display())))?;
+    Ok(Running { what, log, group })
+}
+
+fn free_port() -> Result<u16, LocalError> {
+    crate::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
+        .map_err(io("find a free port on 127.0.0.1"))
+}
+
+/// The agent's id once its `/state` says it is registered.
+async fn wait_for_agent(address: &str, limit: Duration) -> Option<String> {
+    let http = reqwest::Client::new();
+    let url = format!("http://{address}/state");
+    poll_every(Instant::now() + limit, LOOK_EVERY, || {
+        let request = http.get(&url).timeout(Duration::from_millis(500)).send();
+        async move {
+            let state: serde_json::Value = request.await.ok()?.json().await.ok()?;
+            if state["registered"].as_bool()? {
+                Some(state["id"].as_str()?.to_string())
+            } else {
+                None
+            }
+        }
+    })
+    .await
 }
 
 impl LocalGroup {
@@ -167,18 +256,17 @@ impl LocalGroup {
     }
 
     async fn first_exit(&mut self) -> LocalError {
-        let dir = self.dir.clone();
-        let masters = &mut self.masters;
+        let processes = &mut self.processes;
         let found = poll_every(far_future(), LOOK_EVERY, || {
-            let exited = masters.iter_mut().find_map(|(id, group)| {
-                let status = group.exited()?;
-                Some(LocalError::MasterExited {
-                    id: *id,
+            let exited = processes.iter_mut().find_map(|p| {
+                let status = p.group.exited()?;
+                Some(LocalError::Exited {
+                    what: p.what.clone(),
                     status: match status {
                         Ok(s) => s.to_string(),
                         Err(e) => e.to_string(),
                     },
-                    log: dir.join(format!("master-{id}.log")),
+                    log: p.log.clone(),
                 })
             });
             async move { exited }
@@ -188,17 +276,17 @@ impl LocalGroup {
     }
 
     async fn stop_gently(&mut self) {
-        for (_, group) in &self.masters {
-            group.terminate();
+        for p in &self.processes {
+            p.group.terminate();
         }
-        let masters = &mut self.masters;
+        let processes = &mut self.processes;
         let _ = poll_every(Instant::now() + STOP_GRACE, LOOK_EVERY, || {
-            let all_gone = masters.iter_mut().all(|(_, g)| g.exited().is_some());
+            let all_gone = processes.iter_mut().all(|p| p.group.exited().is_some());
             async move { all_gone.then_some(()) }
         })
         .await;
         // Dropping the groups SIGKILLs whatever did not stop in time.
-        self.masters.clear();
+        self.processes.clear();
     }
 }
 
@@ -213,8 +301,7 @@ fn addresses(count: u64, base_port: u16) -> Result<Vec<String>, LocalError> {
     (0..count)
         .map(|i| {
             let port = if base_port == 0 {
-                crate::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
-                    .map_err(io("find a free port on 127.0.0.1"))?
+                free_port()?
             } else {
                 u16::try_from(i)
                     .ok()
@@ -334,6 +421,7 @@ mod tests {
             masters: 4,
             base_port: 0,
             dir: None,
+            agents: 2,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
