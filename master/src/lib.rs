@@ -18,7 +18,11 @@
 //!   binding pristine masters to unbound slots (leader), reacting to a
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
+//! * [`agents`]: agent sessions on the leader; [`agent_views`]: what the
+//!   operator endpoints show of them (GET_AGENTS, `/master/slaves`,
+//!   `/master/state`, the agent metrics), as plain values.
 
+pub mod agent_views;
 pub mod agents;
 pub mod bootstrap;
 pub mod config;
