@@ -2,11 +2,13 @@
 //! from the leader's [`AgentsView`]: Mesos's v1 `GET_AGENTS` answer
 //! ([`v1`]), the v0 `/master/slaves` and `/master/state` documents ([`v0`],
 //! with Mesos's resource [`model`]) and the agent figures of
-//! `/metrics/snapshot` ([`metrics`]). Pure: the HTTP handlers fetch the
-//! view, call these and send the result.
+//! `/metrics/snapshot` ([`metrics`]). Pure, but for [`read`], which
+//! fetches the view on a confirmed leader: the HTTP handlers read, call
+//! these and send the result.
 
 pub mod metrics;
 pub mod model;
+pub mod read;
 pub mod v0;
 pub mod v1;
 
