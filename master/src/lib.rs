@@ -18,7 +18,11 @@
 //!   binding pristine masters to unbound slots (leader), reacting to a
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
+//! * [`agents`]: agent sessions on the leader; [`agent_views`]: what the
+//!   operator endpoints show of them (GET_AGENTS, `/master/slaves`,
+//!   `/master/state`, the agent metrics), as plain values.
 
+pub mod agent_views;
 pub mod agents;
 pub mod bootstrap;
 pub mod config;
@@ -38,6 +42,7 @@ pub mod workdir;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use mesoraft_proto::mesos::v1::{Address, MasterInfo};
 use mesoraft_raft::identity::IdentityHandle;
 use mesoraft_raft::network::{ClusterIdentity, LeaderContact};
 use mesoraft_raft::proposer::Proposer;
@@ -97,8 +102,8 @@ impl Master {
         }
     }
 
-    /// Mesos's `MasterInfo` of this master, as operator API JSON.
-    pub fn master_info_json(&self) -> serde_json::Value {
+    /// Mesos's `MasterInfo` of this master.
+    pub fn master_info(&self) -> MasterInfo {
         let (host, port) = self
             .address
             .rsplit_once(':')
@@ -111,14 +116,24 @@ impl Master {
             .map(|a| u32::from_le_bytes(a.octets()))
             .unwrap_or(0);
         let cluster = self.cluster.get().unwrap_or("uninitialized");
-        json!({
-            "id": format!("{cluster}-M{}", self.id),
-            "ip": ip,
-            "port": port,
-            "hostname": host,
-            "version": env!("CARGO_PKG_VERSION"),
-            "address": { "hostname": host, "ip": host, "port": port },
-        })
+        MasterInfo {
+            id: format!("{cluster}-M{}", self.id),
+            ip,
+            port,
+            hostname: Some(host.clone()),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            address: Some(Address {
+                hostname: Some(host.clone()),
+                ip: Some(host),
+                port: i32::try_from(port).unwrap_or(0),
+            }),
+            ..MasterInfo::default()
+        }
+    }
+
+    /// [`Self::master_info`] as operator API JSON.
+    pub fn master_info_json(&self) -> serde_json::Value {
+        mesoraft_proto::json::to_json(&self.master_info())
     }
 
     pub fn get_master_json(&self) -> serde_json::Value {

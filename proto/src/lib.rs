@@ -1,6 +1,7 @@
 //! Wire types shared by every mesoraft component.
 //!
-//! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's).
+//! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's),
+//!   with [`mesos::v1::master`], the operator API's.
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`agent`]: the agent session with the leading master (Mesos's
 //!   agent messages on one gRPC stream).
@@ -9,12 +10,19 @@
 //! * [`durable`]: writing files so that they survive a crash.
 //! * [`auth`]: the cluster secret's header and token, shared by the
 //!   masters and the tools that call them.
+//! * [`json`]: Mesos's JSON form of every message here (stout's rules),
+//!   driven by the compiled descriptors.
 //! * [`units`]: flag values in Mesos's syntax (durations, rates,
 //!   percentages), shared by the master's and the agent's flags.
 
 pub mod mesos {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+
+        /// The operator API's calls and answers (`POST /api/v1`).
+        pub mod master {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+        }
     }
 }
 
@@ -35,5 +43,6 @@ pub use mesoraft_package::agent;
 
 pub mod auth;
 pub mod durable;
+pub mod json;
 pub mod serde_pb;
 pub mod units;

@@ -17,6 +17,7 @@ use mesoraft_registry::TimeNs;
 use tokio::sync::{mpsc, oneshot};
 
 use super::policy::AgentPolicy;
+use super::registrations::{Registration, Registrations};
 use super::table::{
     Action, AgentCounts, AgentTable, Event, MarkGoneAnswer, Now, Presence, RegistryAgents,
     RequestId, SessionId, WriteOutcome,
@@ -69,6 +70,9 @@ pub struct AgentsView {
 pub struct AgentRow {
     pub info: AgentInfo,
     pub state: AgentRowState,
+    /// Its registration with this leader; None while it has not
+    /// (re-)registered in this term.
+    pub registration: Option<Registration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +206,7 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         replies: HashMap::new(),
         next_request: 0,
         context: context.clone(),
+        registrations: Registrations::default(),
     };
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
@@ -218,8 +223,11 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
             }
             _ = tick.tick() => Event::Tick,
         };
-        let actions = shell.table.step(event, now());
+        let now = now();
+        let actions = shell.table.step(event, now);
+        shell.registrations.observe(&actions, now.unix_ns);
         shell.run(actions);
+        shell.forget_departed_registrations();
         hub.publish(shell.table.counts());
     }
     hub.detach(term);
@@ -240,6 +248,7 @@ struct Shell {
     replies: HashMap<RequestId, oneshot::Sender<MarkGoneAnswer>>,
     next_request: RequestId,
     context: TermContext,
+    registrations: Registrations,
 }
 
 impl Shell {
@@ -254,10 +263,19 @@ impl Shell {
                 if !self.sessions.contains_key(&session) {
                     return None;
                 }
+                use agent_to_master::Message as M;
+                match &message {
+                    M::RegisterSlave(m) => self.registrations.announced(session, m.version.clone()),
+                    M::ReregisterSlave(m) => {
+                        self.registrations.announced(session, m.version.clone())
+                    }
+                    _ => {}
+                }
                 event_of(session, message)
             }
             Input::Closed { session } => {
                 self.sessions.remove(&session);
+                self.registrations.closed(session);
                 Some(Event::Closed { session })
             }
             Input::MarkGone { agent_id, reply } => {
@@ -320,12 +338,22 @@ impl Shell {
         }
     }
 
+    /// Registrations of agents the table no longer holds (unreachable,
+    /// gone, removed) are dropped, in batches so that a step stays cheap.
+    fn forget_departed_registrations(&mut self) {
+        let agents = self.table.agents();
+        if self.registrations.len() > agents.len() + 1024 {
+            self.registrations.retain(|id| agents.contains_key(id));
+        }
+    }
+
     fn view(&self) -> AgentsView {
         let agents = self
             .table
             .agents()
-            .values()
-            .map(|entry| AgentRow {
+            .iter()
+            .map(|(id, entry)| AgentRow {
+                registration: self.registrations.get(id).cloned(),
                 info: entry.info.clone(),
                 state: match entry.presence {
                     Presence::Connected { .. } => AgentRowState::Active,

@@ -5,6 +5,9 @@
 //! - [`plan`]: the re-registration decision.
 //! - [`policy`]: the flags' values, the removal budget and the recovery
 //!   removal limit.
+//! - [`registrations`]: when each agent (re-)registered with this leader
+//!   and its version, read off the table's answers, for the operator
+//!   views.
 //! - `driver`: the leader-term task that owns the table, runs its actions
 //!   and feeds it events (sessions, write outcomes, ticks).
 //! - `service`: the gRPC `AgentSessions` service: one stream per agent,
@@ -13,7 +16,8 @@
 pub mod driver;
 pub mod plan;
 pub mod policy;
+pub mod registrations;
 pub mod service;
 pub mod table;
 
-pub use driver::{AgentHub, AgentsView};
+pub use driver::{AgentHub, AgentRow, AgentRowState, AgentsView};

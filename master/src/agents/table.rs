@@ -211,6 +211,9 @@ pub struct AgentCounts {
     pub recovery_removals_refused: usize,
     /// Agents marked unreachable in this term.
     pub marked_unreachable: u64,
+    /// Of those, the recovered agents that never came back after the
+    /// failover (Mesos's `master/recovery_slave_removals`).
+    pub recovery_removals: u64,
 }
 
 /// The registry's agent lists when the term began.
@@ -920,6 +923,9 @@ impl AgentTable {
         match outcome {
             WriteOutcome::Applied(_) => {
                 self.counts.marked_unreachable += 1;
+                if entry.presence == Presence::Recovered {
+                    self.counts.recovery_removals += 1;
+                }
                 self.unreachable.insert(agent_id.clone(), now.unix_ns);
                 tracing::warn!(agent_id = %agent_id, "agent marked unreachable");
                 if let Some(session) = session.filter(|s| self.session_open(*s)) {

@@ -283,6 +283,24 @@ fn recovered_agents_that_stay_away_are_marked_unreachable_at_the_reregister_time
 }
 
 #[test]
+fn only_recovered_agents_marked_unreachable_count_as_recovery_removals() {
+    let mut f = Fixture::new(&["c-S1", "c-S2"]);
+    // S1 comes back, then its session breaks: it goes unreachable through
+    // its health checks. S2 never comes back: a recovery removal.
+    f.step(Event::Reregister {
+        session: 5,
+        info: info(Some("c-S1"), "h"),
+    });
+    f.step(Event::Closed { session: 5 });
+    let out = f.advance(Duration::from_secs(11));
+    assert_eq!(proposals(&out).len(), 2, "{out:?}");
+    f.apply(&out, applied);
+    let counts = f.table.counts();
+    assert_eq!(counts.marked_unreachable, 2);
+    assert_eq!(counts.recovery_removals, 1);
+}
+
+#[test]
 fn the_recovery_removal_limit_keeps_every_missing_agent_recovered_and_says_so() {
     let policy = AgentPolicy {
         recovery_removal_limit: 0.5,

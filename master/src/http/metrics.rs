@@ -1,4 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition of the Raft figures.
+//! `GET /metrics`: Prometheus text exposition of the Raft and master
+//! figures; `GET /metrics/snapshot`: the master figures as Mesos's flat
+//! JSON (`master/slaves_active`, ...).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -7,16 +9,40 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use axum::response::Response;
+
+use super::answer;
+use crate::agent_views::metrics::MasterSnapshot;
 use crate::status::{committed_index, RaftStatus};
 use crate::Master;
 
 pub async fn prometheus(State(master): State<Arc<Master>>) -> impl IntoResponse {
     let committed = committed_index(&master.raft).await;
     let status = RaftStatus::collect(&master, committed);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        render(&status),
-    )
+    let mut text = render(&status);
+    render_master(&mut text, &master_snapshot(&master));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+pub async fn snapshot(State(master): State<Arc<Master>>) -> Response {
+    answer::document(&master_snapshot(&master))
+}
+
+/// Answered by any master: the agent figures are the leader's, zero
+/// elsewhere.
+fn master_snapshot(master: &Master) -> MasterSnapshot {
+    let uptime = master.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
+    let elected = master.require_leader().is_ok();
+    MasterSnapshot::new(elected, uptime, master.agents.counts().as_ref())
+}
+
+fn render_master(out: &mut String, snapshot: &MasterSnapshot) {
+    for (name, help, kind, value) in snapshot.prometheus() {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, kind: &str, value: Option<u64>) {

@@ -1,12 +1,14 @@
 //! HTTP endpoints (frameworks, operators, tools), served on the same port
 //! as the peers' gRPC.
 
+mod answer;
 mod body;
 mod info;
 mod metrics;
 mod operator;
 mod raft_admin;
 mod routing;
+mod state;
 
 use std::sync::Arc;
 
@@ -26,6 +28,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/master/redirect"),
     ("GET", "/metrics"),
+    ("GET", "/metrics/snapshot"),
+    ("GET", "/master/state"),
+    ("GET", "/state"),
+    ("GET", "/master/slaves"),
+    ("GET", "/slaves"),
     ("POST", "/api/v1"),
     ("POST", "/master/api/v1"),
     ("GET", "/raft/status"),
@@ -42,6 +49,11 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/health", get(info::health))
         .route("/master/redirect", get(info::redirect))
         .route("/metrics", get(metrics::prometheus))
+        .route("/metrics/snapshot", get(metrics::snapshot))
+        .route("/master/state", get(state::state))
+        .route("/state", get(state::state))
+        .route("/master/slaves", get(state::slaves))
+        .route("/slaves", get(state::slaves))
         .route("/api/v1", post(operator::call))
         .route("/master/api/v1", post(operator::call))
         .route("/raft/status", get(raft_admin::status))

@@ -10,13 +10,18 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mesoraft_proto::json::from_json;
+use mesoraft_proto::mesos::v1::master::Call as MesosCall;
 use mesoraft_proto::mesos::v1::WeightInfo;
 use mesoraft_registry::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::answer;
 use super::body::LimitedBody;
 use super::routing::{refused, ApiError, Routed};
+use crate::agent_views::{read::leader_view, v1};
+use crate::agents::table::MarkGoneAnswer;
 use crate::Master;
 
 /// Response header of a GET_MASTER answered by the leader: the Raft term
@@ -79,7 +84,9 @@ pub async fn call(
 
 async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     check_content_negotiation(headers)?;
-    let call: Call = serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed operator call: {e}\n")))?;
+    let call: Call = serde_json::from_value(value.clone())
         .map_err(|e| ApiError::bad_request(format!("malformed operator call: {e}\n")))?;
     match call.kind.as_str() {
         // Answered by any master, as Mesos does.
@@ -102,6 +109,11 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
             Ok(answer)
         }
         "GET_WEIGHTS" => get_weights(master).await,
+        "GET_AGENTS" => {
+            let view = leader_view(master).await?;
+            Ok(answer::proto(&v1::get_agents(&view)))
+        }
+        "MARK_AGENT_GONE" => mark_agent_gone(master, &value).await,
         "UPDATE_WEIGHTS" => {
             let body = call.update_weights.ok_or_else(|| {
                 ApiError::bad_request("UPDATE_WEIGHTS needs an update_weights object\n")
@@ -110,7 +122,7 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
         }
         other => Err(ApiError::bad_request(format!(
             "unsupported operator call type {other:?}; supported: GET_HEALTH, GET_VERSION, \
-             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS\n"
+             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_AGENTS, MARK_AGENT_GONE\n"
         ))),
     }
 }
@@ -187,5 +199,43 @@ async fn update_weights(master: &Master, body: UpdateWeightsBody) -> Result<Resp
     match result {
         Ok(_) => Ok(StatusCode::OK.into_response()),
         Err(e) => Err(refused(&e)),
+    }
+}
+
+/// MARK_AGENT_GONE, read by Mesos's rules (the agent id is required), and
+/// the session table's answer as a status code.
+async fn mark_agent_gone(master: &Master, call: &Value) -> Result<Response, ApiError> {
+    let call: MesosCall = from_json(call)
+        .map_err(|e| ApiError::bad_request(format!("invalid MARK_AGENT_GONE call: {e}\n")))?;
+    let agent_id = call
+        .mark_agent_gone
+        .ok_or_else(|| ApiError::bad_request("MARK_AGENT_GONE needs a mark_agent_gone object\n"))?
+        .agent_id
+        .value;
+    master.require_leader()?;
+    let answer = master
+        .agents
+        .mark_gone(agent_id.clone())
+        .await
+        .map_err(|_| {
+            ApiError::Unavailable(
+                "this master leads but its agent sessions are not open yet (or are closing); \
+             retry shortly\n"
+                    .into(),
+            )
+        })?;
+    match answer {
+        MarkGoneAnswer::Done | MarkGoneAnswer::AlreadyGone => Ok(StatusCode::OK.into_response()),
+        MarkGoneAnswer::Unknown => Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("no agent {agent_id:?} is admitted, unreachable or gone\n"),
+        )),
+        MarkGoneAnswer::Busy => Err(ApiError::Unavailable(format!(
+            "another change to agent {agent_id:?} is being written; retry shortly\n"
+        ))),
+        MarkGoneAnswer::OutcomeUnknown => Err(ApiError::OutcomeUnknown(format!(
+            "marking agent {agent_id:?} gone was not acknowledged in time; it may or may not \
+             take effect: read GET_AGENTS before retrying\n"
+        ))),
     }
 }

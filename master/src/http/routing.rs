@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mesoraft_registry::{Limit, RegistryError};
 
+use crate::agent_views::read::ViewUnavailable;
 use crate::leader::{NotLeader, WriteFailure};
 
 /// An HTTP answer other than success.
@@ -62,6 +63,15 @@ impl From<NotLeader> for ApiError {
     fn from(n: NotLeader) -> Self {
         match n {
             NotLeader::At(leader) => ApiError::Redirect { leader },
+            other => ApiError::Unavailable(format!("{other}\n")),
+        }
+    }
+}
+
+impl From<ViewUnavailable> for ApiError {
+    fn from(v: ViewUnavailable) -> Self {
+        match v {
+            ViewUnavailable::NotLeader(n) => n.into(),
             other => ApiError::Unavailable(format!("{other}\n")),
         }
     }
