@@ -4,12 +4,14 @@
 //! hands the stream to the current term's table (`driver.rs`) and relays
 //! messages both ways until either side ends it.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use mesoraft_proto::agent::agent_sessions_server::{AgentSessions, AgentSessionsServer};
-use mesoraft_proto::agent::AgentToMaster;
+use mesoraft_proto::agent::{AgentToMaster, MasterToAgent};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::driver::{Input, Outbound};
@@ -57,7 +59,7 @@ pub fn refusal(not_leader: &NotLeader) -> Status {
 
 #[tonic::async_trait]
 impl AgentSessions for AgentService {
-    type SessionStream = ReceiverStream<Outbound>;
+    type SessionStream = Pin<Box<dyn Stream<Item = Result<MasterToAgent, Status>> + Send>>;
 
     async fn session(
         &self,
@@ -109,6 +111,7 @@ impl AgentSessions for AgentService {
             }
             let _ = peer_inputs.send(Input::Closed { session }).await;
         });
-        Ok(Response::new(ReceiverStream::new(responses)))
+        let responses = ReceiverStream::new(responses).map(|message: Outbound| Ok(*message));
+        Ok(Response::new(Box::pin(responses)))
     }
 }
