@@ -21,6 +21,8 @@
 //! * [`session`]: finding and following the leading master, one gRPC
 //!   stream per session ([`session::reaction`] decides, pure).
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
+//! * [`sim`]: `mesoraft agent-sim`, many light agents in one process
+//!   speaking the same protocol, for measuring the masters at scale.
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -38,6 +40,7 @@ pub mod recovery;
 pub mod resources;
 pub mod run;
 pub mod session;
+pub mod sim;
 pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};

@@ -46,6 +46,9 @@ enum Cmd {
     Agent(Box<mesoraft_agent::AgentArgs>),
     /// Run a local group of masters and agents on loopback until Ctrl-C.
     Local(LocalArgs),
+    /// Simulate many agents in one process (for benchmarks).
+    #[command(name = "agent-sim", hide = true)]
+    AgentSim(Box<mesoraft_agent::sim::SimArgs>),
 }
 
 fn init_logging() {
@@ -68,6 +71,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Master(args) => run_master(*args).await,
         Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
+        Cmd::AgentSim(args) => run_agent_sim(*args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -117,6 +121,19 @@ async fn run_agent(args: mesoraft_agent::AgentArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn run_agent_sim(args: mesoraft_agent::sim::SimArgs) -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    let tally = mesoraft_agent::sim::run(args, stop).await?;
+    eprintln!("mesoraft agent-sim: stopped: {tally:?}");
+    Ok(())
 }
 
 /// `mesoraft local`: the group, then `raftctl status` of it, so the first

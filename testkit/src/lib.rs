@@ -5,7 +5,8 @@
 //! - [`MasterCmd`] and [`AgentCmd`]: the only code that spells the
 //!   master's and the agent's command-line flags (each pinned against its
 //!   program's own parser by a contract test in the master and agent
-//!   crates).
+//!   crates); [`AgentSimCmd`] the same for the agent simulator the bench
+//!   drives.
 //! - [`ProcessGroup`]: a program in its own process group, output appended
 //!   to a log file; kill -9 of the group, pause and resume.
 //! - [`status`]: a typed probe of `GET /raft/status` with a [`Role`].
@@ -18,6 +19,7 @@
 //! uses it stays black-box.
 
 pub mod agent_cmd;
+pub mod agent_sim_cmd;
 pub mod local;
 pub mod master_cmd;
 pub mod operator;
@@ -28,6 +30,7 @@ pub mod text;
 pub mod wait;
 
 pub use agent_cmd::AgentCmd;
+pub use agent_sim_cmd::AgentSimCmd;
 pub use master_cmd::MasterCmd;
 pub use ports::free_listen_port;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};
