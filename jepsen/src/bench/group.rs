@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use mesoraft_testkit::master_cmd::AgentHealth;
 
 use super::system::{poll_agreement, Acked, Agreed, System};
 use crate::cleanup::Slot;
@@ -24,6 +25,8 @@ pub struct GroupOpts {
     pub election_max_ms: Option<u64>,
     pub net: NetWant,
     pub keep_data: bool,
+    /// The masters' agent health flags (None: their defaults).
+    pub agent_health: Option<AgentHealth>,
 }
 
 pub struct MesoGroup {
@@ -51,6 +54,7 @@ impl MesoGroup {
             skip_fsync: false,
             lazyfs: false,
             env: vec![],
+            agent_health: opts.agent_health.clone(),
         };
         let group = MesoGroup {
             cluster: Arc::new(Cluster::new(cfg, nodes, slot)?),

@@ -1,8 +1,9 @@
 //! `jepsen bench`: performance figures of a real master group (failover
 //! time, idle stability, write throughput), optionally next to etcd on the
-//! same machine. Groups are started with the harness's cluster code and
+//! same machine, and the masters with many simulated agents (`agents`). Groups are started with the harness's cluster code and
 //! removed afterwards; progress goes to stderr, the tables to stdout.
 
+pub mod agents;
 pub mod etcd;
 pub mod failover;
 pub mod group;
@@ -33,7 +34,11 @@ pub enum Which {
     Stability,
     /// Closed-loop writers: acknowledged writes per second and latency.
     Throughput,
-    /// failover, throughput, then stability.
+    /// N simulated agents: registration, leader memory per agent, idle
+    /// CPU of health checks, kill -9 of the leader until every agent
+    /// re-registered.
+    Agents,
+    /// failover, throughput, then stability (not agents).
     All,
 }
 
@@ -97,6 +102,37 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_check_perf: bool,
 
+    /// agents: simulated agent counts, one group each.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,40000")]
+    pub agents: Vec<usize>,
+    /// agents: running tasks each agent reports when it re-registers.
+    #[arg(long, default_value_t = 10)]
+    pub tasks_per_agent: usize,
+    /// agents: agents sharing one HTTP/2 connection (each has its own
+    /// stream); 1 gives every agent a connection of its own.
+    #[arg(long, default_value_t = 100)]
+    pub agents_per_connection: usize,
+    /// agents: simulator processes sharing the agents.
+    #[arg(long, default_value_t = 1)]
+    pub sim_processes: usize,
+    /// agents: connection attempts in flight at most, per simulator.
+    #[arg(long, default_value_t = 1024)]
+    pub connect_rate: usize,
+    /// agents: the agents' registration backoff factor (ms), as
+    /// `mesoraft agent --registration-backoff-factor`.
+    #[arg(long, default_value_t = 1000)]
+    pub registration_backoff_factor_ms: u64,
+    /// agents: idle window for the leader's CPU (default ping timeout).
+    #[arg(long, default_value_t = 30.0)]
+    pub idle_seconds: f64,
+    /// agents: also measure memory and idle CPU with this
+    /// --agent-ping-timeout (ms; 0 skips), for counts up to 10,000.
+    #[arg(long, default_value_t = 1000)]
+    pub fast_ping_timeout_ms: u64,
+    /// agents: idle window with the fast ping timeout.
+    #[arg(long, default_value_t = 10.0)]
+    pub fast_idle_seconds: f64,
+
     /// Where the masters run: loopback (default, like etcd) or the
     /// harness's network namespaces.
     #[arg(long, value_enum, default_value = "loopback")]
@@ -143,6 +179,40 @@ impl BenchArgs {
         if !(0.0..=600.0).contains(&self.warmup_seconds) {
             bail!("--warmup-seconds must be between 0 and 600");
         }
+        if self.agents.is_empty()
+            || self
+                .agents
+                .iter()
+                .any(|n| !(1..=agents::MAX_AGENTS).contains(n))
+        {
+            bail!(
+                "--agents must list counts between 1 and {}",
+                agents::MAX_AGENTS
+            );
+        }
+        if self.tasks_per_agent > 1000 {
+            bail!("--tasks-per-agent must be at most 1000");
+        }
+        if !(1..=190).contains(&self.agents_per_connection) {
+            bail!("--agents-per-connection must be between 1 and 190 (the master takes 200 streams per connection)");
+        }
+        if !(1..=64).contains(&self.sim_processes) {
+            bail!("--sim-processes must be between 1 and 64");
+        }
+        if self.connect_rate == 0 {
+            bail!("--connect-rate must be at least 1");
+        }
+        if self.registration_backoff_factor_ms > 60_000 {
+            bail!("--registration-backoff-factor-ms must be at most 60000");
+        }
+        for (flag, v) in [
+            ("--idle-seconds", self.idle_seconds),
+            ("--fast-idle-seconds", self.fast_idle_seconds),
+        ] {
+            if !(v > 0.0 && v <= 3600.0) {
+                bail!("{flag} must be > 0 and at most 3600");
+            }
+        }
         if self.writers.is_empty() || self.writers.iter().any(|w| !(1..=4096).contains(w)) {
             bail!("--writers must list counts between 1 and 4096");
         }
@@ -162,7 +232,7 @@ impl BenchArgs {
     }
 
     pub fn runs(&self, which: Which) -> bool {
-        self.which == which || self.which == Which::All
+        self.which == which || (self.which == Which::All && which != Which::Agents)
     }
 
     /// The command line, for the printed parameters and the JSON.
@@ -311,6 +381,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             election_max_ms: given[2],
             net: args.net,
             keep_data: args.keep_data,
+            agent_health: None,
         },
         dir,
         etcd,
@@ -470,6 +541,11 @@ async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result
         drop(g);
         println!("\n{}", report::stability(ctx, &r));
         out.insert("stability".into(), serde_json::to_value(&r)?);
+    }
+    if a.runs(Which::Agents) {
+        let reports = agents::run(ctx).await;
+        println!("\n{}", agents::print::agents(ctx, &reports));
+        out.insert("agents".into(), serde_json::to_value(&reports)?);
     }
     Ok(())
 }

@@ -103,7 +103,7 @@ pub fn stat_ticks(stat: &str) -> Option<u64> {
 
 /// CPU seconds the processes have used so far (all threads); None if one
 /// of them is gone.
-fn cpu_seconds(pids: &[i32]) -> Option<f64> {
+pub(crate) fn cpu_seconds(pids: &[i32]) -> Option<f64> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if hz <= 0 {

@@ -68,6 +68,8 @@ pub struct ClusterConfig {
     /// dropped, see `crash_unsynced`).
     pub lazyfs: bool,
     pub env: Vec<(String, String)>,
+    /// The masters' agent health flags; None leaves them to the master.
+    pub agent_health: Option<mesoraft_testkit::master_cmd::AgentHealth>,
 }
 
 pub struct Cluster {
@@ -154,7 +156,8 @@ impl Cluster {
             .election_timeout_max_ms(self.cfg.election_max_ms)
             .snapshot_logs(self.cfg.snapshot_logs)
             .stale_reads(self.cfg.stale_reads)
-            .skip_fsync(self.cfg.skip_fsync);
+            .skip_fsync(self.cfg.skip_fsync)
+            .agent_health(self.cfg.agent_health.clone());
         let mut args = self.cfg.binaries.master_prefix.clone();
         args.extend(cmd.flags());
         args

@@ -83,6 +83,7 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             skip_fsync: spec.skip_fsync,
             lazyfs: wants_lazyfs(&spec.nemeses),
             env: vec![],
+            agent_health: None,
         },
         nodes,
         slot,
