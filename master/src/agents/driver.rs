@@ -11,11 +11,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use mesoraft_proto::agent::{agent_to_master, MasterToAgent};
+use mesoraft_proto::agent::{agent_to_master, master_to_agent, MasterToAgent};
 use mesoraft_proto::mesos::v1::AgentInfo;
 use mesoraft_registry::TimeNs;
 use tokio::sync::{mpsc, oneshot};
 
+use super::pace::{CountsPace, PingSpread, Publish, PING_SLICE};
 use super::policy::AgentPolicy;
 use super::registrations::{Registration, Registrations};
 use super::table::{
@@ -29,11 +30,11 @@ use crate::leader::{TermContext, WriteFailure};
 pub(crate) const OUTBOUND_QUEUE: usize = 256;
 /// How many inputs may wait for the table.
 const INPUT_QUEUE: usize = 8192;
-/// How stale the published counts may be. Counting walks every agent, so
-/// counting after every step made each pong and each re-registration cost
-/// O(agents): with 10,000 agents, most of the leader's CPU at a 1 s ping
-/// timeout and a queue in front of the table during a failover.
+/// How stale the published counts may be (see `pace`).
 const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
+/// The share of the ping interval a round of pings is spread over (see
+/// `pace`): every agent still answers long before the next round.
+const PING_SPREAD_DIVISOR: u32 = 4;
 
 /// What waits in an agent's outbound queue. Boxed: a queue allocates its
 /// slots 32 at a time and every message it ever held touches its slot,
@@ -207,6 +208,9 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
     );
     let mut tick = tokio::time::interval(policy.tick_interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ping_slices = tokio::time::interval(PING_SLICE);
+    ping_slices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ping_spread = PingSpread::new(policy.ping_timeout / PING_SPREAD_DIVISOR);
     let mut shell = Shell {
         table: AgentTable::recover(policy, registry, Instant::now()),
         sessions: HashMap::new(),
@@ -215,6 +219,7 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         next_request: 0,
         context: context.clone(),
         registrations: Registrations::default(),
+        ping_spread,
     };
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
@@ -225,6 +230,12 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
     loop {
         let event = tokio::select! {
             _ = context.cancel.cancelled() => break,
+            _ = ping_slices.tick(), if !shell.ping_spread.is_empty() => {
+                for (session, message) in shell.ping_spread.next_slice() {
+                    shell.send(session, message);
+                }
+                continue;
+            }
             () = &mut publish_timer, if pace.is_pending() => {
                 if pace.due(Instant::now()) {
                     hub.publish(shell.table.counts());
@@ -259,67 +270,6 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
     );
 }
 
-/// When the counts are published: at once after a step if the last
-/// publication is at least `interval` old, otherwise once that much time
-/// has passed (whatever happened meanwhile), so they are never staler
-/// than `interval` and never computed more often. Pure: the clock is the
-/// caller's.
-#[derive(Debug)]
-struct CountsPace {
-    interval: Duration,
-    published: Instant,
-    pending: bool,
-}
-
-/// What to do after a step.
-#[derive(Debug, PartialEq, Eq)]
-enum Publish {
-    Now,
-    /// Publish at this instant (arm the timer).
-    At(Instant),
-    /// A publication is already planned and will cover this step.
-    AlreadyPlanned,
-}
-
-impl CountsPace {
-    fn new(interval: Duration, published: Instant) -> Self {
-        Self {
-            interval,
-            published,
-            pending: false,
-        }
-    }
-
-    /// A step may have changed the counts.
-    fn stepped(&mut self, now: Instant) -> Publish {
-        if self.pending {
-            return Publish::AlreadyPlanned;
-        }
-        let next = self.published + self.interval;
-        if now >= next {
-            self.published = now;
-            Publish::Now
-        } else {
-            self.pending = true;
-            Publish::At(next)
-        }
-    }
-
-    fn is_pending(&self) -> bool {
-        self.pending
-    }
-
-    /// The timer fired: publish if a publication was planned for now.
-    fn due(&mut self, now: Instant) -> bool {
-        if self.pending && now >= self.published + self.interval {
-            self.pending = false;
-            self.published = now;
-            return true;
-        }
-        false
-    }
-}
-
 type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = (u64, WriteOutcome)> + Send>>;
 
 /// The I/O around the table.
@@ -331,6 +281,8 @@ struct Shell {
     next_request: RequestId,
     context: TermContext,
     registrations: Registrations,
+    /// The ping round not sent yet.
+    ping_spread: PingSpread<(SessionId, master_to_agent::Message)>,
 }
 
 impl Shell {
@@ -376,8 +328,13 @@ impl Shell {
     }
 
     fn run(&mut self, actions: Vec<Action>) {
+        let mut pings = Vec::new();
         for action in actions {
             match action {
+                Action::Send {
+                    session,
+                    message: message @ master_to_agent::Message::Ping(_),
+                } => pings.push((session, message)),
                 Action::Send { session, message } => self.send(session, message),
                 Action::Close { session } => {
                     // Dropping the sender ends the response stream after
@@ -397,13 +354,14 @@ impl Shell {
                 }
             }
         }
+        if !pings.is_empty() {
+            for (session, message) in self.ping_spread.round(pings) {
+                self.send(session, message);
+            }
+        }
     }
 
-    fn send(
-        &mut self,
-        session: SessionId,
-        message: mesoraft_proto::agent::master_to_agent::Message,
-    ) {
+    fn send(&mut self, session: SessionId, message: master_to_agent::Message) {
         let Some(outbound) = self.sessions.get(&session) else {
             return;
         };
@@ -500,30 +458,6 @@ fn outcome_of(result: Result<mesoraft_registry::CommandResult, WriteFailure>) ->
 mod tests {
     use super::*;
 
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn a_storm_of_steps_publishes_the_counts_once_per_interval() {
-        let t0 = Instant::now();
-        let mut pace = CountsPace::new(100 * MS, t0);
-        // 10,000 steps within 50 ms: not one publication yet, one planned
-        // for the end of the interval.
-        let mut now_publications = 0;
-        let mut planned = Vec::new();
-        for i in 0..10_000u32 {
-            match pace.stepped(t0 + MS * (i / 200)) {
-                Publish::Now => now_publications += 1,
-                Publish::At(at) => planned.push(at),
-                Publish::AlreadyPlanned => {}
-            }
-        }
-        assert_eq!(now_publications, 0);
-        assert_eq!(planned, [t0 + 100 * MS]);
-        assert!(!pace.due(t0 + 99 * MS), "not before the interval");
-        assert!(pace.due(t0 + 100 * MS));
-        assert!(!pace.is_pending() && !pace.due(t0 + 300 * MS));
-    }
-
     #[test]
     fn a_queued_message_takes_a_pointer_in_its_queue() {
         // A queue's block of 32 slots per session: 256 bytes, not 30 KiB.
@@ -531,17 +465,5 @@ mod tests {
             std::mem::size_of::<Outbound>(),
             std::mem::size_of::<usize>()
         );
-    }
-
-    #[test]
-    fn a_lone_step_after_a_quiet_interval_publishes_at_once() {
-        let t0 = Instant::now();
-        let mut pace = CountsPace::new(100 * MS, t0);
-        assert_eq!(pace.stepped(t0 + 150 * MS), Publish::Now);
-        // The next one soon after waits for the interval, then is published.
-        assert_eq!(pace.stepped(t0 + 160 * MS), Publish::At(t0 + 250 * MS));
-        assert_eq!(pace.stepped(t0 + 170 * MS), Publish::AlreadyPlanned);
-        assert!(pace.due(t0 + 251 * MS));
-        assert_eq!(pace.stepped(t0 + 400 * MS), Publish::Now);
     }
 }

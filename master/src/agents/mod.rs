@@ -8,12 +8,15 @@
 //! - [`registrations`]: when each agent (re-)registered with this leader
 //!   and its version, read off the table's answers, for the operator
 //!   views.
+//! - `pace`: when the driver publishes the counts and how it spreads a
+//!   ping round (pure).
 //! - `driver`: the leader-term task that owns the table, runs its actions
 //!   and feeds it events (sessions, write outcomes, ticks).
 //! - `service`: the gRPC `AgentSessions` service: one stream per agent,
 //!   refused with the leader's address on a master that does not lead.
 
 pub mod driver;
+mod pace;
 pub mod plan;
 pub mod policy;
 pub mod registrations;
