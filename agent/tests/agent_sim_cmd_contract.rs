@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mesoraft_agent::sim::SimArgs;
+use mesoraft_agent::sim::{Reconnect, SimArgs};
 use mesoraft_testkit::AgentSimCmd;
 
 #[derive(Parser)]
@@ -38,7 +38,7 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
     let defaults = parse(&base());
     assert_eq!(defaults.masters, "127.0.0.1:7001,127.0.0.1:7002");
     assert_eq!(defaults.agents, 250);
-    let options = 8;
+    let options = 9;
     for combo in 0..(1u32 << options) {
         let on = |i: u32| combo & (1 << i) != 0;
         let mut cmd = base();
@@ -65,6 +65,9 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
         }
         if on(7) {
             cmd = cmd.agents_per_connection(1);
+        }
+        if on(8) {
+            cmd = cmd.reconnect("round");
         }
         let a = parse(&cmd);
         let or = |set: bool, given: String, default: &String| {
@@ -106,6 +109,14 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
                 1
             } else {
                 defaults.agents_per_connection
+            }
+        );
+        assert_eq!(
+            a.reconnect,
+            if on(8) {
+                Reconnect::Round
+            } else {
+                defaults.reconnect
             }
         );
         assert!(a.config().is_ok(), "{:?}", cmd.args());

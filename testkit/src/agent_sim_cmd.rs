@@ -25,6 +25,7 @@ pub struct AgentSimCmd {
     connect_rate: Option<usize>,
     registration_backoff_factor: Option<Duration>,
     agents_per_connection: Option<usize>,
+    reconnect: Option<String>,
 }
 
 impl AgentSimCmd {
@@ -41,6 +42,7 @@ impl AgentSimCmd {
             connect_rate: None,
             registration_backoff_factor: None,
             agents_per_connection: None,
+            reconnect: None,
         }
     }
 
@@ -86,6 +88,12 @@ impl AgentSimCmd {
         self
     }
 
+    /// `--reconnect`: `agent` (as `mesoraft agent`) or `round`.
+    pub fn reconnect(mut self, policy: impl Into<String>) -> Self {
+        self.reconnect = Some(policy.into());
+        self
+    }
+
     /// The whole argument vector after the program name, beginning with
     /// the `agent-sim` subcommand.
     pub fn args(&self) -> Vec<String> {
@@ -122,6 +130,7 @@ impl AgentSimCmd {
                 "--agents-per-connection",
                 self.agents_per_connection.map(|n| n.to_string()),
             ),
+            ("--reconnect", self.reconnect.clone()),
         ];
         for (flag, value) in text {
             if let Some(value) = value {

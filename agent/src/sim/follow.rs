@@ -37,6 +37,21 @@ const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// The largest message either side may send.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// How a simulated agent moves on after an attempt that neither
+/// registered it nor was redirected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reconnect {
+    /// As `mesoraft agent`: a jittered, doubling backoff after every such
+    /// attempt (a refused connection to the dead leader included).
+    #[default]
+    Agent,
+    /// A variant measured against it: the other masters of the round are
+    /// tried at once, and the backoff (still jittered, doubling) comes
+    /// only after a round in which no master took the agent. The jittered
+    /// delay after losing a registered session stays.
+    Round,
+}
+
 /// One simulated agent across its sessions.
 struct SimAgent {
     index: usize,
@@ -69,12 +84,15 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
         attempts: 0,
     };
     let mut redirects = 0u32;
+    // Attempts of the current round that failed (Reconnect::Round).
+    let mut failed_in_round = 0usize;
     loop {
         let addr = list.next(&mut rng);
         let session = session(&addr, &mut agent, &shared).await;
         if session.registered {
             backoff.reset();
             redirects = 0;
+            failed_in_round = 0;
         }
         let ending = match &session.end {
             SessionEnd::Redirect(_) => Ending::Redirected,
@@ -94,7 +112,15 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
                 }
             }
             SessionEnd::NoLeader(why) | SessionEnd::Lost(why) => {
-                tracing::debug!(agent = index, master = %addr, why, "session ended")
+                tracing::debug!(agent = index, master = %addr, why, "session ended");
+                if shared.reconnect == Reconnect::Round && !session.registered {
+                    failed_in_round += 1;
+                    if failed_in_round < list.known().count() {
+                        redirects = 0;
+                        continue;
+                    }
+                    failed_in_round = 0;
+                }
             }
             SessionEnd::Shutdown(why) | SessionEnd::Unauthorized(why) | SessionEnd::Fatal(why) => {
                 shared.stopped(index, why);

@@ -37,6 +37,7 @@ use crate::host_port::check_hostname;
 use crate::masters::{parse_masters, MasterAddr, MastersError};
 use book::{ReportLine, Tally, UnixNs};
 use fleet::{Fleet, DEFAULT_RESOURCES};
+pub use follow::Reconnect;
 use pool::{ChannelPool, MAX_STREAMS_PER_CONNECTION};
 
 /// The most agents one simulator runs.
@@ -103,6 +104,11 @@ pub struct SimArgs {
     /// agents have.
     #[arg(long, default_value_t = 100)]
     pub agents_per_connection: usize,
+
+    /// After a failed attempt: back off as `mesoraft agent` does (agent),
+    /// or first try the round's other masters (round, for comparison).
+    #[arg(long, value_enum, default_value_t = Reconnect::Agent)]
+    pub reconnect: Reconnect,
 }
 
 /// A flag that does not hold; each names its flag.
@@ -158,6 +164,7 @@ pub struct SimConfig {
     pub connect_rate: usize,
     pub registration_backoff_factor: Duration,
     pub agents_per_connection: usize,
+    pub reconnect: Reconnect,
 }
 
 impl SimArgs {
@@ -203,6 +210,7 @@ impl SimArgs {
             connect_rate: self.connect_rate,
             registration_backoff_factor: self.registration_backoff_factor,
             agents_per_connection: self.agents_per_connection,
+            reconnect: self.reconnect,
         })
     }
 }
@@ -220,6 +228,7 @@ struct Shared {
     fleet: Fleet,
     masters: Vec<MasterAddr>,
     backoff_factor: Duration,
+    reconnect: Reconnect,
     auth_header: Option<MetadataValue<Ascii>>,
     pool: ChannelPool,
     attempt_slots: Semaphore,
@@ -297,6 +306,7 @@ pub async fn run(args: SimArgs, stop: impl Future<Output = ()>) -> Result<Tally,
         fleet: config.fleet.clone(),
         masters: config.masters.clone(),
         backoff_factor: config.registration_backoff_factor,
+        reconnect: config.reconnect,
         auth_header,
         pool: ChannelPool::new(config.agents_per_connection),
         attempt_slots: Semaphore::new(config.connect_rate),

@@ -28,6 +28,7 @@ fn defaults_give_a_thousand_agents_with_ten_tasks_each() {
     assert_eq!(c.connect_rate, 1024);
     assert_eq!(c.registration_backoff_factor, Duration::from_secs(1));
     assert!(c.report.is_none() && c.cluster_secret_file.is_none());
+    assert_eq!(c.reconnect, Reconnect::Agent);
     assert_eq!(c.fleet.name(3), "sim-3");
     assert_eq!(c.fleet.hostname(3), "sim-agent-3");
 }
@@ -57,6 +58,8 @@ fn every_flag() {
         "500ms",
         "--agents-per-connection",
         "1",
+        "--reconnect",
+        "round",
     ])
     .unwrap()
     .config()
@@ -71,6 +74,7 @@ fn every_flag() {
     assert_eq!(c.connect_rate, 16);
     assert_eq!(c.registration_backoff_factor, Duration::from_millis(500));
     assert_eq!(c.agents_per_connection, 1);
+    assert_eq!(c.reconnect, Reconnect::Round);
 }
 
 #[test]

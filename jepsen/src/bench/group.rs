@@ -27,6 +27,8 @@ pub struct GroupOpts {
     pub keep_data: bool,
     /// The masters' agent health flags (None: their defaults).
     pub agent_health: Option<AgentHealth>,
+    /// The masters' `--snapshot-logs` (None: their default).
+    pub snapshot_logs: Option<u64>,
 }
 
 pub struct MesoGroup {
@@ -49,7 +51,7 @@ impl MesoGroup {
             heartbeat_ms: opts.heartbeat_ms,
             election_min_ms: opts.election_min_ms,
             election_max_ms: opts.election_max_ms,
-            snapshot_logs: None,
+            snapshot_logs: opts.snapshot_logs,
             stale_reads: false,
             skip_fsync: false,
             lazyfs: false,

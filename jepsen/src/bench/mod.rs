@@ -132,6 +132,13 @@ pub struct BenchArgs {
     /// agents: idle window with the fast ping timeout.
     #[arg(long, default_value_t = 10.0)]
     pub fast_idle_seconds: f64,
+    /// agents: the simulators' --reconnect policy (agent: as `mesoraft
+    /// agent`, the default; round: the comparison variant).
+    #[arg(long, value_parser = ["agent", "round"])]
+    pub sim_reconnect: Option<String>,
+    /// Passed to the masters (default: the master's own default).
+    #[arg(long)]
+    pub snapshot_logs: Option<u64>,
 
     /// Where the masters run: loopback (default, like etcd) or the
     /// harness's network namespaces.
@@ -382,6 +389,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             net: args.net,
             keep_data: args.keep_data,
             agent_health: None,
+            snapshot_logs: args.snapshot_logs,
         },
         dir,
         etcd,

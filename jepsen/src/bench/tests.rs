@@ -234,3 +234,47 @@ fn cpu_per_thousand_writes() {
     let idle = throughput::LoadResult { acked: 0, ..r };
     assert_eq!(idle.servers_cpu_ms_per_1000_writes(), None);
 }
+
+#[test]
+fn the_agents_bench_has_its_own_options_and_is_not_part_of_all() {
+    let a = parse(&["agents"]).unwrap();
+    assert_eq!(a.which, Which::Agents);
+    assert_eq!(a.agents, vec![1_000, 10_000, 40_000]);
+    assert_eq!(
+        (a.tasks_per_agent, a.agents_per_connection, a.sim_processes),
+        (10, 100, 1)
+    );
+    assert_eq!(
+        (a.connect_rate, a.registration_backoff_factor_ms),
+        (1024, 1000)
+    );
+    assert_eq!((a.idle_seconds, a.fast_ping_timeout_ms), (30.0, 1000));
+    assert!(a.sim_reconnect.is_none() && a.snapshot_logs.is_none());
+    assert!(a.validate().is_ok());
+    assert!(a.runs(Which::Agents) && !a.runs(Which::Failover));
+    assert!(!parse(&["all"]).unwrap().runs(Which::Agents));
+    let b = parse(&[
+        "agents",
+        "--agents",
+        "1000,40000",
+        "--trials",
+        "1",
+        "--agents-per-connection",
+        "1",
+        "--sim-reconnect",
+        "round",
+        "--snapshot-logs",
+        "1000000",
+    ])
+    .unwrap();
+    assert_eq!(b.agents, vec![1_000, 40_000]);
+    assert_eq!(b.sim_reconnect.as_deref(), Some("round"));
+    assert_eq!(b.snapshot_logs, Some(1_000_000));
+    assert!(b.validate().is_ok());
+    let invalid = |argv: &[&str]| parse(argv).unwrap().validate().is_err();
+    assert!(invalid(&["agents", "--agents", "0"]));
+    assert!(invalid(&["agents", "--agents-per-connection", "500"]));
+    assert!(invalid(&["agents", "--connect-rate", "0"]));
+    assert!(invalid(&["agents", "--idle-seconds", "0"]));
+    assert!(parse(&["agents", "--sim-reconnect", "fast"]).is_err());
+}

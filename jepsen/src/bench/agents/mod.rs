@@ -131,6 +131,10 @@ pub struct AgentsReport {
     pub simulators: usize,
     pub connect_rate: usize,
     pub registration_backoff_factor_ms: u64,
+    /// The simulators' `--reconnect` (None: the agent's own policy).
+    pub sim_reconnect: Option<String>,
+    /// The masters' `--snapshot-logs` (None: their default).
+    pub snapshot_logs: Option<u64>,
     /// `/proc/loadavg` when the measurement started and ended: other work
     /// on the machine shows here.
     pub load_average: Vec<String>,
@@ -230,6 +234,8 @@ pub async fn run(ctx: &Ctx) -> Vec<AgentsReport> {
             simulators: a.sim_processes,
             connect_rate: a.connect_rate,
             registration_backoff_factor_ms: a.registration_backoff_factor_ms,
+            sim_reconnect: a.sim_reconnect.clone(),
+            snapshot_logs: a.snapshot_logs,
             trials_requested: plan.trials,
             ..AgentsReport::default()
         };
@@ -356,6 +362,7 @@ async fn measure(ctx: &Ctx, plan: &Plan, report: &mut AgentsReport) -> anyhow::R
         connect_rate: a.connect_rate,
         tasks_per_agent: a.tasks_per_agent,
         registration_backoff_factor: Duration::from_millis(a.registration_backoff_factor_ms),
+        reconnect: a.sim_reconnect.clone(),
     };
     let start_ns = unix_now_ns();
     let mut sims = Simulators::spawn(

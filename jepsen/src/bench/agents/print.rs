@@ -60,13 +60,18 @@ pub fn agents(ctx: &Ctx, reports: &[AgentsReport]) -> String {
          on this machine, at most {} attempts in flight each, registration backoff factor {} ms (full jitter);\n  \
          memory = leader VmRSS after all registered (+{} s) minus before the simulators started, per agent;\n  \
          idle CPU = utime+stime of the leader over the window, % of one core; failover times from the kill; \
-         percentiles nearest-rank over the trials\n",
+         percentiles nearest-rank over the trials{}{}\n",
         a.tasks_per_agent,
         a.agents_per_connection,
         a.sim_processes,
         a.connect_rate,
         a.registration_backoff_factor_ms,
         super::SETTLE.as_secs(),
+        a.sim_reconnect
+            .as_ref()
+            .map_or(String::new(), |p| format!(";\n  simulators' --reconnect {p} (not the agent's own policy)")),
+        a.snapshot_logs
+            .map_or(String::new(), |n| format!(";\n  masters' --snapshot-logs {n}")),
     );
     let mut header = vec![String::new()];
     header.extend(reports.iter().map(column));

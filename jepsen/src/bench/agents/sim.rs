@@ -92,6 +92,8 @@ pub struct SimOpts {
     pub connect_rate: usize,
     pub tasks_per_agent: usize,
     pub registration_backoff_factor: Duration,
+    /// The simulator's `--reconnect` (None: its default, the agent's).
+    pub reconnect: Option<String>,
 }
 
 /// Running simulators and everything they reported so far.
@@ -134,6 +136,10 @@ impl Simulators {
                 .connect_rate(opts.connect_rate)
                 .registration_backoff_factor(opts.registration_backoff_factor)
                 .agents_per_connection(opts.agents_per_connection);
+            let cmd = match &opts.reconnect {
+                Some(policy) => cmd.reconnect(policy.clone()),
+                None => cmd,
+            };
             let mut command = std::process::Command::new(exe);
             command.args(cmd.args());
             let log = dir.join(format!("sim{p}.log"));
