@@ -21,6 +21,11 @@
 //! * [`session`]: finding and following the leading master, one gRPC
 //!   stream per session ([`session::reaction`] decides, pure).
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
+//! * [`command_executor`]: `mesoraft executor`, the built-in executor
+//!   running a task's command over the v1 executor API.
+//! * [`recordio`]: the framing of the executor API's event streams.
+//! * [`procfs`]: processes as `/proc` shows them (executors outlive the
+//!   agent).
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -28,12 +33,15 @@
 pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
+pub mod command_executor;
 pub mod flags;
 pub mod host_port;
 pub mod http;
 pub mod machine;
 pub mod masters;
+pub mod procfs;
 pub mod reconfig;
+pub mod recordio;
 pub mod recovery;
 pub mod resources;
 pub mod run;

@@ -46,6 +46,9 @@ enum Cmd {
     Agent(Box<mesoraft_agent::AgentArgs>),
     /// Run a local group of masters and agents on loopback until Ctrl-C.
     Local(LocalArgs),
+    /// Run the built-in command executor (started by an agent, configured
+    /// by Mesos's executor environment: MESOS_AGENT_ENDPOINT, ...).
+    Executor,
 }
 
 fn init_logging() {
@@ -68,6 +71,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Master(args) => run_master(*args).await,
         Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
+        Cmd::Executor => return run_executor().await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -115,6 +119,17 @@ async fn run_agent(args: mesoraft_agent::AgentArgs) -> anyhow::Result<()> {
                 "mesoraft agent: --recover=cleanup done; the next start registers a new agent"
             );
             Ok(())
+        }
+    }
+}
+
+/// `mesoraft executor`: its exit code is the executor's.
+async fn run_executor() -> std::process::ExitCode {
+    match mesoraft_agent::command_executor::run_from_env().await {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mesoraft executor: error: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }
