@@ -34,6 +34,7 @@ pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
 pub mod command_executor;
+pub mod executors;
 pub mod flags;
 pub mod host_port;
 pub mod http;
