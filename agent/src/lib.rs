@@ -47,6 +47,7 @@ pub mod recovery;
 pub mod resources;
 pub mod run;
 pub mod session;
+pub mod updates;
 pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};
