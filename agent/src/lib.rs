@@ -23,6 +23,11 @@
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
 //! * [`command_executor`]: `mesoraft executor`, the built-in executor
 //!   running a task's command over the v1 executor API.
+//! * [`executors`]: the executor API, the table of frameworks, executors
+//!   and tasks (pure), and the containerizer.
+//! * [`updates`]: status updates, at least once (pure core).
+//! * [`driver`]: the runtime carrying out the table's and the update
+//!   manager's decisions.
 //! * [`recordio`]: the framing of the executor API's event streams.
 //! * [`procfs`]: processes as `/proc` shows them (executors outlive the
 //!   agent).
@@ -34,6 +39,7 @@ pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
 pub mod command_executor;
+pub mod driver;
 pub mod executors;
 pub mod flags;
 pub mod host_port;
@@ -47,6 +53,7 @@ pub mod recovery;
 pub mod resources;
 pub mod run;
 pub mod session;
+pub mod startup;
 pub mod updates;
 pub mod value;
 

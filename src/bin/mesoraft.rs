@@ -96,18 +96,14 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
 
 async fn run_agent(args: mesoraft_agent::AgentArgs) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let exit = tokio::select! {
-        exit = mesoraft_agent::run(args) => exit?,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            return Ok(());
-        }
-        _ = term.recv() => {
-            tracing::info!("terminated; stopping");
-            return Ok(());
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            _ = term.recv() => tracing::info!("terminated; stopping"),
         }
     };
-    match exit {
+    match mesoraft_agent::run::run_until(args, stop).await? {
+        mesoraft_agent::AgentExit::Stopped => Ok(()),
         mesoraft_agent::AgentExit::ShutDownByMaster(why) => {
             // Said on stderr as well as in the log: this is why the agent
             // is gone, and what the operator looks for.

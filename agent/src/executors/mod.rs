@@ -6,7 +6,9 @@
 //! - [`table`]: every decision, `step(event) -> actions` (pure);
 //! - [`call`]: reading and checking an executor's call (pure);
 //! - [`containerizer`]: executor processes, their sandboxes and limits;
+//! - [`api`]: `POST /api/v1/executor` (HTTP in, calls to the runtime).
 
+pub mod api;
 pub mod call;
 pub mod containerizer;
 pub mod model;

@@ -29,10 +29,20 @@ pub fn mesoraft_binary() -> &'static Path {
             .expect("the workspace root");
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let mut build = Command::new(cargo);
+        // The variables cargo sets for this test would change the
+        // fingerprints and rebuild everything: the build must see what a
+        // plain `cargo build` sees.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if (name.starts_with("CARGO_") && name != "CARGO_HOME") || name == "OUT_DIR" {
+                build.env_remove(name.as_ref());
+            }
+        }
         build
             .current_dir(workspace)
             .args(["build", "--bin", "mesoraft", "-p", "mesoraft"])
-            .env("CARGO_TARGET_DIR", target_dir);
+            .arg("--target-dir")
+            .arg(target_dir);
         if release {
             build.arg("--release");
         }
@@ -56,12 +66,14 @@ impl SandboxReaper {
     }
 
     /// The live executors (pid, session) started for sandboxes under the
-    /// root.
+    /// root, or any session leader started with such a sandbox.
     pub fn executors(&self) -> Vec<(i32, i32)> {
         let wanted = format!("MESOS_DIRECTORY={}", self.root.display());
         mesoraft_agent::procfs::all()
             .into_iter()
-            .filter(|p| p.is_alive())
+            // Executors lead their sessions; their tasks inherit the
+            // variable but not the leadership.
+            .filter(|p| p.is_alive() && p.pid == p.session)
             .filter(|p| {
                 std::fs::read(format!("/proc/{}/environ", p.pid))
                     .map(|environ| {
@@ -110,4 +122,37 @@ pub async fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() ->
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+pub mod fake_master;
+
+/// A `mesoraft agent` of the fake master at `master`, listening on
+/// `127.0.0.1:port`, in its own process group (killed when dropped);
+/// its output goes to `<work_dir>/../agent.log`.
+pub fn start_agent(
+    master: std::net::SocketAddr,
+    work_dir: &Path,
+    port: u16,
+) -> mesoraft_testkit::process::ProcessGroup {
+    let cmd = mesoraft_testkit::AgentCmd::new(
+        [master.to_string()],
+        format!("127.0.0.1:{port}"),
+        work_dir,
+    )
+    .hostname("localhost")
+    .resources("cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+    .registration_backoff_factor(Duration::ZERO)
+    .status_update_retry_interval_min(Duration::from_millis(500))
+    .executor_shutdown_grace_period(Duration::from_secs(2));
+    let mut command = Command::new(mesoraft_binary());
+    command.args(cmd.args()).env("RUST_LOG", "info");
+    let log = work_dir.parent().unwrap_or(work_dir).join("agent.log");
+    mesoraft_testkit::process::ProcessGroup::spawn(command, &log, Some("--- agent start"))
+        .expect("cannot start the agent")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    mesoraft_testkit::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
+        .expect("a free port")
 }
