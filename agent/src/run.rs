@@ -77,8 +77,12 @@ pub async fn run_until(
         config.reconfiguration_policy,
     )
     .map_err(|refused| AgentError::Incompatible(refused.in_work_dir(&config.work_dir)))?;
-    let info = match startup {
+    let (info, recovery) = match startup {
         Startup::Cleanup => {
+            if let Some(previous) = &found.agent {
+                let killed = crate::startup::kill_executors(&work_dir, &previous.agent_id.value)?;
+                tracing::info!(agent_id = %previous.agent_id.value, killed, "--recover=cleanup: killed the executors left running");
+            }
             forget_identity(&work_dir)?;
             return Ok(AgentExit::CleanedUp);
         }
@@ -92,7 +96,7 @@ pub async fn run_until(
                     "the host rebooted and the agent info changed: registering as a new agent"
                 ),
             }
-            config.info.clone()
+            (config.info.clone(), crate::startup::Recovery::default())
         }
         Startup::Reregister {
             agent_id,
@@ -106,7 +110,8 @@ pub async fn run_until(
                 changes = changes.len(),
                 "recovered the checkpointed agent: re-registering under its id"
             );
-            info
+            let recovery = crate::startup::recovery(&work_dir, &agent_id.value, rebooted)?;
+            (info, recovery)
         }
     };
     checkpoint::save_boot_id(&work_dir, &boot_id)?;
@@ -131,7 +136,7 @@ pub async fn run_until(
             addr: config.listen,
             source,
         })?;
-    let (handle, mut runtime) = crate::startup::runtime(&config, &info, &work_dir)?;
+    let (handle, mut runtime) = crate::startup::runtime(&config, &info, &work_dir, recovery)?;
     let mut agent = AgentState::new(info, work_dir.clone(), handle.clone());
     let http = tokio::spawn(crate::http::serve(
         listener,

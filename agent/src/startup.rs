@@ -1,7 +1,9 @@
 //! Building the agent's runtime at start-up: the executor table, the
 //! status update manager and the containerizer, with what the agent
 //! needs to know to start executors (where executors reach it, the
-//! `mesoraft` executable for the command executor).
+//! `mesoraft` executable for the command executor), after taking over
+//! what a checkpointing framework ran before a restart; and
+//! `--recover=cleanup`'s killing of the executors left behind.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -9,15 +11,15 @@ use std::path::Path;
 use mesoraft_proto::mesos::v1::AgentInfo;
 use tokio::sync::mpsc;
 
+use crate::checkpoint::runtime::{load_runtime, RecoveredFramework};
 use crate::checkpoint::WorkDir;
 use crate::driver::{AgentHandle, Driver, DriverFailure};
 use crate::executors::containerizer::cgroups::DEFAULT_ROOT;
-use crate::executors::containerizer::launch::{
-    DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT, DEFAULT_RECOVERY_TIMEOUT,
-};
-use crate::executors::containerizer::{Containerizer, LaunchSettings};
+use crate::executors::containerizer::launch::DEFAULT_RECOVERY_TIMEOUT;
+use crate::executors::containerizer::{kill_session, Containerizer, LaunchSettings};
 use crate::executors::table::Table;
 use crate::flags::AgentConfig;
+use crate::procfs;
 use crate::run::AgentError;
 use crate::updates::manager::UpdateManager;
 
@@ -41,11 +43,49 @@ pub fn executor_endpoint(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Starts the runtime for an agent with `info`.
+/// What a restarted agent takes over.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    pub frameworks: Vec<RecoveredFramework>,
+    /// The host rebooted: no executor survived.
+    pub rebooted: bool,
+}
+
+/// Reads what agent `agent_id` ran here.
+pub fn recovery(
+    work_dir: &WorkDir,
+    agent_id: &str,
+    rebooted: bool,
+) -> Result<Recovery, AgentError> {
+    Ok(Recovery {
+        frameworks: load_runtime(work_dir, agent_id)?,
+        rebooted,
+    })
+}
+
+/// `--recover=cleanup`: kills every executor agent `agent_id` left running
+/// (and everything in their sessions); how many there were.
+pub fn kill_executors(work_dir: &WorkDir, agent_id: &str) -> Result<usize, AgentError> {
+    let mut killed = 0;
+    for framework in load_runtime(work_dir, agent_id)? {
+        for executor in framework.executors {
+            let Some(pid) = executor.pid else { continue };
+            if procfs::is_running(pid, executor.start_time) {
+                tracing::info!(executor = %executor.run.executor, pid, "killing the executor");
+                kill_session(pid);
+                killed += 1;
+            }
+        }
+    }
+    Ok(killed)
+}
+
+/// Starts the runtime for an agent with `info`, taking over `recovery`.
 pub fn runtime(
     config: &AgentConfig,
     info: &AgentInfo,
     work_dir: &WorkDir,
+    recovery: Recovery,
 ) -> Result<Runtime, AgentError> {
     let exe = std::env::current_exe().map_err(|e| {
         AgentError::Fatal(format!(
@@ -57,13 +97,22 @@ pub fn runtime(
         agent_endpoint: executor_endpoint(config.listen).to_string(),
         exe,
         recovery_timeout: DEFAULT_RECOVERY_TIMEOUT,
-        subscription_backoff_max: DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT,
+        // Half the agent's wait, so an executor's next attempt always
+        // falls within it.
+        subscription_backoff_max: config.executor_reregistration_timeout / 2,
     };
     let (exits_tx, exits) = mpsc::unbounded_channel();
     let containerizer = Containerizer::new(settings, Path::new(DEFAULT_ROOT), exits_tx);
     let table = Table::new(info.clone(), config.executor_shutdown_grace_period);
     let updates = UpdateManager::new(config.status_update_retry_interval_min);
-    let driver = Driver::new(table, updates, containerizer, exits, work_dir.clone());
+    let mut driver = Driver::new(table, updates, containerizer, exits, work_dir.clone());
+    driver
+        .recover(
+            recovery.frameworks,
+            recovery.rebooted,
+            config.executor_reregistration_timeout,
+        )
+        .map_err(|failure| AgentError::Fatal(failure.0))?;
     Ok(driver.spawn())
 }
 

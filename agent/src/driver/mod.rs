@@ -18,11 +18,13 @@ use mesoraft_proto::mesos::v1::executor::Event as ExecutorEvent;
 use mesoraft_proto::mesos::v1::{AgentInfo, ExecutorInfo, FrameworkInfo, Task};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::runtime::{RecoveredExecutor, RecoveredFramework};
 use crate::checkpoint::WorkDir;
 use crate::executors::call::ExecutorCall;
 use crate::executors::containerizer::{ContainerExit, Containerizer};
-use crate::executors::model::{ExecutorKey, Refusal};
+use crate::executors::model::{ExecutorKey, Refusal, RunKey};
 use crate::executors::table::{Stamps, Table};
+use crate::procfs;
 use crate::updates::manager::UpdateManager;
 use timers::Timers;
 
@@ -175,6 +177,51 @@ impl Driver {
             work_dir,
             stamps: SystemStamps,
         }
+    }
+
+    /// Takes over what a checkpointing framework ran before the agent
+    /// restarted: replays the update streams, rebuilds the table, watches
+    /// the executors that still run (they subscribe again) and reports the
+    /// tasks of those that do not. `rebooted`: the host rebooted since, so
+    /// no executor survived.
+    pub fn recover(
+        &mut self,
+        frameworks: Vec<RecoveredFramework>,
+        rebooted: bool,
+        reregistration_timeout: std::time::Duration,
+    ) -> Result<(), DriverFailure> {
+        for framework in &frameworks {
+            for executor in &framework.executors {
+                for task in &executor.tasks {
+                    self.updates
+                        .replay(executor.run.clone(), task.updates.clone());
+                }
+            }
+        }
+        let alive = |e: &RecoveredExecutor| {
+            !rebooted
+                && e.pid
+                    .is_some_and(|pid| procfs::is_running(pid, e.start_time))
+        };
+        let live: Vec<(RunKey, i32, Option<u64>)> = frameworks
+            .iter()
+            .flat_map(|f| &f.executors)
+            .filter(|e| alive(e))
+            .filter_map(|e| Some((e.run.clone(), e.pid?, e.start_time)))
+            .collect();
+        tracing::info!(
+            frameworks = frameworks.len(),
+            live_executors = live.len(),
+            rebooted,
+            "recovering the checkpointed frameworks"
+        );
+        let actions =
+            self.table
+                .recover(frameworks, alive, reregistration_timeout, &mut self.stamps);
+        for (run, pid, start_time) in live {
+            self.containerizer.reattach(run, pid, start_time);
+        }
+        self.actions(actions)
     }
 
     /// Starts the runtime; the handle reaches it, the join handle ends

@@ -708,6 +708,7 @@ impl Table {
 
 mod executor_calls;
 mod parts;
+mod recover;
 
 use parts::*;
 
