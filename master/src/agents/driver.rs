@@ -223,12 +223,17 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
             }
             _ = tick.tick() => Event::Tick,
         };
+        // Counting walks every agent: once per tick, not once per message
+        // (a failover brings one message per agent within seconds).
+        let publish = matches!(event, Event::Tick);
         let now = now();
         let actions = shell.table.step(event, now);
         shell.registrations.observe(&actions, now.unix_ns);
         shell.run(actions);
         shell.forget_departed_registrations();
-        hub.publish(shell.table.counts());
+        if publish {
+            hub.publish(shell.table.counts());
+        }
     }
     hub.detach(term);
     tracing::info!(

@@ -21,3 +21,13 @@ pub mod service;
 pub mod table;
 
 pub use driver::{AgentHub, AgentRow, AgentRowState, AgentsView};
+
+/// Agent sessions as a leader-term service: the driver of each term.
+pub fn term_service(
+    policy: policy::AgentPolicy,
+    hub: std::sync::Arc<AgentHub>,
+) -> crate::leader::TermService {
+    std::sync::Arc::new(move |context| {
+        Box::pin(driver::run_term(context, policy.clone(), hub.clone()))
+    })
+}
