@@ -17,6 +17,14 @@ fn cluster() -> Cluster {
     Cluster::start_with(3, |m| m.agent_health(fast_health()))
 }
 
+/// A started agent of `c` once it registered, and its id.
+async fn registered_agent(c: &Cluster, name: &str) -> (AgentProc, String) {
+    let mut agent = AgentProc::new(c, name);
+    agent.spawn();
+    let (id, _) = agent.wait_registered(1, AGENT_LIMIT).await;
+    (agent, id)
+}
+
 fn leader_addr(c: &Cluster, id: u64) -> String {
     c.addr(id)
 }
@@ -100,9 +108,7 @@ async fn an_agent_away_past_the_reregister_timeout_is_unreachable_then_admitted_
 async fn a_paused_agent_misses_its_pings_becomes_unreachable_and_returns_when_resumed() {
     let c = cluster();
     c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (id, _) = agent.wait_registered(1, AGENT_LIMIT).await;
+    let (mut agent, id) = registered_agent(&c, "a").await;
 
     agent.pause();
     c.wait_agents("the paused agent unreachable", AGENT_LIMIT, |s| {
@@ -122,9 +128,7 @@ async fn a_paused_agent_misses_its_pings_becomes_unreachable_and_returns_when_re
 async fn an_agent_marked_gone_is_shut_down_and_may_only_return_as_a_new_agent() {
     let c = cluster();
     c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (id, _) = agent.wait_registered(1, AGENT_LIMIT).await;
+    let (mut agent, id) = registered_agent(&c, "a").await;
 
     assert_eq!(c.mark_agent_gone(&id).await, Some(200));
     let exit = agent
@@ -149,9 +153,7 @@ async fn an_agent_marked_gone_is_shut_down_and_may_only_return_as_a_new_agent() 
 async fn a_restarted_agent_keeps_its_id_under_additive_growth_and_is_refused_under_equal() {
     let c = cluster();
     c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (id, _) = agent.wait_registered(1, AGENT_LIMIT).await;
+    let (mut agent, id) = registered_agent(&c, "a").await;
     agent.kill9();
 
     // More cpus under the default policy (equal): refused at start-up.
@@ -233,9 +235,7 @@ async fn when_every_agent_is_away_during_a_failover_the_removal_limit_marks_none
 async fn a_corrupt_checkpoint_is_reported_with_its_path_and_cleanup_forgets_the_agent() {
     let c = cluster();
     c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (id, _) = agent.wait_registered(1, AGENT_LIMIT).await;
+    let (mut agent, id) = registered_agent(&c, "a").await;
     agent.kill9();
 
     let info = agent

@@ -38,7 +38,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
     for (method, path) in [
         ("GET", "/"),
         ("GET", "/nope"),
-        ("GET", "/master/state"),
+        ("GET", "/master/nothing-here"),
         ("POST", "/api/v1/scheduler"),
         // A gRPC path asked over plain HTTP/1.1 is not a gRPC call.
         ("POST", "/mesoraft.raft.Raft/Vote"),

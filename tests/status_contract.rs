@@ -11,11 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use mesoraft_ctl::wire::{Membership, NodeStatus, PeerReplication, SecurityView};
+use mesoraft_ctl::wire::{AgentCounts, Membership, NodeStatus, PeerReplication, SecurityView};
 use mesoraft_master::security::SecurityView as MasterSecurityView;
 use mesoraft_master::status::{
-    MembershipView, PeerReplication as MasterPeerReplication, RaftStatus, RegistryDigestView,
-    WitnessView,
+    AgentCountsView, MembershipView, PeerReplication as MasterPeerReplication, RaftStatus,
+    RegistryDigestView, WitnessView,
 };
 
 /// A status with every field set, each to a value no other field has.
@@ -91,6 +91,14 @@ fn full_master_status() -> RaftStatus {
             },
         )]),
         peer_problems: BTreeMap::from([(4, "wrong incarnation".into())]),
+        agents: Some(AgentCountsView {
+            registered: 12,
+            recovered: 13,
+            disconnected: 14,
+            unreachable: 15,
+            gone: 16,
+            recovery_removals_refused: 17,
+        }),
     }
 }
 
@@ -130,6 +138,7 @@ const READ_BY_RAFTCTL: &[&str] = &[
     "needs_readding",
     "incarnation",
     "security",
+    "agents",
 ];
 
 #[test]
@@ -161,6 +170,7 @@ fn raftctl_reads_every_field_of_the_status_a_master_serves() {
         needs_readding,
         incarnation,
         security,
+        agents,
     } = read;
     assert_eq!(id, Some(2));
     assert_eq!(address.as_deref(), Some("10.0.0.2:5050"));
@@ -216,6 +226,19 @@ fn raftctl_reads_every_field_of_the_status_a_master_serves() {
         mutual_tls,
     } = security.expect("security");
     assert_eq!((cluster_secret, tls, mutual_tls), (true, false, true));
+    let AgentCounts {
+        registered,
+        recovered,
+        disconnected,
+        unreachable,
+        gone,
+        recovery_removals_refused,
+    } = agents.expect("agents");
+    assert_eq!(
+        (registered, recovered, disconnected, unreachable, gone),
+        (12, 13, 14, 15, 16)
+    );
+    assert_eq!(recovery_removals_refused, 17);
 }
 
 #[test]
@@ -257,6 +280,24 @@ fn every_field_a_master_serves_is_read_or_known_to_be_skipped() {
     for key in ["cluster_secret", "tls", "mutual_tls"] {
         assert!(security.contains_key(key), "security lacks {key}");
     }
+    let agents: Vec<&str> = json["agents"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            "disconnected",
+            "gone",
+            "recovered",
+            "recovery_removals_refused",
+            "registered",
+            "unreachable"
+        ],
+        "agents"
+    );
 }
 
 #[test]

@@ -77,6 +77,12 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5secs")]
     pub executor_shutdown_grace_period: Duration,
 
+    /// After a restart, how long executors of checkpointing frameworks
+    /// have to subscribe again before they are killed and their tasks
+    /// reported gone or lost. Executors retry at random within half of it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2secs")]
+    pub executor_reregistration_timeout: Duration,
+
     /// The first ceiling of the random delay before (re-)registering; it
     /// doubles per attempt up to one minute. 0secs disables the delay.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1secs")]
@@ -112,6 +118,7 @@ pub struct AgentConfig {
     pub recover: RecoverMode,
     pub reconfiguration_policy: ReconfigurationPolicy,
     pub executor_shutdown_grace_period: Duration,
+    pub executor_reregistration_timeout: Duration,
     pub registration_backoff_factor: Duration,
     pub status_update_retry_interval_min: Duration,
     pub cluster_secret_file: Option<PathBuf>,
@@ -225,6 +232,7 @@ impl AgentArgs {
             recover: self.recover,
             reconfiguration_policy: self.reconfiguration_policy,
             executor_shutdown_grace_period: self.executor_shutdown_grace_period,
+            executor_reregistration_timeout: self.executor_reregistration_timeout,
             registration_backoff_factor: self.registration_backoff_factor,
             status_update_retry_interval_min: self.status_update_retry_interval_min,
             cluster_secret_file: self.cluster_secret_file,
@@ -301,6 +309,7 @@ mod tests {
         assert_eq!(c.recover, RecoverMode::Reconnect);
         assert_eq!(c.reconfiguration_policy, ReconfigurationPolicy::Equal);
         assert_eq!(c.executor_shutdown_grace_period, Duration::from_secs(5));
+        assert_eq!(c.executor_reregistration_timeout, Duration::from_secs(2));
         assert_eq!(c.registration_backoff_factor, Duration::from_secs(1));
         assert_eq!(c.status_update_retry_interval_min, Duration::from_secs(10));
         assert_eq!(c.info.hostname, "box1");
@@ -336,6 +345,8 @@ mod tests {
             "additive",
             "--executor-shutdown-grace-period",
             "2secs",
+            "--executor-reregistration-timeout",
+            "4secs",
             "--registration-backoff-factor",
             "0secs",
             "--status-update-retry-interval-min",
@@ -357,6 +368,7 @@ mod tests {
         assert_eq!(c.recover, RecoverMode::Cleanup);
         assert_eq!(c.reconfiguration_policy, ReconfigurationPolicy::Additive);
         assert_eq!(c.executor_shutdown_grace_period, Duration::from_secs(2));
+        assert_eq!(c.executor_reregistration_timeout, Duration::from_secs(4));
         assert_eq!(c.registration_backoff_factor, Duration::ZERO);
         assert_eq!(
             c.status_update_retry_interval_min,

@@ -1,5 +1,6 @@
-//! The agent's own HTTP endpoints: `/health` and `/state` (its id, the
-//! master it is registered with, its info). The executor API joins here.
+//! The agent's own HTTP endpoints: `/health`, `/state` (its id, the
+//! master it is registered with, its info) and Mesos's executor API
+//! (`POST /api/v1/executor`, in [`crate::executors::api`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +10,7 @@ use axum::{Json, Router};
 use mesoraft_proto::mesos::v1::AgentInfo;
 
 use crate::attributes::format_attribute;
+use crate::driver::AgentHandle;
 use crate::resources::format_resource;
 use crate::session::SessionStatus;
 
@@ -34,11 +36,12 @@ pub struct AgentStateDoc {
     pub attributes: Vec<String>,
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, view: AgentView) {
+pub async fn serve(listener: tokio::net::TcpListener, view: AgentView, runtime: AgentHandle) {
     let app = Router::new()
         .route("/health", get(|| async { "OK" }))
         .route("/state", get(state))
-        .with_state(view);
+        .with_state(view)
+        .merge(crate::executors::api::routes(runtime));
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "the agent's HTTP server stopped");
     }

@@ -23,6 +23,16 @@
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
 //! * [`sim`]: `mesoraft agent-sim`, many light agents in one process
 //!   speaking the same protocol, for measuring the masters at scale.
+//! * [`command_executor`]: `mesoraft executor`, the built-in executor
+//!   running a task's command over the v1 executor API.
+//! * [`executors`]: the executor API, the table of frameworks, executors
+//!   and tasks (pure), and the containerizer.
+//! * [`updates`]: status updates, at least once (pure core).
+//! * [`driver`]: the runtime carrying out the table's and the update
+//!   manager's decisions.
+//! * [`recordio`]: the framing of the executor API's event streams.
+//! * [`procfs`]: processes as `/proc` shows them (executors outlive the
+//!   agent).
 //!
 //! The agent depends on the wire types (`mesoraft-proto`) only, never on
 //! the master's crates: it talks to the masters over the network alone.
@@ -30,17 +40,24 @@
 pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
+pub mod command_executor;
+pub mod driver;
+pub mod executors;
 pub mod flags;
 pub mod host_port;
 pub mod http;
 pub mod machine;
 pub mod masters;
+pub mod procfs;
 pub mod reconfig;
+pub mod recordio;
 pub mod recovery;
 pub mod resources;
 pub mod run;
 pub mod session;
 pub mod sim;
+pub mod startup;
+pub mod updates;
 pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};

@@ -247,7 +247,7 @@ pub fn format_resource(resource: &Resource) -> String {
 }
 
 /// What the machine offers, for the resources `--resources` leaves out.
-/// Each fact is detected only by [`crate::machine`]; a fact that could not
+/// Each fact is detected only by the `machine` module; a fact that could not
 /// be detected carries why, and is an error only if it is needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineResources {

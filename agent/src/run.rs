@@ -1,6 +1,7 @@
 //! `mesoraft agent`: start-up (checkpoint, boot id, the recovery decision),
-//! the agent's HTTP endpoints, then following the leader until a master
-//! orders a shutdown.
+//! the runtime (executors, tasks, status updates), the agent's HTTP
+//! endpoints, then following the leader until a master orders a shutdown
+//! or the agent is stopped.
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ pub enum AgentError {
 /// How the agent ended without an error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentExit {
+    /// Stopped from outside (a signal); executors of checkpointing
+    /// frameworks keep running for the next start.
+    Stopped,
     /// A master ordered it to shut down, saying why. Its identity was
     /// dropped from the work dir: a restart registers a new agent.
     ShutDownByMaster(String),
@@ -51,8 +55,16 @@ pub enum AgentExit {
     CleanedUp,
 }
 
-/// Runs the agent until it is told to stop.
+/// Runs the agent until a master stops it.
 pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
+    run_until(args, std::future::pending()).await
+}
+
+/// Runs the agent until a master stops it or `stop` completes.
+pub async fn run_until(
+    args: AgentArgs,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<AgentExit, AgentError> {
     let config = args.config()?;
     let work_dir = WorkDir::new(&config.work_dir);
     let found = checkpoint::load(&work_dir)?;
@@ -65,8 +77,12 @@ pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
         config.reconfiguration_policy,
     )
     .map_err(|refused| AgentError::Incompatible(refused.in_work_dir(&config.work_dir)))?;
-    let info = match startup {
+    let (info, recovery) = match startup {
         Startup::Cleanup => {
+            if let Some(previous) = &found.agent {
+                let killed = crate::startup::kill_executors(&work_dir, &previous.agent_id.value)?;
+                tracing::info!(agent_id = %previous.agent_id.value, killed, "--recover=cleanup: killed the executors left running");
+            }
             forget_identity(&work_dir)?;
             return Ok(AgentExit::CleanedUp);
         }
@@ -80,7 +96,7 @@ pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
                     "the host rebooted and the agent info changed: registering as a new agent"
                 ),
             }
-            config.info.clone()
+            (config.info.clone(), crate::startup::Recovery::default())
         }
         Startup::Reregister {
             agent_id,
@@ -94,7 +110,8 @@ pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
                 changes = changes.len(),
                 "recovered the checkpointed agent: re-registering under its id"
             );
-            info
+            let recovery = crate::startup::recovery(&work_dir, &agent_id.value, rebooted)?;
+            (info, recovery)
         }
     };
     checkpoint::save_boot_id(&work_dir, &boot_id)?;
@@ -113,27 +130,46 @@ pub async fn run(args: AgentArgs) -> Result<AgentExit, AgentError> {
         }
     };
 
-    let mut agent = AgentState::new(info, work_dir.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| AgentError::Listen {
             addr: config.listen,
             source,
         })?;
+    let (handle, mut runtime) = crate::startup::runtime(&config, &info, &work_dir, recovery)?;
+    let mut agent = AgentState::new(info, work_dir.clone(), handle.clone());
     let http = tokio::spawn(crate::http::serve(
         listener,
         crate::http::AgentView {
             status: agent.status(),
             info: agent.info.clone(),
         },
+        handle.clone(),
     ));
-    let end = follow_leader(
-        config.masters.clone(),
-        config.registration_backoff_factor,
-        auth_header,
-        &mut agent,
-    )
-    .await;
+    let end = tokio::select! {
+        end = follow_leader(
+            config.masters.clone(),
+            config.registration_backoff_factor,
+            auth_header,
+            &mut agent,
+        ) => end,
+        failed = &mut runtime => {
+            http.abort();
+            let why = match failed {
+                Ok(Ok(())) => "the runtime stopped".to_string(),
+                Ok(Err(failure)) => failure.0,
+                Err(e) => format!("the runtime failed: {e}"),
+            };
+            return Err(AgentError::Fatal(why));
+        }
+        () = stop => {
+            handle.stop(false).await;
+            http.abort();
+            return Ok(AgentExit::Stopped);
+        }
+    };
+    // A master's shutdown ends this agent for good: nothing of it stays.
+    handle.stop(matches!(end, FollowEnd::Shutdown(_))).await;
     http.abort();
     match end {
         FollowEnd::Shutdown(why) => {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::wire::AgentCounts;
+
 /// Whether a master is in the group's membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +54,8 @@ pub struct Row {
     pub initialized: Option<bool>,
     /// Given in --masters (false: found in the membership).
     pub listed: bool,
+    /// The agent figures this master reports (the leader does).
+    pub agents: Option<AgentCounts>,
 }
 
 impl Row {

@@ -158,6 +158,12 @@ pub fn verdict_text(v: &Verdict) -> String {
         "tolerance:  {n} more master{} may fail\n",
         if n == 1 { "" } else { "s" }
     ));
+    if let Some(a) = &v.agents {
+        out.push_str(&format!(
+            "agents:     {} registered, {} recovered, {} disconnected, {} unreachable, {} gone\n",
+            a.registered, a.recovered, a.disconnected, a.unreachable, a.gone
+        ));
+    }
     let health = match v.health {
         Health::Healthy => "HEALTHY",
         Health::Degraded => "DEGRADED",
@@ -243,6 +249,7 @@ pub fn members_json(m: &Membership) -> String {
 mod tests {
     use super::*;
     use crate::verdict::{verdict, Thresholds};
+    use crate::wire::AgentCounts;
 
     fn rows() -> Vec<Row> {
         vec![
@@ -373,6 +380,34 @@ mod tests {
         }
         assert_eq!(vd["problems"][0]["severity"], "critical");
         assert!(vd["problems"][0]["message"].is_string());
+    }
+
+    #[test]
+    fn the_leaders_agent_figures_are_one_line_of_the_group_view() {
+        let mut rows = rows();
+        rows[0].agents = Some(AgentCounts {
+            registered: 12,
+            recovered: 0,
+            disconnected: 1,
+            unreachable: 2,
+            gone: 0,
+            recovery_removals_refused: 0,
+        });
+        let v = verdict(&rows, &Thresholds::default());
+        let text = verdict_text(&v);
+        assert!(
+            text.contains(
+                "\nagents:     12 registered, 0 recovered, 1 disconnected, 2 unreachable, 0 gone\n"
+            ),
+            "{text}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&status_json(&rows, &v)).unwrap();
+        assert_eq!(doc["verdict"]["agents"]["registered"], 12);
+        assert_eq!(doc["masters"][0]["agents"]["unreachable"], 2);
+        assert_eq!(doc["masters"][1]["agents"], serde_json::Value::Null);
+        // No leader figures, no line.
+        let v = verdict(&self::rows()[1..], &Thresholds::default());
+        assert!(!verdict_text(&v).contains("agents:"));
     }
 
     #[test]

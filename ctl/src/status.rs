@@ -166,6 +166,7 @@ fn fill_from_status(row: &mut Row, s: &NodeStatus, rtt: Duration) {
     row.needs_readding = s.needs_readding.clone().filter(|w| !w.trim().is_empty());
     row.unauthenticated = s.security.as_ref().is_some_and(|v| !v.cluster_secret);
     row.cluster_id = s.cluster_id.clone();
+    row.agents = s.agents.clone();
     row.initialized = s
         .initialized
         .or_else(|| s.membership.as_ref().map(|m| !m.is_empty()));

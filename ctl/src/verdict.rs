@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::model::{majority_cluster, Member, Row};
 use crate::units::millis;
+use crate::wire::AgentCounts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +80,8 @@ pub struct Verdict {
     /// How many more masters may fail with the group keeping its quorum.
     pub failures_tolerated: usize,
     pub cluster_id: Option<String>,
+    /// The confirmed leader's agent figures.
+    pub agents: Option<AgentCounts>,
     pub problems: Vec<Problem>,
 }
 
@@ -152,6 +155,7 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
     lagging_members(&g, t, &mut p);
     stale_contacts(&g, &l, t, &mut p);
     warnings(rows, &mut p);
+    agent_warnings(&l, &mut p);
 
     let healthy = following
         .iter()
@@ -178,6 +182,7 @@ pub fn verdict(rows: &[Row], t: &Thresholds) -> Verdict {
         leaders_agree,
         failures_tolerated,
         cluster_id: g.cluster,
+        agents: l.row.and_then(|r| r.agents.clone()),
         problems: p.0,
     }
 }
@@ -454,6 +459,29 @@ fn warnings(rows: &[Row], p: &mut Problems) {
         if let Some(why) = &r.needs_readding {
             p.degraded(format!("{} needs re-adding: {why}", r.label()));
         }
+    }
+}
+
+/// What the leader's agent figures ask the operator to look at: recovered
+/// agents the recovery removal limit kept from being marked unreachable
+/// (usually the masters are cut off from the agents, not the agents dead).
+fn agent_warnings(l: &Leadership, p: &mut Problems) {
+    let Some(leader) = l.row else {
+        return;
+    };
+    let refused = leader
+        .agents
+        .as_ref()
+        .map_or(0, |a| a.recovery_removals_refused);
+    if refused > 0 {
+        p.degraded(format!(
+            "leader {} kept {refused} recovered agent{} from being marked unreachable: more agents \
+             stayed away after the failover than --recovery-agent-removal-limit allows; check the \
+             network between the masters and the agents (they stay recovered until they \
+             re-register)",
+            leader.label(),
+            if refused == 1 { "" } else { "s" }
+        ));
     }
 }
 

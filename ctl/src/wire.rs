@@ -42,6 +42,25 @@ pub struct NodeStatus {
     pub needs_readding: Option<String>,
     pub incarnation: Option<String>,
     pub security: Option<SecurityView>,
+    /// The leader's agent figures (absent elsewhere).
+    pub agents: Option<AgentCounts>,
+}
+
+/// The agents as the leader's session table counts them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct AgentCounts {
+    /// Registered with an open session.
+    pub registered: u64,
+    /// Admitted before the leader's term and not back yet.
+    pub recovered: u64,
+    /// Registered, session broken, not unreachable yet.
+    pub disconnected: u64,
+    pub unreachable: u64,
+    pub gone: u64,
+    /// Recovered agents the recovery removal limit kept from being marked
+    /// unreachable (0 unless it was exceeded).
+    pub recovery_removals_refused: u64,
 }
 
 /// What a master says about its port's protection.
@@ -148,6 +167,20 @@ mod tests {
         assert_eq!(m.id_of("c:1"), Some(3));
         assert_eq!(m.ids(), vec![1, 2, 3, 4]);
         assert_eq!(s.replication.unwrap()[&3].lag, Some(10));
+    }
+
+    #[test]
+    fn the_leaders_agent_figures_parse() {
+        let s: NodeStatus = serde_json::from_str(
+            r#"{"id":1,"agents":{"registered":12,"recovered":0,"disconnected":1,
+            "unreachable":2,"gone":0,"recovery_removals_refused":0,"newer":1}}"#,
+        )
+        .unwrap();
+        let a = s.agents.unwrap();
+        assert_eq!((a.registered, a.disconnected, a.unreachable), (12, 1, 2));
+        let s: NodeStatus = serde_json::from_str(r#"{"id":1,"agents":null}"#).unwrap();
+        assert_eq!(s.agents, None);
+        assert!(serde_json::from_str::<NodeStatus>(r#"{"agents":{"gone":"x"}}"#).is_err());
     }
 
     #[test]

@@ -227,6 +227,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         secret: security.secret.clone(),
         require_client_cert: security.tls.as_ref().is_some_and(|t| t.mutual),
     };
+    let agents = Arc::new(crate::agents::AgentHub::default());
     let master = Arc::new(Master {
         id: args.id,
         address,
@@ -242,7 +243,8 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         identity: identity.clone(),
         security,
         quorum_clock,
-        agents: Default::default(),
+        agents: agents.clone(),
+        term_services: vec![crate::agents::term_service(args.agents.policy(), agents)],
     });
     let shutdown = CancellationToken::new();
     let fatal = FatalStop::default();

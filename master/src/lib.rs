@@ -80,6 +80,8 @@ pub struct Master {
     pub(crate) quorum_clock: mesoraft_raft::network::QuorumClock,
     /// Where agent sessions find the current term's session table.
     pub(crate) agents: Arc<agents::AgentHub>,
+    /// What runs for each term this master leads.
+    pub(crate) term_services: Vec<leader::TermService>,
 }
 
 impl Master {

@@ -143,6 +143,7 @@ mod tests {
             security: Default::default(),
             witnessed: BTreeMap::new(),
             peer_problems: BTreeMap::new(),
+            agents: None,
         }
     }
 

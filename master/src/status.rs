@@ -71,6 +71,41 @@ pub struct RaftStatus {
     /// Peers whose Raft answers this master does not count, and why.
     #[serde(default)]
     pub peer_problems: BTreeMap<NodeId, String>,
+    /// The leader's agent figures (absent on other masters, and on a
+    /// leader whose agent sessions are not open yet).
+    #[serde(default)]
+    pub agents: Option<AgentCountsView>,
+}
+
+/// The agent figures of `raftctl status`, as the leader's session table
+/// counts them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentCountsView {
+    /// Registered with an open session.
+    pub registered: u64,
+    /// Admitted before this leader's term and not back yet.
+    pub recovered: u64,
+    /// Registered, session broken, not unreachable yet.
+    pub disconnected: u64,
+    pub unreachable: u64,
+    pub gone: u64,
+    /// Recovered agents the recovery removal limit kept from being marked
+    /// unreachable: more were missing after the failover than
+    /// `--recovery-agent-removal-limit` allows (0 unless it was exceeded).
+    pub recovery_removals_refused: u64,
+}
+
+impl From<&crate::agents::table::AgentCounts> for AgentCountsView {
+    fn from(c: &crate::agents::table::AgentCounts) -> Self {
+        Self {
+            registered: c.registered as u64,
+            recovered: c.recovered as u64,
+            disconnected: c.disconnected as u64,
+            unreachable: c.unreachable as u64,
+            gone: c.gone as u64,
+            recovery_removals_refused: c.recovery_removals_refused as u64,
+        }
+    }
 }
 
 /// A replica's registry fingerprint: masters that applied the same index
@@ -238,6 +273,7 @@ impl RaftStatus {
                 .filter(|(id, _)| membership.nodes.contains_key(id))
                 .filter_map(|(id, r)| Some((id, r.problem?)))
                 .collect(),
+            agents: master.agents.counts().as_ref().map(AgentCountsView::from),
             membership,
         }
     }

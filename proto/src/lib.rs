@@ -1,7 +1,8 @@
 //! Wire types shared by every mesoraft component.
 //!
 //! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's),
-//!   with [`mesos::v1::master`], the operator API's.
+//!   with [`mesos::v1::master`], the operator API's, and
+//!   [`mesos::v1::executor`], the executor API's.
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`agent`]: the agent session with the leading master (Mesos's
 //!   agent messages on one gRPC stream).
@@ -22,6 +23,12 @@ pub mod mesos {
         /// The operator API's calls and answers (`POST /api/v1`).
         pub mod master {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+        }
+
+        /// The executor API's calls and events (`POST /api/v1/executor`
+        /// on the agent).
+        pub mod executor {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
         }
     }
 }

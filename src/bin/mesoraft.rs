@@ -49,6 +49,9 @@ enum Cmd {
     /// Simulate many agents in one process (for benchmarks).
     #[command(name = "agent-sim", hide = true)]
     AgentSim(Box<mesoraft_agent::sim::SimArgs>),
+    /// Run the built-in command executor (started by an agent, configured
+    /// by Mesos's executor environment: MESOS_AGENT_ENDPOINT, ...).
+    Executor,
 }
 
 fn init_logging() {
@@ -72,6 +75,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
         Cmd::AgentSim(args) => run_agent_sim(*args).await,
+        Cmd::Executor => return run_executor().await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -96,18 +100,14 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
 
 async fn run_agent(args: mesoraft_agent::AgentArgs) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let exit = tokio::select! {
-        exit = mesoraft_agent::run(args) => exit?,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            return Ok(());
-        }
-        _ = term.recv() => {
-            tracing::info!("terminated; stopping");
-            return Ok(());
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            _ = term.recv() => tracing::info!("terminated; stopping"),
         }
     };
-    match exit {
+    match mesoraft_agent::run::run_until(args, stop).await? {
+        mesoraft_agent::AgentExit::Stopped => Ok(()),
         mesoraft_agent::AgentExit::ShutDownByMaster(why) => {
             // Said on stderr as well as in the log: this is why the agent
             // is gone, and what the operator looks for.
@@ -134,6 +134,17 @@ async fn run_agent_sim(args: mesoraft_agent::sim::SimArgs) -> anyhow::Result<()>
     let tally = mesoraft_agent::sim::run(args, stop).await?;
     eprintln!("mesoraft agent-sim: stopped: {tally:?}");
     Ok(())
+}
+
+/// `mesoraft executor`: its exit code is the executor's.
+async fn run_executor() -> std::process::ExitCode {
+    match mesoraft_agent::command_executor::run_from_env().await {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mesoraft executor: error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// `mesoraft local`: the group, then `raftctl status` of it, so the first

@@ -5,6 +5,11 @@
 //! <work_dir>/meta/boot_id                        boot id the agent ran under
 //! <work_dir>/meta/agents/latest                  id of the current agent
 //! <work_dir>/meta/agents/<agent_id>/agent.info   its AgentInfo (a record)
+//!   .../frameworks/<fid>/framework.info           FrameworkInfo (checkpointing frameworks)
+//!   .../frameworks/<fid>/executors/<eid>/executor.info
+//!   .../executors/<eid>/runs/<container_id>/run.info      container, pid
+//!   .../runs/<container_id>/tasks/<task_id>/task.info     Task as launched
+//!   .../runs/<container_id>/tasks/<task_id>/task.updates  its status update log
 //! ```
 //!
 //! `latest` is a file holding the id rather than Mesos's symlink, so it
@@ -58,6 +63,78 @@ impl WorkDir {
     pub fn agent_info_path(&self, agent_id: &str) -> PathBuf {
         self.agent_dir(agent_id).join("agent.info")
     }
+}
+
+impl WorkDir {
+    pub fn frameworks_dir(&self, agent_id: &str) -> PathBuf {
+        self.agent_dir(agent_id).join("frameworks")
+    }
+
+    pub fn framework_dir(&self, agent_id: &str, framework_id: &str) -> PathBuf {
+        self.frameworks_dir(agent_id).join(framework_id)
+    }
+
+    pub fn framework_info_path(&self, agent_id: &str, framework_id: &str) -> PathBuf {
+        self.framework_dir(agent_id, framework_id)
+            .join("framework.info")
+    }
+
+    pub fn executor_dir(&self, agent_id: &str, framework_id: &str, executor_id: &str) -> PathBuf {
+        self.framework_dir(agent_id, framework_id)
+            .join("executors")
+            .join(executor_id)
+    }
+
+    pub fn executor_info_path(
+        &self,
+        agent_id: &str,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> PathBuf {
+        self.executor_dir(agent_id, framework_id, executor_id)
+            .join("executor.info")
+    }
+
+    pub fn run_dir(
+        &self,
+        agent_id: &str,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+    ) -> PathBuf {
+        self.executor_dir(agent_id, framework_id, executor_id)
+            .join("runs")
+            .join(container_id)
+    }
+
+    pub fn task_dir(&self, run_dir: &Path, task_id: &str) -> PathBuf {
+        run_dir.join("tasks").join(task_id)
+    }
+}
+
+/// The file names inside those directories.
+pub const RUN_INFO: &str = "run.info";
+pub const TASK_INFO: &str = "task.info";
+pub const TASK_UPDATES: &str = "task.updates";
+
+/// Whether an id (framework, executor, container, task) can name a
+/// directory: not empty, not `.`/`..`, no `/`, `\` or control
+/// characters, at most 255 bytes, not ending in `.tmp`.
+pub fn check_id(kind: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() || id == "." || id == ".." || id.len() > MAX_AGENT_ID_LEN {
+        return Err(format!("{kind} {id:?} cannot name a directory"));
+    }
+    if id.ends_with(".tmp") {
+        return Err(format!(
+            "{kind} {id:?} ends in .tmp, which names temp files"
+        ));
+    }
+    if id.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+        return Err(format!(
+            "{kind} {id:?} contains '/', '\\' or a control character"
+        ));
+    }
+    Ok(())
 }
 
 /// The temp file a durable write of `path` goes through.

@@ -8,10 +8,13 @@
 //! * [`store`]: reading (absent is `None`, damage an error with the path
 //!   and the remedy) and durable writing.
 //! * [`boot_id`]: the running system's boot id.
+//! * [`runtime`]: what checkpointing frameworks run here (frameworks,
+//!   executors, tasks, status update logs), for recovery.
 
 pub mod boot_id;
 pub mod layout;
 pub mod record;
+pub mod runtime;
 pub mod store;
 
 pub use boot_id::{current_boot_id, BootIdError};

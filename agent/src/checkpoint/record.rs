@@ -85,10 +85,80 @@ pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, RecordProblem> {
     M::decode(body).map_err(|e| RecordProblem::Undecodable(e.to_string()))
 }
 
+/// The records of an append-only log, in order. A last record cut short
+/// (the agent died while appending it) is left out and reported through
+/// `torn_tail` (its byte offset); anything else wrong is an error with
+/// the offset of the bad record.
+pub fn split_log(bytes: &[u8]) -> Result<SplitLog<'_>, (usize, RecordProblem)> {
+    let mut records = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        if rest.len() < HEADER_LEN {
+            if MAGIC.starts_with(&rest[..rest.len().min(MAGIC.len())]) {
+                return Ok(SplitLog {
+                    records,
+                    torn_tail: Some(offset),
+                });
+            }
+            return Err((offset, RecordProblem::NoMarker));
+        }
+        if &rest[..4] != MAGIC {
+            return Err((offset, RecordProblem::NoMarker));
+        }
+        let declared = u32::from_le_bytes([rest[5], rest[6], rest[7], rest[8]]) as usize;
+        if declared > MAX_RECORD_BYTES {
+            return Err((offset, RecordProblem::TooLarge { len: declared }));
+        }
+        let total = HEADER_LEN + declared + TRAILER_LEN;
+        if rest.len() < total {
+            return Ok(SplitLog {
+                records,
+                torn_tail: Some(offset),
+            });
+        }
+        records.push(&rest[..total]);
+        offset += total;
+    }
+    Ok(SplitLog {
+        records,
+        torn_tail: None,
+    })
+}
+
+/// An append-only log cut into its records.
+#[derive(Debug)]
+pub struct SplitLog<'a> {
+    /// Each a whole record, for [`decode`].
+    pub records: Vec<&'a [u8]>,
+    /// Where an incomplete last record starts.
+    pub torn_tail: Option<usize>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use mesoraft_proto::mesos::v1::{AgentId, AgentInfo};
+
+    #[test]
+    fn a_log_splits_into_its_records_and_a_torn_tail_is_told_apart() {
+        let one = encode(&info());
+        let mut log = one.clone();
+        log.extend(&one);
+        let split = split_log(&log).unwrap();
+        assert_eq!(split.records.len(), 2);
+        assert_eq!(split.torn_tail, None);
+        assert_eq!(decode::<AgentInfo>(split.records[1]), Ok(info()));
+        for cut in 1..one.len() {
+            let torn = &log[..one.len() + cut];
+            let split = split_log(torn).unwrap();
+            assert_eq!(split.records.len(), 1, "{cut}");
+            assert_eq!(split.torn_tail, Some(one.len()));
+        }
+        let mut garbage = one.clone();
+        garbage.extend(b"XXXXXXXXXXXXXXXX");
+        assert_eq!(split_log(&garbage).unwrap_err().0, one.len());
+    }
 
     fn info() -> AgentInfo {
         AgentInfo {

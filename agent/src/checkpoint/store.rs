@@ -62,6 +62,8 @@ pub enum CheckpointError {
     BadAgentId { agent_id: String, problem: String },
     #[error("the agent info to checkpoint has no agent id")]
     NoAgentId,
+    #[error("{0}: it cannot be checkpointed")]
+    BadId(String),
 }
 
 /// What the work dir remembers of the agent that last ran there.

@@ -1,7 +1,10 @@
 //! One session with one master: open the stream, say hello (register or
-//! re-register), then answer the master until the stream ends, the master
-//! falls silent for longer than the ping budget, or it orders a shutdown.
-//! How the session ended decides where the agent goes next.
+//! re-register with what the agent runs), then answer the master until
+//! the stream ends, the master falls silent for longer than the ping
+//! budget, or it orders a shutdown. Once registered, the runtime sends
+//! its status updates and executor messages through the same stream and
+//! gets the master's task messages. How the session ended decides where
+//! the agent goes next.
 
 use std::time::Duration;
 
@@ -12,8 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use tonic::Code;
 
-use super::reaction::{hello, react, Reaction};
+use super::reaction::{hello, react, register_again, Reaction};
 use super::AgentState;
+use crate::driver::Input;
 use crate::masters::MasterAddr;
 
 /// The metadata key a master names the leader under when it refuses.
@@ -25,6 +29,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// HTTP/2 keepalive: finds a dead connection even between pings.
 const KEEPALIVE: Duration = Duration::from_secs(5);
+/// Messages to the master waiting to be sent (status updates beyond it
+/// wait for their retry).
+const OUTBOUND_QUEUE: usize = 1024;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,9 +72,13 @@ pub async fn run(
         .max_decoding_message_size(16 * 1024 * 1024)
         .max_encoding_message_size(16 * 1024 * 1024);
 
-    let (outbound, outbound_rx) = mpsc::channel::<AgentToMaster>(64);
+    let (outbound, outbound_rx) = mpsc::channel::<AgentToMaster>(OUTBOUND_QUEUE);
     // Queued before the call: the master reads the hello first.
-    if outbound.try_send(envelope(hello(&agent.info))).is_err() {
+    let running = agent.handle.reregistration().await;
+    if outbound
+        .try_send(envelope(hello(&agent.info, running)))
+        .is_err()
+    {
         return SessionEnd::Lost("the outbound queue is closed".into());
     }
     let mut request = tonic::Request::new(ReceiverStream::new(outbound_rx));
@@ -99,7 +110,7 @@ pub async fn run(
                 None => continue,
             },
         };
-        match react(&agent.info, message) {
+        match react(message) {
             Reaction::Reply(messages) => {
                 for message in messages {
                     if outbound.send(envelope(message)).await.is_err() {
@@ -107,6 +118,15 @@ pub async fn run(
                     }
                 }
             }
+            Reaction::RegisterAgain => {
+                let running = agent.handle.reregistration().await;
+                for message in register_again(&agent.info, running) {
+                    if outbound.send(envelope(message)).await.is_err() {
+                        return SessionEnd::Lost("the stream to the master closed".into());
+                    }
+                }
+            }
+            Reaction::Forward(message) => agent.handle.send(Input::Master(message)),
             Reaction::Registered {
                 agent_id,
                 total_ping_timeout,
@@ -114,6 +134,12 @@ pub async fn run(
                 if let Err(e) = agent.registered(agent_id, addr) {
                     return SessionEnd::Fatal(e);
                 }
+                // Status updates (paused while the agent had no master)
+                // go to this master from now on.
+                agent.handle.send(Input::MasterConnected {
+                    outbound: outbound.clone(),
+                    agent: Box::new(agent.info.clone()),
+                });
                 // Silence past the master's whole ping budget means it is
                 // gone or cut off; a little slack covers scheduling.
                 silence_limit = total_ping_timeout

@@ -16,6 +16,7 @@ use rand::SeedableRng;
 
 use crate::backoff::Backoff;
 use crate::checkpoint::{save_agent, WorkDir};
+use crate::driver::{AgentHandle, Input};
 use crate::masters::{MasterAddr, MasterList};
 use link::SessionEnd;
 
@@ -41,10 +42,12 @@ pub struct AgentState {
     work_dir: WorkDir,
     status: Arc<Mutex<SessionStatus>>,
     registered_in_session: bool,
+    /// The runtime (executors, tasks, status updates).
+    pub handle: AgentHandle,
 }
 
 impl AgentState {
-    pub fn new(info: AgentInfo, work_dir: WorkDir) -> Self {
+    pub fn new(info: AgentInfo, work_dir: WorkDir, handle: AgentHandle) -> Self {
         let status = SessionStatus {
             agent_id: info.id.as_ref().map(|id| id.value.clone()),
             ..Default::default()
@@ -54,6 +57,7 @@ impl AgentState {
             work_dir,
             status: Arc::new(Mutex::new(status)),
             registered_in_session: false,
+            handle,
         }
     }
 
@@ -88,6 +92,8 @@ impl AgentState {
     }
 
     fn session_ended(&mut self) {
+        // No master: status updates wait.
+        self.handle.send(Input::MasterLost);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.master = None;
         status.registered = false;

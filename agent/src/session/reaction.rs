@@ -1,6 +1,8 @@
 //! What the agent does with each message of the leading master, decided
 //! without I/O: answer pings (re-registering when the master says it does
-//! not consider the agent registered), take its id, or shut down.
+//! not consider the agent registered), take its id, shut down, or hand
+//! the message to the runtime (tasks, kills, acknowledgements, framework
+//! messages).
 
 use std::time::Duration;
 
@@ -10,6 +12,8 @@ use mesoraft_proto::agent::{
 };
 use mesoraft_proto::mesos::v1::{AgentId, AgentInfo};
 
+use crate::driver::Reregistration;
+
 /// The version the agent reports in (re-)registrations.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -17,6 +21,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum Reaction {
     /// Send these, in order.
     Reply(Vec<agent_to_master::Message>),
+    /// Answer the ping, then register again (with what the agent runs).
+    RegisterAgain,
     /// The master (re-)registered the agent under `agent_id`; expect a
     /// ping at least every `total_ping_timeout`.
     Registered {
@@ -25,13 +31,16 @@ pub enum Reaction {
     },
     /// The master ordered the agent to stop, saying why.
     Shutdown(String),
+    /// For the runtime: about tasks, executors or status updates.
+    Forward(Box<master_to_agent::Message>),
     /// Nothing to do (with why, for the log).
     Ignore(&'static str),
 }
 
 /// The registration message that fits what the agent knows: a first
-/// registration without an id, a re-registration with one.
-pub fn hello(info: &AgentInfo) -> agent_to_master::Message {
+/// registration without an id, a re-registration with one, carrying the
+/// agent's tasks, executors and frameworks.
+pub fn hello(info: &AgentInfo, running: Reregistration) -> agent_to_master::Message {
     match info.id {
         None => agent_to_master::Message::RegisterSlave(RegisterSlaveMessage {
             slave: info.clone(),
@@ -39,20 +48,21 @@ pub fn hello(info: &AgentInfo) -> agent_to_master::Message {
         }),
         Some(_) => agent_to_master::Message::ReregisterSlave(ReregisterSlaveMessage {
             slave: info.clone(),
+            tasks: running.tasks,
+            executor_infos: running.executor_infos,
             version: Some(VERSION.into()),
-            ..Default::default()
+            frameworks: running.frameworks,
         }),
     }
 }
 
-/// `info` is the agent's info, with its id once it has one.
-pub fn react(info: &AgentInfo, message: master_to_agent::Message) -> Reaction {
+pub fn react(message: master_to_agent::Message) -> Reaction {
     use master_to_agent::Message as M;
     match message {
         M::Ping(ping) if ping.connected => Reaction::Reply(vec![pong()]),
         // One-way partition healed, or marked unreachable meanwhile: the
         // master no longer counts this agent; register again.
-        M::Ping(_) => Reaction::Reply(vec![pong(), hello(info)]),
+        M::Ping(_) => Reaction::RegisterAgain,
         M::SlaveRegistered(m) => registered(m.slave_id, m.connection),
         M::SlaveReregistered(m) => registered(m.slave_id, m.connection),
         M::Shutdown(m) => Reaction::Shutdown(
@@ -60,13 +70,19 @@ pub fn react(info: &AgentInfo, message: master_to_agent::Message) -> Reaction {
                 .filter(|text| !text.is_empty())
                 .unwrap_or_else(|| "the master asked the agent to shut down".into()),
         ),
-        M::RunTask(_) | M::RunTaskGroup(_) | M::KillTask(_) | M::ShutdownFramework(_) => {
-            Reaction::Ignore("this agent does not run tasks yet")
-        }
-        M::StatusUpdateAcknowledgement(_) | M::FrameworkToExecutor(_) => {
-            Reaction::Ignore("this agent has no executors yet")
-        }
+        message @ (M::RunTask(_)
+        | M::RunTaskGroup(_)
+        | M::KillTask(_)
+        | M::ShutdownFramework(_)
+        | M::StatusUpdateAcknowledgement(_)
+        | M::FrameworkToExecutor(_)) => Reaction::Forward(Box::new(message)),
     }
+}
+
+/// The messages the agent sends after answering a ping with
+/// `connected = false`.
+pub fn register_again(info: &AgentInfo, running: Reregistration) -> Vec<agent_to_master::Message> {
+    vec![pong(), hello(info, running)]
 }
 
 fn pong() -> agent_to_master::Message {
@@ -105,13 +121,9 @@ mod tests {
     #[test]
     fn a_ping_is_answered_and_a_not_connected_ping_makes_the_agent_register_again() {
         let ping = |connected| master_to_agent::Message::Ping(PingSlaveMessage { connected });
-        assert_eq!(
-            react(&info(Some("c-S1")), ping(true)),
-            Reaction::Reply(vec![pong()])
-        );
-        let Reaction::Reply(replies) = react(&info(Some("c-S1")), ping(false)) else {
-            panic!("expected replies");
-        };
+        assert_eq!(react(ping(true)), Reaction::Reply(vec![pong()]));
+        assert_eq!(react(ping(false)), Reaction::RegisterAgain);
+        let replies = register_again(&info(Some("c-S1")), Reregistration::default());
         assert!(matches!(
             replies[..],
             [
@@ -119,13 +131,18 @@ mod tests {
                 agent_to_master::Message::ReregisterSlave(_)
             ]
         ));
-        let Reaction::Reply(replies) = react(&info(None), ping(false)) else {
-            panic!("expected replies");
-        };
+        let replies = register_again(&info(None), Reregistration::default());
         assert!(matches!(
             replies[1],
             agent_to_master::Message::RegisterSlave(_)
         ));
+    }
+
+    #[test]
+    fn task_messages_go_to_the_runtime() {
+        use mesoraft_proto::agent::KillTaskMessage;
+        let kill = master_to_agent::Message::KillTask(KillTaskMessage::default());
+        assert_eq!(react(kill.clone()), Reaction::Forward(Box::new(kill)));
     }
 
     #[test]
@@ -141,7 +158,7 @@ mod tests {
             })
         };
         assert_eq!(
-            react(&info(None), msg(75.0)),
+            react(msg(75.0)),
             Reaction::Registered {
                 agent_id: AgentId {
                     value: "c-S1".into()
@@ -152,7 +169,7 @@ mod tests {
         for bad in [f64::NAN, -1.0, 0.0, f64::INFINITY] {
             let Reaction::Registered {
                 total_ping_timeout, ..
-            } = react(&info(None), msg(bad))
+            } = react(msg(bad))
             else {
                 panic!("expected Registered");
             };
@@ -168,21 +185,30 @@ mod tests {
             })
         };
         assert_eq!(
-            react(&info(None), msg(Some("Agent has been marked gone"))),
+            react(msg(Some("Agent has been marked gone"))),
             Reaction::Shutdown("Agent has been marked gone".into())
         );
-        assert!(matches!(react(&info(None), msg(None)), Reaction::Shutdown(t) if !t.is_empty()));
+        assert!(matches!(react(msg(None)), Reaction::Shutdown(t) if !t.is_empty()));
     }
 
     #[test]
-    fn hello_fits_what_the_agent_knows() {
+    fn hello_fits_what_the_agent_knows_and_carries_what_it_runs() {
         assert!(matches!(
-            hello(&info(None)),
+            hello(&info(None), Reregistration::default()),
             agent_to_master::Message::RegisterSlave(_)
         ));
-        assert!(matches!(
-            hello(&info(Some("c-S1"))),
-            agent_to_master::Message::ReregisterSlave(_)
-        ));
+        let running = Reregistration {
+            tasks: vec![mesoraft_proto::mesos::v1::Task::default()],
+            executor_infos: vec![Default::default()],
+            frameworks: vec![Default::default(), Default::default()],
+        };
+        let agent_to_master::Message::ReregisterSlave(m) = hello(&info(Some("c-S1")), running)
+        else {
+            panic!("a re-registration");
+        };
+        assert_eq!(
+            (m.tasks.len(), m.executor_infos.len(), m.frameworks.len()),
+            (1, 1, 2)
+        );
     }
 }

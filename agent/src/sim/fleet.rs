@@ -14,6 +14,7 @@ use mesoraft_proto::mesos::v1::{
     FrameworkInfo, Resource, Task, TaskId, TaskState, TaskStatus,
 };
 
+use crate::driver::Reregistration;
 use crate::resources::{parse_resources, scalar, ResourcesError};
 use crate::session::reaction::{hello, VERSION};
 
@@ -94,7 +95,7 @@ impl Fleet {
     /// otherwise a ReregisterSlave carrying everything the agent runs.
     pub fn hello(&self, index: usize, info: &AgentInfo) -> agent_to_master::Message {
         match &info.id {
-            None => hello(info),
+            None => hello(info, Reregistration::default()),
             Some(id) => agent_to_master::Message::ReregisterSlave(self.reregistration(
                 index,
                 &id.value,

@@ -23,9 +23,10 @@ use tonic::Code;
 use super::book::{Ending, ReportLine};
 use super::{unix_ns, Shared};
 use crate::backoff::Backoff;
+use crate::driver::Reregistration;
 use crate::masters::{MasterAddr, MasterList};
 use crate::session::link::{SessionEnd, LEADER_METADATA};
-use crate::session::reaction::{react, Reaction};
+use crate::session::reaction::{react, register_again, Reaction};
 
 /// Redirects followed in a row without a registration before the agent
 /// backs off anyway (the agent's own rule: two masters naming each other
@@ -202,25 +203,19 @@ async fn session(addr: &MasterAddr, agent: &mut SimAgent, shared: &Shared) -> Se
                 None => continue,
             },
         };
-        match react(&info, message) {
-            Reaction::Reply(messages) => {
-                for message in messages {
-                    // A registration the agent repeats (the master says it
-                    // does not count the agent) carries its tasks too.
-                    let message = match message {
-                        agent_to_master::Message::ReregisterSlave(_) => {
-                            shared.fleet.hello(agent.index, &info)
-                        }
-                        other => other,
-                    };
-                    if outbound.send(envelope(message)).await.is_err() {
-                        return Session {
-                            end: SessionEnd::Lost("the stream to the master closed".into()),
-                            registered,
-                        };
+        let replies = match react(message) {
+            Reaction::Reply(messages) => messages,
+            // The master does not count the agent (a one-way partition
+            // healed): answer, then re-register with the tasks it runs.
+            Reaction::RegisterAgain => register_again(&info, Reregistration::default())
+                .into_iter()
+                .map(|message| match message {
+                    agent_to_master::Message::ReregisterSlave(_) => {
+                        shared.fleet.hello(agent.index, &info)
                     }
-                }
-            }
+                    other => other,
+                })
+                .collect(),
             Reaction::Registered {
                 agent_id,
                 total_ping_timeout,
@@ -248,9 +243,20 @@ async fn session(addr: &MasterAddr, agent: &mut SimAgent, shared: &Shared) -> Se
                 silence_limit = total_ping_timeout
                     .map(|t| t + t / 5)
                     .unwrap_or(FIRST_ANSWER_TIMEOUT);
+                Vec::new()
             }
             Reaction::Shutdown(why) => break SessionEnd::Shutdown(why),
-            Reaction::Ignore(_) => {}
+            // Simulated agents run nothing: task messages and
+            // acknowledgements need no answer.
+            Reaction::Forward(_) | Reaction::Ignore(_) => Vec::new(),
+        };
+        for message in replies {
+            if outbound.send(envelope(message)).await.is_err() {
+                return Session {
+                    end: SessionEnd::Lost("the stream to the master closed".into()),
+                    registered,
+                };
+            }
         }
     };
     Session { end, registered }

@@ -402,3 +402,44 @@ fn majority_cluster_prefers_count_then_term() {
     assert_eq!(majority_cluster(tie.into_iter()).as_deref(), Some("b"));
     assert_eq!(majority_cluster(std::iter::empty()), None);
 }
+
+fn agents(refused: u64) -> AgentCounts {
+    AgentCounts {
+        registered: 12,
+        recovered: 3,
+        disconnected: 1,
+        unreachable: 2,
+        gone: 0,
+        recovery_removals_refused: refused,
+    }
+}
+
+#[test]
+fn the_leaders_agent_figures_are_the_groups() {
+    let mut rows = healthy3();
+    rows[0].agents = Some(agents(0));
+    // A follower's figures (a stale leader's, say) are not the group's.
+    rows[1].agents = Some(agents(9));
+    let v = verdict(&rows, &T);
+    assert_eq!(v.agents, Some(agents(0)));
+    assert_eq!(v.health, Health::Healthy, "{:?}", v.problems);
+}
+
+#[test]
+fn agent_removals_refused_by_the_recovery_limit_degrade() {
+    let mut rows = healthy3();
+    rows[0].agents = Some(agents(3));
+    let v = verdict(&rows, &T);
+    assert_eq!(v.health, Health::Degraded);
+    assert_eq!(v.exit_code, 1);
+    assert!(
+        has(
+            &v,
+            "leader master 1 at 10.0.0.1:5050 kept 3 recovered agents from being marked \
+             unreachable: more agents stayed away after the failover than \
+             --recovery-agent-removal-limit allows"
+        ),
+        "{:?}",
+        v.problems
+    );
+}

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
@@ -16,7 +16,7 @@ use mesoraft_proto::mesos::v1::AgentInfo;
 use mesoraft_registry::TimeNs;
 use tokio::sync::{mpsc, oneshot};
 
-use super::pace::{CountsPace, PingSpread, Publish, PING_SLICE};
+use super::pace::{PingSpread, PING_SLICE};
 use super::policy::AgentPolicy;
 use super::registrations::{Registration, Registrations};
 use super::table::{
@@ -30,8 +30,6 @@ use crate::leader::{TermContext, WriteFailure};
 pub(crate) const OUTBOUND_QUEUE: usize = 256;
 /// How many inputs may wait for the table.
 const INPUT_QUEUE: usize = 8192;
-/// How stale the published counts may be (see `pace`).
-const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
 /// The share of the ping interval a round of pings is spread over (see
 /// `pace`): every agent still answers long before the next round.
 const PING_SPREAD_DIVISOR: u32 = 4;
@@ -224,21 +222,12 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
     hub.publish(shell.table.counts());
-    let mut pace = CountsPace::new(COUNTS_INTERVAL, Instant::now());
-    let publish_timer = tokio::time::sleep(COUNTS_INTERVAL);
-    tokio::pin!(publish_timer);
     loop {
         let event = tokio::select! {
             _ = context.cancel.cancelled() => break,
             _ = ping_slices.tick(), if !shell.ping_spread.is_empty() => {
                 for (session, message) in shell.ping_spread.next_slice() {
                     shell.send(session, message);
-                }
-                continue;
-            }
-            () = &mut publish_timer, if pace.is_pending() => {
-                if pace.due(Instant::now()) {
-                    hub.publish(shell.table.counts());
                 }
                 continue;
             }
@@ -251,15 +240,16 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
             }
             _ = tick.tick() => Event::Tick,
         };
+        // Counting walks every agent: once per tick, not once per message
+        // (a failover brings one message per agent within seconds).
+        let publish = matches!(event, Event::Tick);
         let now = now();
         let actions = shell.table.step(event, now);
         shell.registrations.observe(&actions, now.unix_ns);
         shell.run(actions);
         shell.forget_departed_registrations();
-        match pace.stepped(now.instant) {
-            Publish::Now => hub.publish(shell.table.counts()),
-            Publish::At(at) => publish_timer.as_mut().reset(at.into()),
-            Publish::AlreadyPlanned => {}
+        if publish {
+            hub.publish(shell.table.counts());
         }
     }
     hub.detach(term);
@@ -361,7 +351,11 @@ impl Shell {
         }
     }
 
-    fn send(&mut self, session: SessionId, message: master_to_agent::Message) {
+    fn send(
+        &mut self,
+        session: SessionId,
+        message: mesoraft_proto::agent::master_to_agent::Message,
+    ) {
         let Some(outbound) = self.sessions.get(&session) else {
             return;
         };

@@ -8,8 +8,7 @@
 //! - [`registrations`]: when each agent (re-)registered with this leader
 //!   and its version, read off the table's answers, for the operator
 //!   views.
-//! - `pace`: when the driver publishes the counts and how it spreads a
-//!   ping round (pure).
+//! - `pace`: how the driver spreads a ping round over time (pure).
 //! - `driver`: the leader-term task that owns the table, runs its actions
 //!   and feeds it events (sessions, write outcomes, ticks).
 //! - `service`: the gRPC `AgentSessions` service: one stream per agent,
@@ -24,3 +23,13 @@ pub mod service;
 pub mod table;
 
 pub use driver::{AgentHub, AgentRow, AgentRowState, AgentsView};
+
+/// Agent sessions as a leader-term service: the driver of each term.
+pub fn term_service(
+    policy: policy::AgentPolicy,
+    hub: std::sync::Arc<AgentHub>,
+) -> crate::leader::TermService {
+    std::sync::Arc::new(move |context| {
+        Box::pin(driver::run_term(context, policy.clone(), hub.clone()))
+    })
+}

@@ -1,80 +1,14 @@
-//! Pacing of the agent driver's periodic work, as pure values (the clock
-//! is the caller's):
+//! Pacing of the agent driver's ping rounds, as a pure value (the driver
+//! owns the timer).
 //!
-//! - [`CountsPace`]: when the agent counts are published. Counting walks
-//!   every agent, so counting after every step made each pong and each
-//!   re-registration cost O(agents): with 10,000 agents most of the
-//!   leader's CPU at a 1 s ping timeout, and a queue in front of the
-//!   table during a failover.
-//! - [`PingSpread`]: a ping round leaves in slices over a part of the ping
-//!   interval instead of in one step. With every agent pinged at once,
-//!   the round (the pings, then every agent's pong) was one burst of work
-//!   per interval; with 40,000 agents the burst starved the Raft
-//!   heartbeats and the leader lost its lease right after its first round.
+//! [`PingSpread`]: a ping round leaves in slices over a part of the ping
+//! interval instead of in one step. With every agent pinged at once, the
+//! round (the pings, then every agent's pong) was one burst of work per
+//! interval; with 40,000 agents the burst starved the Raft heartbeats and
+//! the leader lost its lease right after its first round.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
-
-/// When the counts are published: at once after a step if the last
-/// publication is at least `interval` old, otherwise once that much time
-/// has passed (whatever happened meanwhile), so they are never staler
-/// than `interval` and never computed more often. Pure: the clock is the
-/// caller's.
-#[derive(Debug)]
-pub(crate) struct CountsPace {
-    interval: Duration,
-    published: Instant,
-    pending: bool,
-}
-
-/// What to do after a step.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Publish {
-    Now,
-    /// Publish at this instant (arm the timer).
-    At(Instant),
-    /// A publication is already planned and will cover this step.
-    AlreadyPlanned,
-}
-
-impl CountsPace {
-    pub(crate) fn new(interval: Duration, published: Instant) -> Self {
-        Self {
-            interval,
-            published,
-            pending: false,
-        }
-    }
-
-    /// A step may have changed the counts.
-    pub(crate) fn stepped(&mut self, now: Instant) -> Publish {
-        if self.pending {
-            return Publish::AlreadyPlanned;
-        }
-        let next = self.published + self.interval;
-        if now >= next {
-            self.published = now;
-            Publish::Now
-        } else {
-            self.pending = true;
-            Publish::At(next)
-        }
-    }
-
-    pub(crate) fn is_pending(&self) -> bool {
-        self.pending
-    }
-
-    /// The timer fired: publish if a publication was planned for now.
-    pub(crate) fn due(&mut self, now: Instant) -> bool {
-        if self.pending && now >= self.published + self.interval {
-            self.pending = false;
-            self.published = now;
-            return true;
-        }
-        false
-    }
-}
+use std::time::Duration;
 
 /// How often a slice of a ping round leaves.
 pub(crate) const PING_SLICE: Duration = Duration::from_millis(10);
@@ -84,8 +18,8 @@ pub(crate) const MIN_PINGS_PER_SLICE: usize = 64;
 /// The pings of the current round not sent yet, and how many leave per
 /// slice: as many as spread the round over `spread`, but at least
 /// [`MIN_PINGS_PER_SLICE`], the first slice at once. A small cluster's
-/// round leaves whole, as before. Items are whatever the driver sends (a session and its
-/// message).
+/// round leaves whole, as before. Items are whatever the driver sends (a
+/// session and its message).
 #[derive(Debug)]
 pub(crate) struct PingSpread<T> {
     queued: VecDeque<T>,
@@ -130,42 +64,6 @@ impl<T> PingSpread<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn a_storm_of_steps_publishes_the_counts_once_per_interval() {
-        let t0 = Instant::now();
-        let mut pace = CountsPace::new(100 * MS, t0);
-        // 10,000 steps within 50 ms: not one publication yet, one planned
-        // for the end of the interval.
-        let mut now_publications = 0;
-        let mut planned = Vec::new();
-        for i in 0..10_000u32 {
-            match pace.stepped(t0 + MS * (i / 200)) {
-                Publish::Now => now_publications += 1,
-                Publish::At(at) => planned.push(at),
-                Publish::AlreadyPlanned => {}
-            }
-        }
-        assert_eq!(now_publications, 0);
-        assert_eq!(planned, [t0 + 100 * MS]);
-        assert!(!pace.due(t0 + 99 * MS), "not before the interval");
-        assert!(pace.due(t0 + 100 * MS));
-        assert!(!pace.is_pending() && !pace.due(t0 + 300 * MS));
-    }
-
-    #[test]
-    fn a_lone_step_after_a_quiet_interval_publishes_at_once() {
-        let t0 = Instant::now();
-        let mut pace = CountsPace::new(100 * MS, t0);
-        assert_eq!(pace.stepped(t0 + 150 * MS), Publish::Now);
-        // The next one soon after waits for the interval, then is published.
-        assert_eq!(pace.stepped(t0 + 160 * MS), Publish::At(t0 + 250 * MS));
-        assert_eq!(pace.stepped(t0 + 170 * MS), Publish::AlreadyPlanned);
-        assert!(pace.due(t0 + 251 * MS));
-        assert_eq!(pace.stepped(t0 + 400 * MS), Publish::Now);
-    }
 
     #[test]
     fn a_big_round_leaves_in_slices_over_the_spread() {

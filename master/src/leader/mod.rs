@@ -19,4 +19,4 @@ pub mod watch;
 
 pub use gate::{route, NotLeader, WriteFailure, Writer};
 pub use term::{effective_leader_term, Leadership};
-pub use watch::{watch_leadership, TermContext};
+pub use watch::{watch_leadership, TermContext, TermService};

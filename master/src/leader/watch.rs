@@ -5,6 +5,8 @@
 //! stops at once.
 
 use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use std::time::{Duration, Instant};
 
 use mesoraft_raft::storage::RegistryHandle;
@@ -124,11 +126,22 @@ async fn run_leader_term(master: Arc<Master>, term: u64, cancel: CancellationTok
     ensure_cluster_id(&context).await;
 
     // Leader-only services, each with a clone of `context`; each returns
-    // when the term ends. (The allocator and framework timers join here.)
-    let policy = master.args.agents.policy();
-    crate::agents::driver::run_term(context.clone(), policy, master.agents.clone()).await;
+    // when the term ends.
+    futures::future::join_all(
+        master
+            .term_services
+            .iter()
+            .map(|service| service(context.clone())),
+    )
+    .await;
     context.cancel.cancelled().await;
 }
+
+/// A leader-only service (agent sessions; the allocator and framework
+/// timers later): started for each term this master leads, it returns when
+/// the term's token is cancelled. The master lists them at start-up, so
+/// this module knows none of them.
+pub type TermService = Arc<dyn Fn(TermContext) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// What a leader-only task gets for its term: the term, a reader of the
 /// registry, a writer, and the token cancelled when the term ends for this

@@ -423,3 +423,73 @@ fn no_input_panics() {
         let _ = from_json::<Task>(&json!({ "limits": { "k": a } }));
     }
 }
+
+/// An executor's UPDATE call as Mesos's executor library writes it: the
+/// uuid as base64, enums by name.
+#[test]
+fn an_executor_update_call_reads_from_mesos_json() {
+    use crate::mesos::v1::executor::{call, Call as ExecutorCall};
+    let body = json!({
+        "type": "UPDATE",
+        "framework_id": {"value": "f1"},
+        "executor_id": {"value": "e1"},
+        "update": {"status": {
+            "task_id": {"value": "t1"},
+            "state": "TASK_RUNNING",
+            "source": "SOURCE_EXECUTOR",
+            "uuid": "AAECAwQFBgcICQoLDA0ODw==",
+            "timestamp": 1.5
+        }}
+    });
+    let call: ExecutorCall = from_json(&body).unwrap();
+    assert_eq!(call.r#type(), call::Type::Update);
+    let status = call.update.as_ref().unwrap().status.clone();
+    assert_eq!(status.state(), TaskState::TaskRunning);
+    assert_eq!(
+        status.uuid.as_deref(),
+        Some(&(0u8..16).collect::<Vec<_>>()[..])
+    );
+    assert_eq!(from_json::<ExecutorCall>(&to_json(&call)).unwrap(), call);
+}
+
+#[test]
+fn an_executor_subscribed_event_writes_mesos_json() {
+    use crate::mesos::v1::executor::{event, Event};
+    use crate::mesos::v1::{ContainerId, ExecutorId, ExecutorInfo, FrameworkInfo};
+    let event = Event {
+        r#type: Some(event::Type::Subscribed as i32),
+        subscribed: Some(event::Subscribed {
+            executor_info: ExecutorInfo {
+                executor_id: ExecutorId { value: "e1".into() },
+                ..Default::default()
+            },
+            framework_info: FrameworkInfo {
+                user: "u".into(),
+                name: "n".into(),
+                ..Default::default()
+            },
+            agent_info: AgentInfo {
+                hostname: "h".into(),
+                ..Default::default()
+            },
+            container_id: Some(ContainerId {
+                value: "c1".into(),
+                parent: None,
+            }),
+        }),
+        ..Default::default()
+    };
+    let json = to_json(&event);
+    assert_eq!(json["type"], "SUBSCRIBED");
+    assert_eq!(json["subscribed"]["container_id"], json!({"value": "c1"}));
+    // Written with Mesos's defaults (`port`, `checkpoint`), which read
+    // back as set fields: the JSON is stable from then on.
+    assert_eq!(json["subscribed"]["agent_info"]["port"], 5051);
+    assert_eq!(json["subscribed"]["framework_info"]["checkpoint"], false);
+    let back: Event = from_json(&json).unwrap();
+    assert_eq!(
+        back.subscribed.as_ref().unwrap().container_id,
+        event.subscribed.unwrap().container_id
+    );
+    assert_eq!(to_json(&back), json);
+}

@@ -1,0 +1,8 @@
+//! Status updates, at least once (SPEC section 5).
+//!
+//! - [`manager`]: the per-task streams, their retries and acknowledgements
+//!   (pure); a checkpointing framework's streams are logged in the work
+//!   dir by [`crate::checkpoint::runtime`], and replayed from there after
+//!   a restart.
+
+pub mod manager;

@@ -1,0 +1,158 @@
+//! What the agent's end-to-end tests share: the real `mesoraft` binary
+//! (built on demand: it belongs to the root package, whose binaries
+//! cargo does not build for this crate's tests), a guard that kills
+//! every process a test started, executors and tasks included (they
+//! leave the agent's process group on purpose), and deadline waits.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `mesoraft` binary of this build profile, built once per test
+/// binary if it is missing or older than this test.
+pub fn mesoraft_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let test_exe = std::env::current_exe().expect("the test's own path");
+        // <target>/<profile>/deps/<test>
+        let profile_dir = test_exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from <target>/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("<target>");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the workspace root");
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let mut build = Command::new(cargo);
+        // The variables cargo sets for this test would change the
+        // fingerprints and rebuild everything: the build must see what a
+        // plain `cargo build` sees.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if (name.starts_with("CARGO_") && name != "CARGO_HOME") || name == "OUT_DIR" {
+                build.env_remove(name.as_ref());
+            }
+        }
+        build
+            .current_dir(workspace)
+            .args(["build", "--bin", "mesoraft", "-p", "mesoraft"])
+            .arg("--target-dir")
+            .arg(target_dir);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cannot run cargo to build mesoraft");
+        assert!(status.success(), "building the mesoraft binary failed");
+        let binary = profile_dir.join("mesoraft");
+        assert!(binary.exists(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// Kills, when dropped, every process whose `MESOS_DIRECTORY` lies under
+/// `root` (executors) and everything in their sessions (their tasks).
+pub struct SandboxReaper {
+    pub root: PathBuf,
+}
+
+impl SandboxReaper {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        SandboxReaper { root: root.into() }
+    }
+
+    /// The live executors (pid, session) started for sandboxes under the
+    /// root, or any session leader started with such a sandbox.
+    pub fn executors(&self) -> Vec<(i32, i32)> {
+        let wanted = format!("MESOS_DIRECTORY={}", self.root.display());
+        mesoraft_agent::procfs::all()
+            .into_iter()
+            // Executors lead their sessions; their tasks inherit the
+            // variable but not the leadership.
+            .filter(|p| p.is_alive() && p.pid == p.session)
+            .filter(|p| {
+                std::fs::read(format!("/proc/{}/environ", p.pid))
+                    .map(|environ| {
+                        environ
+                            .split(|b| *b == 0)
+                            .any(|var| var.starts_with(wanted.as_bytes()))
+                    })
+                    .unwrap_or(false)
+            })
+            .map(|p| (p.pid, p.session))
+            .collect()
+    }
+
+    pub fn kill_all(&self) {
+        for (pid, session) in self.executors() {
+            for member in mesoraft_agent::procfs::session_members(session) {
+                // SAFETY: plain kill(2) of processes this test started.
+                unsafe {
+                    libc::kill(member.pid, libc::SIGKILL);
+                }
+            }
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for SandboxReaper {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// Waits for `check` to give a value, asking every 20 ms, failing the
+/// test after `limit` with `what`.
+pub async fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub mod fake_master;
+
+/// A `mesoraft agent` of the fake master at `master`, listening on
+/// `127.0.0.1:port`, in its own process group (killed when dropped);
+/// its output goes to `<work_dir>/../agent.log`.
+pub fn start_agent(
+    master: std::net::SocketAddr,
+    work_dir: &Path,
+    port: u16,
+) -> mesoraft_testkit::process::ProcessGroup {
+    let cmd = mesoraft_testkit::AgentCmd::new(
+        [master.to_string()],
+        format!("127.0.0.1:{port}"),
+        work_dir,
+    )
+    .hostname("localhost")
+    .resources("cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+    .registration_backoff_factor(Duration::ZERO)
+    .status_update_retry_interval_min(Duration::from_millis(500))
+    .executor_shutdown_grace_period(Duration::from_secs(2));
+    let mut command = Command::new(mesoraft_binary());
+    command.args(cmd.args()).env("RUST_LOG", "info");
+    let log = work_dir.parent().unwrap_or(work_dir).join("agent.log");
+    mesoraft_testkit::process::ProcessGroup::spawn(command, &log, Some("--- agent start"))
+        .expect("cannot start the agent")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    mesoraft_testkit::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
+        .expect("a free port")
+}
