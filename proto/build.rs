@@ -32,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Deterministic encoding: the registry stores these messages and
         // replicas must produce identical bytes for identical state.
         .btree_map(".")
+        // Small initial buffers per call (see `codec.rs`).
+        .codec_path("crate::codec::LeanCodec")
         .compile_fds_with_config(files, config)?;
     Ok(())
 }

@@ -9,6 +9,8 @@
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
 //! * [`durable`]: writing files so that they survive a crash.
+//! * [`codec`]: the gRPC codec of every service (prost's, with small
+//!   initial buffers: a leader holds a stream per agent).
 //! * [`auth`]: the cluster secret's header and token, shared by the
 //!   masters and the tools that call them.
 //! * [`json`]: Mesos's JSON form of every message here (stout's rules),
@@ -49,6 +51,7 @@ mod mesoraft_package {
 pub use mesoraft_package::agent;
 
 pub mod auth;
+pub mod codec;
 pub mod durable;
 pub mod json;
 pub mod serde_pb;
