@@ -20,6 +20,8 @@
 //! * [`host_port`]: `HOST:PORT` syntax.
 //! * [`session`]: finding and following the leading master, one gRPC
 //!   stream per session ([`session::reaction`] decides, pure).
+//! * [`retry`]: after a session ends, the next master now or after the
+//!   backoff (pure).
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
 //! * [`sim`]: `mesoraft agent-sim`, many light agents in one process
 //!   speaking the same protocol, for measuring the masters at scale.
@@ -53,6 +55,7 @@ pub mod reconfig;
 pub mod recordio;
 pub mod recovery;
 pub mod resources;
+pub mod retry;
 pub mod run;
 pub mod session;
 pub mod sim;

@@ -111,6 +111,17 @@ impl MasterList {
             .unwrap_or_else(|| self.configured[0].clone())
     }
 
+    /// Masters of the current round not tried yet (a leader hint counts).
+    pub fn round_left(&self) -> bool {
+        self.leader_hint.is_some() || !self.round.is_empty()
+    }
+
+    /// The masters after this come from a fresh round of every known
+    /// master (after losing the leader, each deserves a try).
+    pub fn new_round(&mut self) {
+        self.round.clear();
+    }
+
     /// A master answered "not the leader, the leader is `leader`": try it
     /// next (once), and remember it if it is new.
     pub fn follow_leader(&mut self, leader: MasterAddr) {
@@ -145,6 +156,29 @@ mod tests {
 
     fn list(text: &str) -> MasterList {
         MasterList::new(parse_masters(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_round_is_left_until_every_master_was_tried_and_can_start_afresh() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut masters = list("m1:1,m2:1,m3:1");
+        assert!(!masters.round_left(), "no round drawn yet");
+        masters.next(&mut rng);
+        assert!(masters.round_left());
+        masters.next(&mut rng);
+        assert!(masters.round_left());
+        masters.next(&mut rng);
+        assert!(!masters.round_left(), "all three tried");
+        // A leader hint is one more master to try.
+        masters.follow_leader(addr("m2:1"));
+        assert!(masters.round_left());
+        assert_eq!(masters.next(&mut rng), addr("m2:1"));
+        // A fresh round after a partial one: every master again.
+        masters.next(&mut rng);
+        masters.new_round();
+        let mut round: Vec<MasterAddr> = (0..3).map(|_| masters.next(&mut rng)).collect();
+        round.sort_by_key(ToString::to_string);
+        assert_eq!(round, [addr("m1:1"), addr("m2:1"), addr("m3:1")]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
             cmd = cmd.agents_per_connection(1);
         }
         if on(8) {
-            cmd = cmd.reconnect("round");
+            cmd = cmd.reconnect("backoff");
         }
         let a = parse(&cmd);
         let or = |set: bool, given: String, default: &String| {
@@ -114,7 +114,7 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
         assert_eq!(
             a.reconnect,
             if on(8) {
-                Reconnect::Round
+                Reconnect::Backoff
             } else {
                 defaults.reconnect
             }

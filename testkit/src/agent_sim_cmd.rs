@@ -88,7 +88,7 @@ impl AgentSimCmd {
         self
     }
 
-    /// `--reconnect`: `agent` (as `mesoraft agent`) or `round`.
+    /// `--reconnect`: `agent` (as `mesoraft agent`) or `backoff`.
     pub fn reconnect(mut self, policy: impl Into<String>) -> Self {
         self.reconnect = Some(policy.into());
         self

@@ -1,5 +1,6 @@
 //! Finding and following the leading master: try the masters of the list
-//! (shuffled each round, jittered backoff between attempts), go straight
+//! (shuffled each round, a jittered backoff after losing the leader and
+//! after a round in which no master took the agent: `retry`), go straight
 //! to a leader a master names, keep one session with the leader, and move
 //! on by itself when that leader dies, is cut off or steps down.
 //!
@@ -18,11 +19,8 @@ use crate::backoff::Backoff;
 use crate::checkpoint::{save_agent, WorkDir};
 use crate::driver::{AgentHandle, Input};
 use crate::masters::{MasterAddr, MasterList};
+use crate::retry::{Next, Retry};
 use link::SessionEnd;
-
-/// Redirects followed in a row without a registration before the agent
-/// backs off anyway (two masters naming each other during an election).
-const MAX_REDIRECTS_IN_A_ROW: u32 = 3;
 
 /// What the agent's HTTP endpoints show of its sessions.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -124,24 +122,22 @@ pub async fn follow_leader(
         Err(e) => return FollowEnd::Fatal(e.to_string()),
     };
     let mut backoff = Backoff::registration(backoff_factor);
-    let mut redirects = 0u32;
+    let mut retry = Retry::default();
     loop {
         let addr = list.next(&mut rng);
         agent.registered_in_session = false;
         let end = link::run(&addr, auth_header.as_deref(), agent).await;
         agent.session_ended();
-        if agent.registered_in_session {
+        let registered = agent.registered_in_session;
+        if registered {
             backoff.reset();
-            redirects = 0;
+            list.new_round();
         }
+        let next = retry.after(&end, registered, list.round_left());
         match end {
             SessionEnd::Redirect(leader) => {
                 tracing::info!(master = %addr, leader = %leader, "not the leader; following its answer");
                 list.follow_leader(leader);
-                redirects += 1;
-                if redirects <= MAX_REDIRECTS_IN_A_ROW {
-                    continue;
-                }
             }
             SessionEnd::NoLeader(why) => {
                 tracing::info!(master = %addr, why, "no leader there now");
@@ -153,8 +149,8 @@ pub async fn follow_leader(
             SessionEnd::Unauthorized(why) => return FollowEnd::Unauthorized(why),
             SessionEnd::Fatal(why) => return FollowEnd::Fatal(why),
         }
-        redirects = 0;
-        let delay = backoff.next_delay_with(&mut rng);
-        tokio::time::sleep(delay).await;
+        if next == Next::Backoff {
+            tokio::time::sleep(backoff.next_delay_with(&mut rng)).await;
+        }
     }
 }

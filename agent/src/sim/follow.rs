@@ -25,13 +25,10 @@ use super::{unix_ns, Shared};
 use crate::backoff::Backoff;
 use crate::driver::Reregistration;
 use crate::masters::{MasterAddr, MasterList};
+use crate::retry::{Next, Retry};
 use crate::session::link::{SessionEnd, LEADER_METADATA};
 use crate::session::reaction::{react, register_again, Reaction};
 
-/// Redirects followed in a row without a registration before the agent
-/// backs off anyway (the agent's own rule: two masters naming each other
-/// during an election must not make it spin).
-const MAX_REDIRECTS_IN_A_ROW: u32 = 3;
 /// How long a session waits for the master's first answer (the master
 /// writes a first registration to the registry before it answers).
 const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -42,15 +39,14 @@ const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// registered it nor was redirected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Reconnect {
-    /// As `mesoraft agent`: a jittered, doubling backoff after every such
-    /// attempt (a refused connection to the dead leader included).
+    /// As `mesoraft agent` (`crate::retry`): the round's other masters are
+    /// tried at once; the jittered, doubling backoff comes after losing
+    /// the leader and after a round in which no master took the agent.
     #[default]
     Agent,
-    /// A variant measured against it: the other masters of the round are
-    /// tried at once, and the backoff (still jittered, doubling) comes
-    /// only after a round in which no master took the agent. The jittered
-    /// delay after losing a registered session stays.
-    Round,
+    /// The agent's former policy, for comparison: the backoff after every
+    /// such attempt (a refused connection to the dead leader included).
+    Backoff,
 }
 
 /// One simulated agent across its sessions.
@@ -84,17 +80,16 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
         id: None,
         attempts: 0,
     };
-    let mut redirects = 0u32;
-    // Attempts of the current round that failed (Reconnect::Round).
-    let mut failed_in_round = 0usize;
+    let mut retry = Retry::default();
     loop {
         let addr = list.next(&mut rng);
         let session = session(&addr, &mut agent, &shared).await;
         if session.registered {
             backoff.reset();
-            redirects = 0;
-            failed_in_round = 0;
+            list.new_round();
         }
+        let round_left = shared.reconnect == Reconnect::Agent && list.round_left();
+        let next = retry.after(&session.end, session.registered, round_left);
         let ending = match &session.end {
             SessionEnd::Redirect(_) => Ending::Redirected,
             SessionEnd::NoLeader(_) => Ending::NoLeader,
@@ -105,31 +100,18 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
         };
         shared.tally(|t| t.ended(ending, session.registered));
         match session.end {
-            SessionEnd::Redirect(leader) => {
-                list.follow_leader(leader);
-                redirects += 1;
-                if redirects <= MAX_REDIRECTS_IN_A_ROW {
-                    continue;
-                }
-            }
+            SessionEnd::Redirect(leader) => list.follow_leader(leader),
             SessionEnd::NoLeader(why) | SessionEnd::Lost(why) => {
                 tracing::debug!(agent = index, master = %addr, why, "session ended");
-                if shared.reconnect == Reconnect::Round && !session.registered {
-                    failed_in_round += 1;
-                    if failed_in_round < list.known().count() {
-                        redirects = 0;
-                        continue;
-                    }
-                    failed_in_round = 0;
-                }
             }
             SessionEnd::Shutdown(why) | SessionEnd::Unauthorized(why) | SessionEnd::Fatal(why) => {
                 shared.stopped(index, why);
                 return;
             }
         }
-        redirects = 0;
-        tokio::time::sleep(backoff.next_delay_with(&mut rng)).await;
+        if next == Next::Backoff {
+            tokio::time::sleep(backoff.next_delay_with(&mut rng)).await;
+        }
     }
 }
 

@@ -105,8 +105,9 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 100)]
     pub agents_per_connection: usize,
 
-    /// After a failed attempt: back off as `mesoraft agent` does (agent),
-    /// or first try the round's other masters (round, for comparison).
+    /// After a failed attempt: move on as `mesoraft agent` does (agent:
+    /// the round's other masters first), or back off after every failed
+    /// attempt (backoff: the agent's former policy, for comparison).
     #[arg(long, value_enum, default_value_t = Reconnect::Agent)]
     pub reconnect: Reconnect,
 }

@@ -59,7 +59,7 @@ fn every_flag() {
         "--agents-per-connection",
         "1",
         "--reconnect",
-        "round",
+        "backoff",
     ])
     .unwrap()
     .config()
@@ -74,7 +74,7 @@ fn every_flag() {
     assert_eq!(c.connect_rate, 16);
     assert_eq!(c.registration_backoff_factor, Duration::from_millis(500));
     assert_eq!(c.agents_per_connection, 1);
-    assert_eq!(c.reconnect, Reconnect::Round);
+    assert_eq!(c.reconnect, Reconnect::Backoff);
 }
 
 #[test]

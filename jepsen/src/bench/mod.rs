@@ -133,8 +133,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10.0)]
     pub fast_idle_seconds: f64,
     /// agents: the simulators' --reconnect policy (agent: as `mesoraft
-    /// agent`, the default; round: the comparison variant).
-    #[arg(long, value_parser = ["agent", "round"])]
+    /// agent`, the default; backoff: the agent's former policy).
+    #[arg(long, value_parser = ["agent", "backoff"])]
     pub sim_reconnect: Option<String>,
     /// Passed to the masters (default: the master's own default).
     #[arg(long)]

@@ -262,13 +262,13 @@ fn the_agents_bench_has_its_own_options_and_is_not_part_of_all() {
         "--agents-per-connection",
         "1",
         "--sim-reconnect",
-        "round",
+        "backoff",
         "--snapshot-logs",
         "1000000",
     ])
     .unwrap();
     assert_eq!(b.agents, vec![1_000, 40_000]);
-    assert_eq!(b.sim_reconnect.as_deref(), Some("round"));
+    assert_eq!(b.sim_reconnect.as_deref(), Some("backoff"));
     assert_eq!(b.snapshot_logs, Some(1_000_000));
     assert!(b.validate().is_ok());
     let invalid = |argv: &[&str]| parse(argv).unwrap().validate().is_err();
