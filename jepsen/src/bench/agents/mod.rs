@@ -115,6 +115,11 @@ pub struct AgentTrial {
     /// agent was back (its own first entries included): a write per
     /// re-registration would show here.
     pub log_entries: Option<u64>,
+    /// The new leader's VmRSS once every agent was back (their sessions
+    /// now carry re-registrations with tasks), and per agent over its own
+    /// RSS before the simulators started.
+    pub new_leader_rss_kib: Option<u64>,
+    pub new_leader_kib_per_agent: Option<f64>,
     /// What the new leader said once every agent was back.
     pub slaves_active: Option<f64>,
     pub slaves_recovered: Option<f64>,
@@ -424,7 +429,15 @@ async fn measure(ctx: &Ctx, plan: &Plan, report: &mut AgentsReport) -> anyhow::R
 
     let mut restarted = None;
     for n in 1..=plan.trials {
-        let trial = trial(&group, &mut sims, &http, plan.agents, restarted).await?;
+        let mut trial = trial(&group, &mut sims, &http, plan.agents, restarted).await?;
+        let rss_before = |id: u64| before.get(&id).copied().flatten();
+        trial.new_leader_kib_per_agent = match (
+            trial.new_leader.and_then(rss_before),
+            trial.new_leader_rss_kib,
+        ) {
+            (Some(b), Some(a)) => kib_per_agent(b, a, plan.agents),
+            _ => None,
+        };
         eprintln!(
             "bench: {label}: failover {n}/{}: killed {}, new leader {:?} after {} ms, all {} agents back after {} ms (half after {} ms), peak {:.0}/s",
             plan.trials,
@@ -601,6 +614,7 @@ async fn trial(
         };
     }
     let counts = wait_counted(http, &elected_addr, agents, Duration::from_secs(10)).await;
+    trial.new_leader_rss_kib = elected_pid.and_then(procfs::rss_kib);
     trial.slaves_active = counts.map(|c| c.0);
     trial.slaves_recovered = counts.map(|c| c.1);
     if trial.reregistration.all_ms.is_none() {

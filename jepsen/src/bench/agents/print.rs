@@ -190,6 +190,15 @@ pub fn agents(ctx: &Ctx, reports: &[AgentsReport]) -> String {
     row(&mut t, "last trial: session->answer p50 / p99 (ms)", &|r| {
         p50_p99(&last(r).and_then(|t| t.reregistration.latency_ms))
     });
+    row(
+        &mut t,
+        "last trial: new leader memory per agent (KiB)",
+        &|r| {
+            opt(last(r).and_then(|t| t.new_leader_kib_per_agent), |v| {
+                format!("{v:.1}")
+            })
+        },
+    );
     row(&mut t, "last trial: new leader CPU (ms)", &|r| {
         opt(last(r).and_then(|t| t.new_leader_cpu_ms), |v| {
             format!("{v:.0}")
