@@ -59,3 +59,4 @@ pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};
 pub use run::{run, AgentError, AgentExit};
+pub mod testing;

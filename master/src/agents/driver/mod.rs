@@ -2,7 +2,10 @@
 //! [`AgentTable`], turns stream messages, write outcomes and ticks into
 //! events, and carries out the actions (send, close, propose, answer).
 //! When the term ends it drops every session's sender, which ends every
-//! agent stream: the agents go and find the new leader.
+//! agent stream: the agents go and find the new leader. It also owns the
+//! term's task table (`tasks`).
+
+mod tasks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use mesoraft_proto::agent::{agent_to_master, MasterToAgent};
-use mesoraft_proto::mesos::v1::AgentInfo;
+use mesoraft_proto::mesos::v1::{AgentInfo, FrameworkInfo, TaskInfo};
 use mesoraft_registry::TimeNs;
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,6 +26,8 @@ use super::table::{
     RequestId, SessionId, WriteOutcome,
 };
 use crate::leader::{TermContext, WriteFailure};
+use crate::tasks::launch::{KillError, LaunchError};
+use crate::tasks::{TaskTable, TasksView};
 
 /// How many messages may wait for one agent before it counts as stuck
 /// (it reads nothing) and its session is closed.
@@ -54,6 +59,19 @@ pub(crate) enum Input {
     },
     View {
         reply: oneshot::Sender<AgentsView>,
+    },
+    Launch {
+        framework: FrameworkInfo,
+        task: TaskInfo,
+        reply: oneshot::Sender<Result<(), LaunchError>>,
+    },
+    Kill {
+        framework_id: String,
+        task_id: String,
+        reply: oneshot::Sender<Result<(), KillError>>,
+    },
+    Tasks {
+        reply: oneshot::Sender<TasksView>,
     },
 }
 
@@ -146,6 +164,51 @@ impl AgentHub {
         answer.await.map_err(|_| NotAttached)
     }
 
+    /// Sends a task to its agent (the internal launch path; offers come
+    /// with frameworks).
+    pub async fn launch(
+        &self,
+        framework: FrameworkInfo,
+        task: TaskInfo,
+    ) -> Result<Result<(), LaunchError>, NotAttached> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Input::Launch {
+                framework,
+                task,
+                reply,
+            })
+            .await
+            .map_err(|_| NotAttached)?;
+        answer.await.map_err(|_| NotAttached)
+    }
+
+    pub async fn kill(
+        &self,
+        framework_id: String,
+        task_id: String,
+    ) -> Result<Result<(), KillError>, NotAttached> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Input::Kill {
+                framework_id,
+                task_id,
+                reply,
+            })
+            .await
+            .map_err(|_| NotAttached)?;
+        answer.await.map_err(|_| NotAttached)
+    }
+
+    pub async fn tasks(&self) -> Result<TasksView, NotAttached> {
+        let (reply, view) = oneshot::channel();
+        self.sender()?
+            .send(Input::Tasks { reply })
+            .await
+            .map_err(|_| NotAttached)?;
+        view.await.map_err(|_| NotAttached)
+    }
+
     pub async fn view(&self) -> Result<AgentsView, NotAttached> {
         let (reply, view) = oneshot::channel();
         self.sender()?
@@ -207,6 +270,8 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         next_request: 0,
         context: context.clone(),
         registrations: Registrations::default(),
+        tasks: TaskTable::default(),
+        returning: tasks::ReturningSessions::default(),
     };
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
@@ -229,6 +294,7 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         let now = now();
         let actions = shell.table.step(event, now);
         shell.registrations.observe(&actions, now.unix_ns);
+        shell.follow_agents(&actions);
         shell.run(actions);
         shell.forget_departed_registrations();
         if publish {
@@ -254,6 +320,8 @@ struct Shell {
     next_request: RequestId,
     context: TermContext,
     registrations: Registrations,
+    tasks: TaskTable,
+    returning: tasks::ReturningSessions,
 }
 
 impl Shell {
@@ -269,10 +337,17 @@ impl Shell {
                     return None;
                 }
                 use agent_to_master::Message as M;
-                match &message {
-                    M::RegisterSlave(m) => self.registrations.announced(session, m.version.clone()),
-                    M::ReregisterSlave(m) => {
+                match message {
+                    M::RegisterSlave(ref m) => {
                         self.registrations.announced(session, m.version.clone())
+                    }
+                    M::ReregisterSlave(ref m) => {
+                        self.registrations.announced(session, m.version.clone());
+                        self.remember_returning(session, m);
+                    }
+                    M::StatusUpdate(m) => {
+                        self.status_update(session, m);
+                        return None;
                     }
                     _ => {}
                 }
@@ -280,6 +355,7 @@ impl Shell {
             }
             Input::Closed { session } => {
                 self.sessions.remove(&session);
+                self.returning.remove(&session);
                 self.registrations.closed(session);
                 Some(Event::Closed { session })
             }
@@ -293,6 +369,29 @@ impl Shell {
             }
             Input::View { reply } => {
                 let _ = reply.send(self.view());
+                None
+            }
+            Input::Launch {
+                framework,
+                task,
+                reply,
+            } => {
+                let registered = self.table.session_of_agent(&task.agent_id.value).is_some();
+                let result = self.tasks.launch(framework, task, registered);
+                let _ = reply.send(result.map(|actions| self.run_tasks(actions)));
+                None
+            }
+            Input::Kill {
+                framework_id,
+                task_id,
+                reply,
+            } => {
+                let result = self.tasks.kill(&framework_id, &task_id);
+                let _ = reply.send(result.map(|actions| self.run_tasks(actions)));
+                None
+            }
+            Input::Tasks { reply } => {
+                let _ = reply.send(self.tasks.view());
                 None
             }
         }
@@ -318,6 +417,8 @@ impl Shell {
                         let _ = reply.send(answer);
                     }
                 }
+                // Taken by `follow_agents` before.
+                Action::Departed { .. } => {}
             }
         }
     }
@@ -387,8 +488,8 @@ impl Shell {
     }
 }
 
-/// The table's event for a message from an agent; messages the table does
-/// not handle yet (status updates, executor messages) are dropped.
+/// The table's event for a message from an agent; status updates go to
+/// the task table before; executor messages wait for frameworks.
 fn event_of(session: SessionId, message: agent_to_master::Message) -> Option<Event> {
     use agent_to_master::Message as M;
     match message {
