@@ -23,6 +23,10 @@
 //! * [`run`]: start-up and the agent's life; [`http`]: its endpoints.
 //! * [`command_executor`]: `mesoraft executor`, the built-in executor
 //!   running a task's command over the v1 executor API.
+//! * [`default_executor`]: `mesoraft default-executor`, the built-in
+//!   executor running task groups over the same API.
+//! * [`http_executor`]: what both built-in executors share (environment,
+//!   API client, subscription, task processes, the loop).
 //! * [`executors`]: the executor API, the table of frameworks, executors
 //!   and tasks (pure), and the containerizer.
 //! * [`updates`]: status updates, at least once (pure core).
@@ -39,11 +43,13 @@ pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
 pub mod command_executor;
+pub mod default_executor;
 pub mod driver;
 pub mod executors;
 pub mod flags;
 pub mod host_port;
 pub mod http;
+pub mod http_executor;
 pub mod machine;
 pub mod masters;
 pub mod procfs;

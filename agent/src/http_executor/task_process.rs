@@ -14,7 +14,7 @@ use std::process::Stdio;
 use mesoraft_proto::mesos::v1::environment::variable::Type as VariableType;
 use mesoraft_proto::mesos::v1::CommandInfo;
 
-use super::core::{Launch, Signal, TaskExit};
+use super::vocab::{Launch, Signal, TaskExit};
 use super::env::SANDBOX;
 
 /// The shell of shell commands, as Mesos runs them (`sh -c VALUE`).
@@ -179,6 +179,7 @@ mod tests {
             task_id: TaskId { value: "t".into() },
             command,
             user: None,
+            sandbox: None,
         }
     }
 
