@@ -99,6 +99,7 @@ impl Driver {
             }
             M::RunTaskGroup(m) => Event::RunTaskGroup {
                 framework: m.framework,
+                executor: m.executor,
                 tasks: m.task_group.tasks,
             },
             M::KillTask(m) => Event::KillTask {

@@ -68,10 +68,11 @@ pub enum Event {
         framework: FrameworkInfo,
         task: TaskInfo,
     },
-    /// Task groups need Mesos's default executor, which this agent does
-    /// not have: each task is refused.
+    /// A task group, for the framework's default executor (`executor`,
+    /// of type DEFAULT).
     RunTaskGroup {
         framework: FrameworkInfo,
+        executor: ExecutorInfo,
         tasks: Vec<TaskInfo>,
     },
     KillTask {
@@ -197,7 +198,9 @@ pub struct LaunchSpec {
     pub run: RunKey,
     pub executor: ExecutorInfo,
     pub framework: FrameworkInfo,
-    /// Run the built-in command executor rather than `executor.command`.
+    /// Run the built-in command executor rather than `executor.command`
+    /// (the built-in default executor runs for an `executor` of type
+    /// DEFAULT).
     pub command_executor: bool,
     pub limits: Limits,
     pub shutdown_grace_period: Duration,

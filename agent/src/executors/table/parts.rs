@@ -10,7 +10,7 @@ use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::task_status::{Reason, Source};
 use mesoraft_proto::mesos::v1::{
     value, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, Resource, Task,
-    TaskId, TaskInfo, TaskState, TaskStatus,
+    TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 
 use super::{is_terminal, ExecState, Executor, Stamps, TaskEntry, TaskPhase};
@@ -67,7 +67,9 @@ pub(super) fn task_of(
     }
 }
 
-/// Sends every queued task to the executor, in the order they came.
+/// Sends every queued task to the executor, in the order they came: a
+/// task alone as LAUNCH, the tasks of a group together as one
+/// LAUNCH_GROUP.
 pub(super) fn launch_queued(key: &ExecutorKey, executor: &mut Executor) -> Vec<Action> {
     let mut queued: Vec<&mut TaskEntry> = executor
         .tasks
@@ -76,14 +78,35 @@ pub(super) fn launch_queued(key: &ExecutorKey, executor: &mut Executor) -> Vec<A
         .collect();
     queued.sort_by_key(|t| t.seq);
     let mut actions = Vec::new();
+    // (group, its tasks), in the order their first tasks came.
+    let mut groups: Vec<(u64, Vec<TaskInfo>)> = Vec::new();
     for entry in queued {
         entry.phase = TaskPhase::Launched;
+        let Some(group) = entry.group else {
+            actions.push(Action::Send {
+                executor: key.clone(),
+                event: Box::new(ExecutorEvent {
+                    r#type: Some(event::Type::Launch as i32),
+                    launch: Some(event::Launch {
+                        task: entry.info.clone(),
+                    }),
+                    ..Default::default()
+                }),
+            });
+            continue;
+        };
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, tasks)) => tasks.push(entry.info.clone()),
+            None => groups.push((group, vec![entry.info.clone()])),
+        }
+    }
+    for (_, tasks) in groups {
         actions.push(Action::Send {
             executor: key.clone(),
             event: Box::new(ExecutorEvent {
-                r#type: Some(event::Type::Launch as i32),
-                launch: Some(event::Launch {
-                    task: entry.info.clone(),
+                r#type: Some(event::Type::LaunchGroup as i32),
+                launch_group: Some(event::LaunchGroup {
+                    task_group: TaskGroupInfo { tasks },
                 }),
                 ..Default::default()
             }),
