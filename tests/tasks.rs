@@ -44,6 +44,46 @@ async fn wait_running(c: &Cluster, task: &str) -> TasksSeen {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_group_runs_in_the_default_executor_and_both_tasks_finish() {
+    let c = cluster();
+    c.wait_leader(ELECTION).await;
+    let (_agent, agent_id) = registered_agent(&c, "a").await;
+    let fw = framework("fw-1", false);
+    let tasks = [
+        command_task("g1", &agent_id, "sleep 0.2"),
+        command_task("g2", &agent_id, "true"),
+    ];
+    // A group needs an executor of type DEFAULT: refused whole otherwise.
+    let mut custom = default_executor("pod");
+    custom["type"] = "CUSTOM".into();
+    let (code, text) = c
+        .internal("/master/internal/launch", &group_launch(&fw, &custom, &tasks))
+        .await
+        .unwrap();
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("DEFAULT"), "{text}");
+
+    c.launch_body(&group_launch(&fw, &default_executor("pod"), &tasks), LIMIT)
+        .await;
+    let seen = c
+        .wait_tasks("both tasks of the group finished", LIMIT, |s| {
+            ["g1", "g2"]
+                .iter()
+                .all(|id| state_of(s, id).as_deref() == Some("TASK_FINISHED"))
+        })
+        .await;
+    for id in ["g1", "g2"] {
+        let task = seen.find(id).unwrap();
+        let states: Vec<&str> = task.statuses.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            states,
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+            "{task:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_run_to_their_end_and_every_update_reaches_the_leader() {
     let c = cluster();
     c.wait_leader(ELECTION).await;

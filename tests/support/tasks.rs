@@ -39,6 +39,27 @@ pub fn command_task(task_id: &str, agent_id: &str, command: &str) -> Value {
     })
 }
 
+/// A default executor (type DEFAULT) for task groups, in Mesos JSON.
+pub fn default_executor(executor_id: &str) -> Value {
+    json!({
+        "type": "DEFAULT",
+        "executor_id": {"value": executor_id},
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}
+        ],
+    })
+}
+
+/// The internal launch path's body for a task group.
+pub fn group_launch(framework: &Value, executor: &Value, tasks: &[Value]) -> Value {
+    json!({
+        "framework": framework,
+        "executor": executor,
+        "task_group": {"tasks": tasks},
+    })
+}
+
 /// One task as GET_TASKS shows it.
 #[derive(Clone, Debug)]
 pub struct TaskSeen {
@@ -140,8 +161,15 @@ impl Cluster {
     /// no master takes it (a failover, the sessions opening) until `limit`.
     pub async fn launch(&self, framework: &Value, task: &Value, limit: Duration) {
         let body = json!({"framework": framework, "task": task});
+        self.launch_body(&body, limit).await;
+    }
+
+    /// POSTs a launch `body` (a task or a task group) through the leader,
+    /// retrying while no master takes it, until `limit`; it must be
+    /// accepted.
+    pub async fn launch_body(&self, body: &Value, limit: Duration) {
         let (code, text) = super::wait_for("a master to take the launch", limit, || async {
-            self.internal("/master/internal/launch", &body).await
+            self.internal("/master/internal/launch", body).await
         })
         .await;
         assert_eq!(code, 202, "launch refused: {text}");

@@ -5,7 +5,9 @@
 //! group has one): whoever may launch here runs commands on agents.
 //!
 //! Bodies are Mesos JSON: `{"framework": FrameworkInfo, "task": TaskInfo}`
-//! and `{"framework_id": {"value": ..}, "task_id": {"value": ..}}`.
+//! or, for a task group, `{"framework": FrameworkInfo, "executor":
+//! ExecutorInfo (type DEFAULT), "task_group": TaskGroupInfo}`; and
+//! `{"framework_id": {"value": ..}, "task_id": {"value": ..}}`.
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use mesoraft_proto::json::from_json_slice;
 
 use super::body::LimitedBody;
 use super::routing::{ApiError, Routed};
-use crate::tasks::launch::{KillError, LaunchError};
+use crate::tasks::launch::{KillError, Launch, LaunchError};
 use crate::Master;
 
 const SESSIONS_NOT_OPEN: &str =
@@ -33,10 +35,11 @@ pub async fn launch(
         authorize(&master, &headers)?;
         let request: LaunchTaskRequest = from_json_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid launch request: {e}\n")))?;
+        let launch = Launch::from_request(request).map_err(launch_refused)?;
         master.require_leader()?;
         let answer = master
             .agents
-            .launch(request.framework, request.task)
+            .launch(launch)
             .await
             .map_err(|_| ApiError::Unavailable(SESSIONS_NOT_OPEN.into()))?;
         answer.map_err(launch_refused)
@@ -89,7 +92,9 @@ fn authorize(master: &Master, headers: &HeaderMap) -> Result<(), ApiError> {
 
 fn launch_refused(e: LaunchError) -> ApiError {
     let code = match e {
-        LaunchError::InvalidTask(_) | LaunchError::NoFrameworkId => StatusCode::BAD_REQUEST,
+        LaunchError::InvalidTask(_)
+        | LaunchError::InvalidTaskGroup(_)
+        | LaunchError::NoFrameworkId => StatusCode::BAD_REQUEST,
         LaunchError::DuplicateTaskId { .. } => StatusCode::CONFLICT,
         LaunchError::AgentNotRegistered(_) => StatusCode::CONFLICT,
     };

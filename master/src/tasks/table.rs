@@ -13,11 +13,12 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use mesoraft_proto::agent::{
-    master_to_agent, KillTaskMessage, RunTaskMessage, StatusUpdate,
+    master_to_agent, KillTaskMessage, RunTaskGroupMessage, RunTaskMessage, StatusUpdate,
     StatusUpdateAcknowledgementMessage,
 };
 use mesoraft_proto::mesos::v1::{
-    AgentId, FrameworkId, FrameworkInfo, Task, TaskId, TaskInfo, TaskState, TaskStatus,
+    AgentId, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, Task, TaskGroupInfo, TaskId,
+    TaskInfo, TaskState, TaskStatus,
 };
 use mesoraft_registry::TimeNs;
 
@@ -141,26 +142,9 @@ impl TaskTable {
             return Err(LaunchError::AgentNotRegistered(agent_id));
         }
         let key = key_of(&framework_id.value, &task.task_id.value);
-        if self.live.get(&key).is_some_and(|t| !is_terminal(t.state)) {
-            return Err(LaunchError::DuplicateTaskId {
-                framework_id: key.0,
-                task_id: key.1,
-            });
-        }
-        let record = Task {
-            name: task.name.clone(),
-            task_id: task.task_id.clone(),
-            framework_id: framework_id.clone(),
-            executor_id: task.executor.as_ref().map(|e| e.executor_id.clone()),
-            agent_id: task.agent_id.clone(),
-            state: TaskState::TaskStaging as i32,
-            resources: task.resources.clone(),
-            labels: task.labels.clone(),
-            kill_policy: task.kill_policy,
-            user: framework_user(&framework),
-            ..Task::default()
-        };
-        self.insert(key, record);
+        self.check_unused(&key)?;
+        let executor_id = task.executor.as_ref().map(|e| e.executor_id.clone());
+        self.insert(key, task_record(&framework, &task, executor_id));
         self.frameworks
             .insert(framework_id.value.clone(), framework.clone());
         Ok(vec![Action::ToAgent {
@@ -171,6 +155,53 @@ impl TaskTable {
                 task,
             }),
         }])
+    }
+
+    /// Sends a task group to its agent, to run in `executor` (the
+    /// framework's default executor), if it may be: all of it or nothing.
+    pub fn launch_group(
+        &mut self,
+        framework: FrameworkInfo,
+        mut executor: ExecutorInfo,
+        task_group: TaskGroupInfo,
+        agent_registered: bool,
+    ) -> Result<Vec<Action>, LaunchError> {
+        launch::validate_group(&framework, &executor, &task_group)?;
+        let framework_id = framework.id.clone().unwrap_or_default();
+        let agent_id = task_group.tasks[0].agent_id.value.clone();
+        if !agent_registered {
+            return Err(LaunchError::AgentNotRegistered(agent_id));
+        }
+        for task in &task_group.tasks {
+            self.check_unused(&key_of(&framework_id.value, &task.task_id.value))?;
+        }
+        executor.framework_id = Some(framework_id.clone());
+        for task in &task_group.tasks {
+            let key = key_of(&framework_id.value, &task.task_id.value);
+            let record = task_record(&framework, task, Some(executor.executor_id.clone()));
+            self.insert(key, record);
+        }
+        self.frameworks
+            .insert(framework_id.value.clone(), framework.clone());
+        Ok(vec![Action::ToAgent {
+            agent_id,
+            message: master_to_agent::Message::RunTaskGroup(RunTaskGroupMessage {
+                framework,
+                executor,
+                task_group,
+            }),
+        }])
+    }
+
+    /// A task id of a framework may be used again once its task ended.
+    fn check_unused(&self, key: &TaskKey) -> Result<(), LaunchError> {
+        if self.live.get(key).is_some_and(|t| !is_terminal(t.state)) {
+            return Err(LaunchError::DuplicateTaskId {
+                framework_id: key.0.clone(),
+                task_id: key.1.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Asks the agent of a live task to kill it.
@@ -480,6 +511,23 @@ impl TaskTable {
 
 fn framework_key(framework: &FrameworkInfo) -> &str {
     framework.id.as_ref().map_or("", |id| id.value.as_str())
+}
+
+/// A task as the master keeps it from its launch: TASK_STAGING.
+fn task_record(framework: &FrameworkInfo, task: &TaskInfo, executor_id: Option<ExecutorId>) -> Task {
+    Task {
+        name: task.name.clone(),
+        task_id: task.task_id.clone(),
+        framework_id: framework.id.clone().unwrap_or_default(),
+        executor_id,
+        agent_id: task.agent_id.clone(),
+        state: TaskState::TaskStaging as i32,
+        resources: task.resources.clone(),
+        labels: task.labels.clone(),
+        kill_policy: task.kill_policy,
+        user: framework_user(framework),
+        ..Task::default()
+    }
 }
 
 fn framework_user(framework: &FrameworkInfo) -> Option<String> {

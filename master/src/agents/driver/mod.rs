@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use mesoraft_proto::agent::{agent_to_master, MasterToAgent};
-use mesoraft_proto::mesos::v1::{AgentInfo, FrameworkInfo, TaskInfo};
+use mesoraft_proto::mesos::v1::AgentInfo;
 use mesoraft_registry::TimeNs;
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,7 +26,7 @@ use super::table::{
     RequestId, SessionId, WriteOutcome,
 };
 use crate::leader::{TermContext, WriteFailure};
-use crate::tasks::launch::{KillError, LaunchError};
+use crate::tasks::launch::{KillError, Launch, LaunchError};
 use crate::tasks::{TaskTable, TasksView};
 
 /// How many messages may wait for one agent before it counts as stuck
@@ -61,8 +61,7 @@ pub(crate) enum Input {
         reply: oneshot::Sender<AgentsView>,
     },
     Launch {
-        framework: FrameworkInfo,
-        task: TaskInfo,
+        launch: Box<Launch>,
         reply: oneshot::Sender<Result<(), LaunchError>>,
     },
     Kill {
@@ -164,18 +163,13 @@ impl AgentHub {
         answer.await.map_err(|_| NotAttached)
     }
 
-    /// Sends a task to its agent (the internal launch path; offers come
-    /// with frameworks).
-    pub async fn launch(
-        &self,
-        framework: FrameworkInfo,
-        task: TaskInfo,
-    ) -> Result<Result<(), LaunchError>, NotAttached> {
+    /// Sends a task or a task group to its agent (the internal launch
+    /// path; offers come with frameworks).
+    pub async fn launch(&self, launch: Launch) -> Result<Result<(), LaunchError>, NotAttached> {
         let (reply, answer) = oneshot::channel();
         self.sender()?
             .send(Input::Launch {
-                framework,
-                task,
+                launch: Box::new(launch),
                 reply,
             })
             .await
@@ -371,13 +365,20 @@ impl Shell {
                 let _ = reply.send(self.view());
                 None
             }
-            Input::Launch {
-                framework,
-                task,
-                reply,
-            } => {
-                let registered = self.table.session_of_agent(&task.agent_id.value).is_some();
-                let result = self.tasks.launch(framework, task, registered);
+            Input::Launch { launch, reply } => {
+                let registered = self.table.session_of_agent(launch.agent_id()).is_some();
+                let result = match *launch {
+                    Launch::Task { framework, task } => {
+                        self.tasks.launch(framework, task, registered)
+                    }
+                    Launch::Group {
+                        framework,
+                        executor,
+                        task_group,
+                    } => self
+                        .tasks
+                        .launch_group(framework, executor, task_group, registered),
+                };
                 let _ = reply.send(result.map(|actions| self.run_tasks(actions)));
                 None
             }

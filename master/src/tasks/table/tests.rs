@@ -405,3 +405,83 @@ fn completed_tasks_and_statuses_are_bounded() {
     }
     assert_eq!(table.task("f", "t").unwrap().statuses.len(), STATUSES_KEPT);
 }
+
+fn default_executor() -> ExecutorInfo {
+    ExecutorInfo {
+        r#type: Some(mesoraft_proto::mesos::v1::executor_info::Type::Default as i32),
+        executor_id: ExecutorId {
+            value: "pod".into(),
+        },
+        ..ExecutorInfo::default()
+    }
+}
+
+fn group(ids: &[&str], agent: &str) -> TaskGroupInfo {
+    TaskGroupInfo {
+        tasks: ids.iter().map(|id| task_info(id, agent)).collect(),
+    }
+}
+
+#[test]
+fn a_group_launch_sends_run_task_group_and_records_every_task_with_its_executor() {
+    let mut table = TaskTable::default();
+    let actions = table
+        .launch_group(
+            framework("f", false),
+            default_executor(),
+            group(&["a", "b"], "ag"),
+            true,
+        )
+        .unwrap();
+    let [Action::ToAgent {
+        agent_id,
+        message: master_to_agent::Message::RunTaskGroup(m),
+    }] = &actions[..]
+    else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(agent_id, "ag");
+    assert_eq!(m.task_group.tasks.len(), 2);
+    assert_eq!(m.executor.framework_id.as_ref().unwrap().value, "f");
+    for id in ["a", "b"] {
+        let task = table.task("f", id).unwrap();
+        assert_eq!(task.state(), TaskState::TaskStaging);
+        assert_eq!(task.executor_id.as_ref().unwrap().value, "pod");
+        assert_eq!(task.agent_id.value, "ag");
+    }
+}
+
+#[test]
+fn a_group_is_refused_whole_when_invalid_or_any_task_id_is_live() {
+    let mut table = launched(false);
+    // "t" is live: nothing of the group is recorded.
+    let err = table
+        .launch_group(
+            framework("f", false),
+            default_executor(),
+            group(&["x", "t"], "a"),
+            true,
+        )
+        .unwrap_err();
+    assert!(matches!(err, LaunchError::DuplicateTaskId { .. }), "{err}");
+    assert!(table.task("f", "x").is_none());
+    let err = table
+        .launch_group(
+            framework("f", false),
+            default_executor(),
+            group(&["x"], "a"),
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(err, LaunchError::AgentNotRegistered("a".into()));
+    let err = table
+        .launch_group(
+            framework("f", false),
+            default_executor(),
+            group(&[], "a"),
+            true,
+        )
+        .unwrap_err();
+    assert!(matches!(err, LaunchError::InvalidTaskGroup(_)), "{err}");
+    assert_eq!(table.len(), 1);
+}
