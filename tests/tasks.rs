@@ -57,7 +57,10 @@ async fn a_task_group_runs_in_the_default_executor_and_both_tasks_finish() {
     let mut custom = default_executor("pod");
     custom["type"] = "CUSTOM".into();
     let (code, text) = c
-        .internal("/master/internal/launch", &group_launch(&fw, &custom, &tasks))
+        .internal(
+            "/master/internal/launch",
+            &group_launch(&fw, &custom, &tasks),
+        )
         .await
         .unwrap();
     assert_eq!(code, 400, "{text}");

@@ -150,10 +150,7 @@ async fn the_default_executor_of_a_checkpointing_framework_outlives_an_agent_res
     s.master.run_task_group(
         &framework(true),
         "pod",
-        vec![
-            command_task("a", "sleep 2"),
-            command_task("b", "sleep 2"),
-        ],
+        vec![command_task("a", "sleep 2"), command_task("b", "sleep 2")],
     );
     s.master.wait_update("a", TaskState::TaskRunning).await;
     s.master.wait_update("b", TaskState::TaskRunning).await;

@@ -197,9 +197,9 @@ impl CommandExecutor {
             return Vec::new();
         };
         let task_id = task.info.task_id.clone();
-        let status = self
-            .session
-            .status(task_id.clone(), state, None, Some(exit_message(&exit)), now);
+        let status =
+            self.session
+                .status(task_id.clone(), state, None, Some(exit_message(&exit)), now);
         let mut actions = vec![Action::CancelTimer(Timer::Escalate(task_id.value))];
         actions.extend(self.terminal(status));
         actions
@@ -259,7 +259,11 @@ impl CommandExecutor {
 
     fn timer(&mut self, timer: Timer) -> Vec<Action> {
         match timer {
-            Timer::Escalate(_) => self.task.as_ref().map(TaskRun::escalate).unwrap_or_default(),
+            Timer::Escalate(_) => self
+                .task
+                .as_ref()
+                .map(TaskRun::escalate)
+                .unwrap_or_default(),
             Timer::Resubscribe => {
                 let tasks = self.unacknowledged_tasks();
                 self.session.resubscribe(tasks)

@@ -281,7 +281,12 @@ impl DefaultExecutor {
         actions
     }
 
-    fn kill_event(&mut self, task_id: &TaskId, policy: Option<KillPolicy>, now: Now) -> Vec<Action> {
+    fn kill_event(
+        &mut self,
+        task_id: &TaskId,
+        policy: Option<KillPolicy>,
+        now: Now,
+    ) -> Vec<Action> {
         let default_grace = self.session.settings().shutdown_grace_period;
         let Some(member) = self.member(&task_id.value) else {
             tracing::warn!(task_id = %task_id.value, "kill of a task this executor does not have: ignored");

@@ -16,7 +16,9 @@ use super::client::{AgentClient, EventStream};
 use super::env::ExecutorEnv;
 use super::session::Settings;
 use super::task_process::{signal_group, TaskProcess};
-use super::vocab::{Action, Entropy, ExecutorCore, ExitReason, Input, Now, Signal, TaskExit, Timer};
+use super::vocab::{
+    Action, Entropy, ExecutorCore, ExitReason, Input, Now, Signal, TaskExit, Timer,
+};
 
 /// Fresh uuids and random samples from the operating system.
 pub struct RandomEntropy;

@@ -11,8 +11,7 @@ use mesoraft_proto::agent::agent_sessions_server::{AgentSessions, AgentSessionsS
 use mesoraft_proto::agent::{
     agent_to_master, master_to_agent, AgentToMaster, KillTaskMessage, MasterSlaveConnection,
     MasterToAgent, ReregisterSlaveMessage, RunTaskGroupMessage, RunTaskMessage,
-    ShutdownFrameworkMessage,
-    SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
+    ShutdownFrameworkMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
     StatusUpdateAcknowledgementMessage,
 };
 use mesoraft_proto::mesos::v1::executor_info::Type as ExecutorType;
@@ -275,19 +274,26 @@ impl FakeMaster {
     }
 
     /// A task group for the default executor `executor_id`.
-    pub fn run_task_group(&self, framework: &FrameworkInfo, executor_id: &str, tasks: Vec<TaskInfo>) {
-        self.send(master_to_agent::Message::RunTaskGroup(RunTaskGroupMessage {
-            framework: framework.clone(),
-            executor: ExecutorInfo {
-                r#type: Some(ExecutorType::Default as i32),
-                executor_id: ExecutorId {
-                    value: executor_id.into(),
+    pub fn run_task_group(
+        &self,
+        framework: &FrameworkInfo,
+        executor_id: &str,
+        tasks: Vec<TaskInfo>,
+    ) {
+        self.send(master_to_agent::Message::RunTaskGroup(
+            RunTaskGroupMessage {
+                framework: framework.clone(),
+                executor: ExecutorInfo {
+                    r#type: Some(ExecutorType::Default as i32),
+                    executor_id: ExecutorId {
+                        value: executor_id.into(),
+                    },
+                    framework_id: framework.id.clone(),
+                    ..Default::default()
                 },
-                framework_id: framework.id.clone(),
-                ..Default::default()
+                task_group: TaskGroupInfo { tasks },
             },
-            task_group: TaskGroupInfo { tasks },
-        }));
+        ));
     }
 
     pub fn kill_task(&self, task: &str) {

@@ -298,11 +298,14 @@ mod tests {
 
     #[test]
     fn every_group_rule_is_checked() {
-        let is_group_error = |r: Result<(), LaunchError>| {
-            matches!(r, Err(LaunchError::InvalidTaskGroup(_)))
-        };
+        let is_group_error =
+            |r: Result<(), LaunchError>| matches!(r, Err(LaunchError::InvalidTaskGroup(_)));
         let f = framework();
-        assert!(is_group_error(validate_group(&f, &default_executor(), &group(&[]))));
+        assert!(is_group_error(validate_group(
+            &f,
+            &default_executor(),
+            &group(&[])
+        )));
         assert!(is_group_error(validate_group(
             &f,
             &default_executor(),
@@ -321,22 +324,46 @@ mod tests {
         assert!(is_group_error(validate_group(&f, &no_id, &group(&["a"]))));
         let mut with_command = default_executor();
         with_command.command = Some(CommandInfo::default());
-        assert!(is_group_error(validate_group(&f, &with_command, &group(&["a"]))));
+        assert!(is_group_error(validate_group(
+            &f,
+            &with_command,
+            &group(&["a"])
+        )));
         let mut other_framework = default_executor();
         other_framework.framework_id = Some(FrameworkId { value: "g".into() });
-        assert!(is_group_error(validate_group(&f, &other_framework, &group(&["a"]))));
+        assert!(is_group_error(validate_group(
+            &f,
+            &other_framework,
+            &group(&["a"])
+        )));
 
         let mut two_agents = group(&["a", "b"]);
         two_agents.tasks[1].agent_id.value = "other".into();
-        assert!(is_group_error(validate_group(&f, &default_executor(), &two_agents)));
+        assert!(is_group_error(validate_group(
+            &f,
+            &default_executor(),
+            &two_agents
+        )));
         let mut own_executor = group(&["a"]);
         own_executor.tasks[0].executor = Some(default_executor());
-        assert!(is_group_error(validate_group(&f, &default_executor(), &own_executor)));
+        assert!(is_group_error(validate_group(
+            &f,
+            &default_executor(),
+            &own_executor
+        )));
         let mut no_command = group(&["a"]);
         no_command.tasks[0].command = None;
-        assert!(is_group_error(validate_group(&f, &default_executor(), &no_command)));
+        assert!(is_group_error(validate_group(
+            &f,
+            &default_executor(),
+            &no_command
+        )));
         assert_eq!(
-            validate_group(&FrameworkInfo::default(), &default_executor(), &group(&["a"])),
+            validate_group(
+                &FrameworkInfo::default(),
+                &default_executor(),
+                &group(&["a"])
+            ),
             Err(LaunchError::NoFrameworkId)
         );
     }

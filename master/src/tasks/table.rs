@@ -514,7 +514,11 @@ fn framework_key(framework: &FrameworkInfo) -> &str {
 }
 
 /// A task as the master keeps it from its launch: TASK_STAGING.
-fn task_record(framework: &FrameworkInfo, task: &TaskInfo, executor_id: Option<ExecutorId>) -> Task {
+fn task_record(
+    framework: &FrameworkInfo,
+    task: &TaskInfo,
+    executor_id: Option<ExecutorId>,
+) -> Task {
     Task {
         name: task.name.clone(),
         task_id: task.task_id.clone(),

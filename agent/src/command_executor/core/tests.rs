@@ -252,7 +252,10 @@ fn a_kill_sends_sigterm_then_sigkill_after_the_grace_period_and_reports_killed()
     );
     assert_eq!(sent(&actions)[0].0, TaskState::TaskKilling);
     assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate("t1".into()), Duration::from_secs(4))));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(4)
+    )));
 
     // A retry with the same or a longer grace changes nothing.
     assert_eq!(
@@ -275,7 +278,10 @@ fn a_kill_sends_sigterm_then_sigkill_after_the_grace_period_and_reports_killed()
             Input::Event(Box::new(kill_event("t1", Some(2)))),
             at(base, 2)
         ),
-        vec![Action::StartTimer(Timer::Escalate("t1".into()), Duration::from_secs(1))]
+        vec![Action::StartTimer(
+            Timer::Escalate("t1".into()),
+            Duration::from_secs(1)
+        )]
     );
     assert_eq!(
         exec.step(Input::TimerFired(Timer::Escalate("t1".into())), at(base, 3)),
@@ -295,7 +301,10 @@ fn a_kill_without_a_policy_uses_the_task_s_then_the_executor_s_grace_period() {
     let actions = exec.step(Input::Event(Box::new(kill_event("t1", None))), at(base, 1));
     // Without the TASK_KILLING_STATE capability no TASK_KILLING is sent.
     assert!(sent(&actions).is_empty());
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate("t1".into()), Duration::from_secs(5))));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(5)
+    )));
 
     let mut exec = CommandExecutor::new(settings(false), Box::new(Counter(0)));
     exec.start();
@@ -318,7 +327,10 @@ fn a_kill_without_a_policy_uses_the_task_s_then_the_executor_s_grace_period() {
     let actions = exec.step(Input::TaskStarted(t1()), at(base, 0));
     assert_eq!(sent(&actions)[0].0, TaskState::TaskRunning);
     assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate("t1".into()), Duration::from_secs(1))));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(1)
+    )));
 }
 
 #[test]
@@ -374,7 +386,10 @@ fn shutdown_kills_the_task_within_the_grace_period_or_exits_when_idle() {
         at(base, 1),
     );
     assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate("t1".into()), Duration::from_secs(3))));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(3)
+    )));
     let actions = exec.step(
         Input::TaskExited(t1(), TaskExit::Signaled(libc::SIGTERM)),
         at(base, 2),

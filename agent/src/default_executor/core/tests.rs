@@ -222,21 +222,16 @@ fn a_group_starts_every_task_in_its_own_sandbox_and_reports_each() {
     let actions = exec.step(Input::TaskStarted(id("a")), at(base, 0));
     assert_eq!(states(&actions), [pair("a", TaskState::TaskRunning)]);
 
-    let actions = exec.step(
-        Input::TaskExited(id("a"), TaskExit::Exited(0)),
-        at(base, 1),
-    );
+    let actions = exec.step(Input::TaskExited(id("a"), TaskExit::Exited(0)), at(base, 1));
     let finished_a = sent(&actions);
     assert_eq!(finished_a.len(), 1);
     assert_eq!(finished_a[0].1, TaskState::TaskFinished);
     // One task still runs: nothing killed, no exit timer yet.
-    assert!(!actions
-        .iter()
-        .any(|a| matches!(a, Action::Signal(..) | Action::StartTimer(Timer::TerminalAck, _))));
-    let actions = exec.step(
-        Input::TaskExited(id("b"), TaskExit::Exited(0)),
-        at(base, 1),
-    );
+    assert!(!actions.iter().any(|a| matches!(
+        a,
+        Action::Signal(..) | Action::StartTimer(Timer::TerminalAck, _)
+    )));
+    let actions = exec.step(Input::TaskExited(id("b"), TaskExit::Exited(0)), at(base, 1));
     let finished_b = sent(&actions);
     assert_eq!(finished_b[0].1, TaskState::TaskFinished);
     let Action::Send(call) = &actions[1] else {
@@ -252,7 +247,10 @@ fn a_group_starts_every_task_in_its_own_sandbox_and_reports_each() {
     assert!(actions.contains(&Action::StartTimer(Timer::TerminalAck, TERMINAL_ACK_LIMIT)));
 
     // Exits once both terminal updates are acknowledged, not before.
-    assert_eq!(exec.step(ev(ack_event("a", &finished_a[0].2)), at(base, 2)), []);
+    assert_eq!(
+        exec.step(ev(ack_event("a", &finished_a[0].2)), at(base, 2)),
+        []
+    );
     let actions = exec.step(ev(ack_event("b", &finished_b[0].2)), at(base, 2));
     assert_eq!(
         actions,
@@ -267,10 +265,7 @@ fn a_group_starts_every_task_in_its_own_sandbox_and_reports_each() {
 fn a_failed_task_gets_the_rest_of_its_group_killed_with_their_own_grace() {
     let base = Instant::now();
     let mut exec = running_group(&[], base);
-    let actions = exec.step(
-        Input::TaskExited(id("b"), TaskExit::Exited(2)),
-        at(base, 1),
-    );
+    let actions = exec.step(Input::TaskExited(id("b"), TaskExit::Exited(2)), at(base, 1));
     assert_eq!(states(&actions), [pair("b", TaskState::TaskFailed)]);
     assert!(actions.contains(&Action::Signal(id("a"), Signal::Term)));
     assert!(actions.contains(&Action::StartTimer(
@@ -332,19 +327,17 @@ fn a_killed_task_takes_its_group_along_and_other_groups_run_on() {
     );
     assert_eq!(states(&actions), [pair("b", TaskState::TaskKilled)]);
     // c still runs: no exit yet.
-    assert!(!actions
-        .iter()
-        .any(|a| matches!(a, Action::StartTimer(Timer::TerminalAck, _) | Action::Exit(_))));
+    assert!(!actions.iter().any(|a| matches!(
+        a,
+        Action::StartTimer(Timer::TerminalAck, _) | Action::Exit(_)
+    )));
 }
 
 #[test]
 fn a_finished_task_leaves_the_rest_of_its_group_running() {
     let base = Instant::now();
     let mut exec = running_group(&[], base);
-    let actions = exec.step(
-        Input::TaskExited(id("a"), TaskExit::Exited(0)),
-        at(base, 1),
-    );
+    let actions = exec.step(Input::TaskExited(id("a"), TaskExit::Exited(0)), at(base, 1));
     assert_eq!(states(&actions), [pair("a", TaskState::TaskFinished)]);
     assert!(!actions.iter().any(|a| matches!(a, Action::Signal(..))));
 }
@@ -524,12 +517,7 @@ fn with_checkpointing_a_lost_agent_is_resubscribed_with_the_unacknowledged_updat
 fn without_checkpointing_a_lost_agent_means_killing_everything() {
     let base = Instant::now();
     let mut exec = running_group(&[], base);
-    let actions = exec.step(
-        Input::Disconnected {
-            why: "gone".into(),
-        },
-        at(base, 1),
-    );
+    let actions = exec.step(Input::Disconnected { why: "gone".into() }, at(base, 1));
     assert!(actions.contains(&Action::Signal(id("a"), Signal::Term)));
     assert!(actions.contains(&Action::Signal(id("b"), Signal::Term)));
     exec.step(

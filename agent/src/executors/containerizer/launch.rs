@@ -11,8 +11,8 @@ use mesoraft_proto::mesos::v1::executor_info::Type as ExecutorType;
 use mesoraft_proto::units::format_duration;
 
 use crate::checkpoint::layout::check_id;
-use crate::http_executor::env as vars;
 use crate::executors::model::{LaunchSpec, RunKey};
+use crate::http_executor::env as vars;
 
 /// The agent's settings every executor launch uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,9 +254,8 @@ mod tests {
             assert_eq!(var(&c, name), Some(value), "{name}");
         }
         // The executor's own environment reads back through its parser.
-        let env =
-            crate::http_executor::ExecutorEnv::from_vars(|n| var(&c, n).map(str::to_string))
-                .unwrap();
+        let env = crate::http_executor::ExecutorEnv::from_vars(|n| var(&c, n).map(str::to_string))
+            .unwrap();
         assert_eq!(env.recovery_timeout, DEFAULT_RECOVERY_TIMEOUT);
     }
 

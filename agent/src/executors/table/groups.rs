@@ -25,7 +25,10 @@ impl Table {
         stamps: &mut dyn Stamps,
     ) -> Vec<Action> {
         let Some(framework_id) = framework.id.clone() else {
-            tracing::warn!(tasks = tasks.len(), "task group without a framework id: ignored");
+            tracing::warn!(
+                tasks = tasks.len(),
+                "task group without a framework id: ignored"
+            );
             return Vec::new();
         };
         if self
@@ -83,9 +86,7 @@ impl Table {
             framework_id: framework_id.to_string(),
             executor_id: executor.executor_id.value.clone(),
         }) {
-            if existing.command_executor
-                || existing.info.r#type() != ExecutorType::Default
-            {
+            if existing.command_executor || existing.info.r#type() != ExecutorType::Default {
                 return Err(format!(
                     "Executor {:?} already runs here and is not a default executor",
                     executor.executor_id.value

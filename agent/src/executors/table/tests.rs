@@ -137,7 +137,9 @@ pub(super) fn run_of(actions: &[Action]) -> RunKey {
 }
 
 /// The updates among `actions`: (task, state, reason, source).
-pub(super) fn updates(actions: &[Action]) -> Vec<(String, TaskState, Option<Reason>, Option<Source>)> {
+pub(super) fn updates(
+    actions: &[Action],
+) -> Vec<(String, TaskState, Option<Reason>, Option<Source>)> {
     actions
         .iter()
         .filter_map(|a| match a {

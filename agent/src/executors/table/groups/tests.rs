@@ -111,7 +111,11 @@ fn a_group_starts_the_default_executor_and_reaches_it_as_one_launch_group() {
     assert_eq!(launched_groups(&actions), [vec!["c"]]);
     let (tasks, executors, _) = t.reregistration();
     assert_eq!(tasks.len(), 3);
-    assert_eq!(executors.len(), 1, "the default executor is the framework's");
+    assert_eq!(
+        executors.len(),
+        1,
+        "the default executor is the framework's"
+    );
 }
 
 #[test]
@@ -130,8 +134,9 @@ fn a_bad_group_is_refused_whole_as_task_group_invalid() {
         let actions = run_group(&mut t, &mut s, executor, &ids);
         let refused = updates(&actions);
         assert_eq!(refused.len(), 2, "{actions:?}");
-        assert!(refused.iter().all(|u| u.1 == TaskState::TaskError
-            && u.2 == Some(Reason::TaskGroupInvalid)));
+        assert!(refused
+            .iter()
+            .all(|u| u.1 == TaskState::TaskError && u.2 == Some(Reason::TaskGroupInvalid)));
         assert!(!actions.iter().any(|a| matches!(a, Action::Launch(_))));
     }
     // A task with its own executor, a task already here.
