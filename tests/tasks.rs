@@ -213,3 +213,28 @@ async fn marking_an_agent_gone_ends_its_tasks_gone_by_operator() {
         "the agent shuts down"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_over_its_memory_is_killed_and_failed_with_the_memory_limitation() {
+    let c = cluster();
+    c.wait_leader(ELECTION).await;
+    let (_agent, agent_id) = registered_agent(&c, "a").await;
+    let fw = framework("fw-1", false);
+    // 32 MB for the task (plus the executor's own 32 MB); it takes 256 MB
+    // and holds them.
+    let hog = "exec python3 -c 'import time; b = bytearray(256 * 1024 * 1024); time.sleep(600)'";
+    c.launch(&fw, &command_task("hog", &agent_id, hog), LIMIT)
+        .await;
+    let seen = c
+        .wait_tasks("the task failed", LIMIT, |s| {
+            s.completed.iter().any(|t| t.id == "hog")
+        })
+        .await;
+    let t = seen.find("hog").unwrap();
+    assert_eq!(t.state, "TASK_FAILED", "{t:?}");
+    assert_eq!(
+        t.statuses.last().unwrap().1.as_deref(),
+        Some("REASON_CONTAINER_LIMITATION_MEMORY"),
+        "{t:?}"
+    );
+}
