@@ -238,3 +238,67 @@ async fn a_task_over_its_memory_is_killed_and_failed_with_the_memory_limitation(
         "{t:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_s_sandbox_and_the_agent_s_figures_are_served_by_the_agent() {
+    let c = cluster();
+    c.wait_leader(ELECTION).await;
+    let (agent, agent_id) = registered_agent(&c, "a").await;
+    let fw = framework("fw-1", false);
+    c.launch(
+        &fw,
+        &command_task("echo", &agent_id, "echo hello-from-task"),
+        LIMIT,
+    )
+    .await;
+    c.wait_tasks("the task finished", LIMIT, |s| {
+        s.completed.iter().any(|t| t.id == "echo")
+    })
+    .await;
+
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("http://{}{path}", agent.addr);
+        async move {
+            let resp = http.get(url).send().await.expect("the agent answers");
+            let code = resp.status().as_u16();
+            (code, resp.text().await.unwrap_or_default())
+        }
+    };
+    let sandbox = "/frameworks/fw-1/executors/echo/runs/latest";
+    let (code, listing) = get(format!("/files/browse?path={sandbox}")).await;
+    assert_eq!(code, 200, "{listing}");
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let names: Vec<&str> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["path"].as_str()?.rsplit('/').next())
+        .collect();
+    assert!(
+        names.contains(&"stdout") && names.contains(&"stderr"),
+        "{names:?}"
+    );
+    let (code, read) = get(format!("/files/read?path={sandbox}/stdout&offset=0")).await;
+    assert_eq!(code, 200, "{read}");
+    let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert!(
+        read["data"].as_str().unwrap().contains("hello-from-task"),
+        "{read}"
+    );
+    let (code, _) = get("/files/read?path=/etc/passwd&offset=0".into()).await;
+    assert_eq!(code, 404, "only sandboxes are served");
+
+    let (code, snapshot) = get("/metrics/snapshot".into()).await;
+    assert_eq!(code, 200);
+    let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+    assert_eq!(snapshot["slave/registered"], 1.0, "{snapshot}");
+    assert!(
+        snapshot["slave/tasks_finished"].as_f64().unwrap() >= 1.0,
+        "{snapshot}"
+    );
+    let (code, text) = get("/metrics".into()).await;
+    assert_eq!(code, 200);
+    assert!(text.contains("mesoraft_slave_tasks_finished 1"), "{text}");
+}

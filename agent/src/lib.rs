@@ -59,4 +59,6 @@ pub mod value;
 
 pub use flags::{AgentArgs, AgentConfig, FlagError};
 pub use run::{run, AgentError, AgentExit};
+pub mod files;
+pub mod metrics;
 pub mod testing;

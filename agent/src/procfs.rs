@@ -113,7 +113,10 @@ mod tests {
 
     #[test]
     fn statm_gives_the_resident_pages_and_garbage_gives_none() {
-        assert_eq!(parse_statm_resident_pages("2000 350 100 10 0 200 0\n"), Some(350));
+        assert_eq!(
+            parse_statm_resident_pages("2000 350 100 10 0 200 0\n"),
+            Some(350)
+        );
         assert_eq!(parse_statm_resident_pages("2000"), None);
         assert_eq!(parse_statm_resident_pages("a b c"), None);
     }

@@ -143,6 +143,8 @@ pub async fn run_until(
         crate::http::AgentView {
             status: agent.status(),
             info: agent.info.clone(),
+            sandboxes: std::sync::Arc::new(crate::files::Sandboxes::new(&config.work_dir)),
+            started: std::time::Instant::now(),
         },
         handle.clone(),
     ));

@@ -33,9 +33,9 @@ use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::process::Stdio;
 use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::Reason;
