@@ -22,8 +22,8 @@ pub enum AgentError {
     BootId(#[from] BootIdError),
     #[error("{0}")]
     Incompatible(IncompatibleAgentInfo),
-    #[error("cannot read the cluster secret file {path}: {problem}")]
-    Secret { path: PathBuf, problem: String },
+    #[error("{0}")]
+    Access(#[from] crate::session::AccessError),
     #[error("cannot listen on {addr}: {source}; is another agent running there?")]
     Listen {
         addr: std::net::SocketAddr,
@@ -115,20 +115,10 @@ pub async fn run_until(
         }
     };
     checkpoint::save_boot_id(&work_dir, &boot_id)?;
-    let auth_header = match &config.cluster_secret_file {
-        None => None,
-        Some(path) => {
-            let secret = mesoraft_proto::auth::read_secret_file(path).map_err(|problem| {
-                AgentError::Secret {
-                    path: path.clone(),
-                    problem: problem.to_string(),
-                }
-            })?;
-            Some(mesoraft_proto::auth::header_value(
-                &mesoraft_proto::auth::token_of(&secret),
-            ))
-        }
-    };
+    let access = crate::session::MasterAccess::load(
+        config.cluster_secret_file.as_deref(),
+        config.tls.as_ref(),
+    )?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -152,7 +142,7 @@ pub async fn run_until(
         end = follow_leader(
             config.masters.clone(),
             config.registration_backoff_factor,
-            auth_header,
+            access,
             &mut agent,
         ) => end,
         failed = &mut runtime => {
