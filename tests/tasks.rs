@@ -30,6 +30,24 @@ async fn registered_agent(c: &Cluster, name: &str) -> (AgentProc, String) {
     (agent, id)
 }
 
+/// A fresh group with a leader and one registered agent ("a").
+async fn group_with_agent() -> (Cluster, AgentProc, String) {
+    let c = cluster();
+    c.wait_leader(ELECTION).await;
+    let (agent, agent_id) = registered_agent(&c, "a").await;
+    (c, agent, agent_id)
+}
+
+/// The task once it completed on the leader.
+async fn wait_completed(c: &Cluster, task: &str) -> TaskSeen {
+    let seen = c
+        .wait_tasks(&format!("{task} completed"), LIMIT, |s| {
+            s.completed.iter().any(|t| t.id == task)
+        })
+        .await;
+    seen.find(task).unwrap().clone()
+}
+
 fn state_of(seen: &TasksSeen, task: &str) -> Option<String> {
     seen.find(task).map(|t| t.state.clone())
 }
@@ -45,9 +63,7 @@ async fn wait_running(c: &Cluster, task: &str) -> TasksSeen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_run_to_their_end_and_every_update_reaches_the_leader() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (_agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, _agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
     c.launch(&fw, &command_task("ok", &agent_id, "true"), LIMIT)
         .await;
@@ -89,9 +105,7 @@ async fn tasks_run_to_their_end_and_every_update_reaches_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_on_a_cut_off_agent_is_unreachable_then_running_again_as_reregistered() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-pa", true);
     c.launch(&fw, &command_task("t", &agent_id, "sleep 600"), LIMIT)
         .await;
@@ -160,9 +174,7 @@ async fn a_new_leader_learns_running_tasks_from_reregistrations_and_can_kill_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_outlives_an_agent_restart_and_its_end_is_delivered() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
     let marker = c.dir.path().join("release-task");
     let command = format!("while [ ! -e {} ]; do sleep 0.1; done", marker.display());
@@ -177,32 +189,20 @@ async fn a_task_outlives_an_agent_restart_and_its_end_is_delivered() {
     agent.spawn();
     let (again, _) = agent.wait_registered(1, LIMIT).await;
     assert_eq!(again, agent_id, "the restarted agent keeps its id");
-    let seen = c
-        .wait_tasks("the task finished", LIMIT, |s| {
-            s.completed.iter().any(|t| t.id == "t")
-        })
-        .await;
-    let t = seen.find("t").unwrap();
+    let t = wait_completed(&c, "t").await;
     assert_eq!(t.state, "TASK_FINISHED", "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marking_an_agent_gone_ends_its_tasks_gone_by_operator() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-pa", true);
     c.launch(&fw, &command_task("t", &agent_id, "sleep 600"), LIMIT)
         .await;
     wait_running(&c, "t").await;
 
     assert_eq!(c.mark_agent_gone(&agent_id).await, Some(200));
-    let seen = c
-        .wait_tasks("the task gone", LIMIT, |s| {
-            s.completed.iter().any(|t| t.id == "t")
-        })
-        .await;
-    let t = seen.find("t").unwrap();
+    let t = wait_completed(&c, "t").await;
     assert_eq!(t.state, "TASK_GONE_BY_OPERATOR", "{t:?}");
     assert_eq!(
         t.statuses.last().unwrap().1.as_deref(),
@@ -216,21 +216,14 @@ async fn marking_an_agent_gone_ends_its_tasks_gone_by_operator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_over_its_memory_is_killed_and_failed_with_the_memory_limitation() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (_agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, _agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
     // 32 MB for the task (plus the executor's own 32 MB); it takes 256 MB
     // and holds them.
     let hog = "exec python3 -c 'import time; b = bytearray(256 * 1024 * 1024); time.sleep(600)'";
     c.launch(&fw, &command_task("hog", &agent_id, hog), LIMIT)
         .await;
-    let seen = c
-        .wait_tasks("the task failed", LIMIT, |s| {
-            s.completed.iter().any(|t| t.id == "hog")
-        })
-        .await;
-    let t = seen.find("hog").unwrap();
+    let t = wait_completed(&c, "hog").await;
     assert_eq!(t.state, "TASK_FAILED", "{t:?}");
     assert_eq!(
         t.statuses.last().unwrap().1.as_deref(),
@@ -241,9 +234,7 @@ async fn a_task_over_its_memory_is_killed_and_failed_with_the_memory_limitation(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_s_sandbox_and_the_agent_s_figures_are_served_by_the_agent() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
     c.launch(
         &fw,
@@ -251,10 +242,7 @@ async fn a_task_s_sandbox_and_the_agent_s_figures_are_served_by_the_agent() {
         LIMIT,
     )
     .await;
-    c.wait_tasks("the task finished", LIMIT, |s| {
-        s.completed.iter().any(|t| t.id == "echo")
-    })
-    .await;
+    wait_completed(&c, "echo").await;
 
     let http = reqwest::Client::new();
     let get = |path: String| {
