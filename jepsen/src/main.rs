@@ -161,7 +161,7 @@ fn main() {
             Cmd::List => {
                 println!("workloads: {}", workload::ALL.join(", "));
                 println!("nemeses:");
-                for n in nemesis::ALL {
+                for n in nemesis::ALL.iter().chain(nemesis::AGENT_NEMESES) {
                     println!("  {n:<18} {}", nemesis::describe(n));
                 }
                 println!("aliases: partitions, kills, process, all, none");

@@ -112,7 +112,7 @@ fn exercise(method: MethodWant, n: u64) {
         return;
     }
     let ids: Vec<u64> = (1..=n).collect();
-    let net = match Net::setup(slot, &ids, NetWant::Namespaces, method) {
+    let net = match Net::setup(slot, &ids, &[], NetWant::Namespaces, method) {
         Ok(n) => n,
         Err(e) if method == MethodWant::Iptables => {
             eprintln!("skipping iptables: {e}");
@@ -210,7 +210,7 @@ fn symmetric_shapes_match_their_probe_with_routes() {
 #[test]
 fn loopback_addresses_are_distinct() {
     let slot = Slot::acquire().unwrap();
-    let net = Net::setup(slot, &[1, 2, 3], NetWant::Loopback, MethodWant::Auto).unwrap();
+    let net = Net::setup(slot, &[1, 2, 3], &[], NetWant::Loopback, MethodWant::Auto).unwrap();
     assert!(!net.is_namespaced());
     let addrs: std::collections::BTreeSet<String> = net.nodes.values().map(|n| n.addr()).collect();
     assert_eq!(addrs.len(), 3);
