@@ -229,8 +229,16 @@ pub fn expand(list: &[String]) -> anyhow::Result<Vec<String>> {
         let names: Vec<&str> = match item {
             "none" => vec![],
             "all" => ALL.to_vec(),
-            "partitions" => ALL.iter().copied().filter(|n| n.starts_with("partition")).collect(),
-            "kills" => ALL.iter().copied().filter(|n| n.starts_with("kill")).collect(),
+            "partitions" => ALL
+                .iter()
+                .copied()
+                .filter(|n| n.starts_with("partition"))
+                .collect(),
+            "kills" => ALL
+                .iter()
+                .copied()
+                .filter(|n| n.starts_with("kill"))
+                .collect(),
             "process" => vec!["kill", "kill-leader", "kill-majority", "kill-all", "pause"],
             "crashes" => vec!["lose-unsynced", "lose-unsynced-all"],
             "agent-faults" => AGENT_NEMESES.to_vec(),
@@ -264,7 +272,12 @@ mod tests {
         }
         assert_eq!(
             expand(&["agent-faults,kill-leader".into()]).unwrap(),
-            vec!["agent-partition", "agent-pause", "agent-kill", "kill-leader"]
+            vec![
+                "agent-partition",
+                "agent-pause",
+                "agent-kill",
+                "kill-leader"
+            ]
         );
         let e = expand(&["partition,kill".into(), "kill".into()]).unwrap();
         assert_eq!(e, vec!["partition", "kill"]);

@@ -85,11 +85,19 @@ impl Net {
             let ns = m.netns.clone().context("a master has no namespace")?;
             rules.push((
                 ns,
-                ["INPUT", "-p", "tcp", "-s", &place.ip, "--dport", &m.port.to_string()]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain(["-j".into(), "DROP".into()])
-                    .collect(),
+                [
+                    "INPUT",
+                    "-p",
+                    "tcp",
+                    "-s",
+                    &place.ip,
+                    "--dport",
+                    &m.port.to_string(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(["-j".into(), "DROP".into()])
+                .collect(),
             ));
             if cut == AgentCut::Both {
                 rules.push((

@@ -71,7 +71,10 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
     let ids: Vec<u64> = (1..=spec.masters as u64).collect();
     let agent_ids: Vec<u64> = (1..=spec.agents as u64).collect();
     if !agent_ids.is_empty() && opts.binaries.agent.is_none() {
-        anyhow::bail!("agents need the real mesoraft binary ({})", opts.binaries.describe);
+        anyhow::bail!(
+            "agents need the real mesoraft binary ({})",
+            opts.binaries.describe
+        );
     }
     let slot = Slot::acquire()?;
     let net = Net::setup(

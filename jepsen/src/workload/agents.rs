@@ -135,13 +135,8 @@ impl AgentsWorkload {
             agents,
             gone: after.and_then(|(_, _, gone)| gone),
         };
-        ctx.recorder.complete(
-            pending,
-            OpType::Ok,
-            view.to_value(),
-            Some(reached),
-            None,
-        );
+        ctx.recorder
+            .complete(pending, OpType::Ok, view.to_value(), Some(reached), None);
         Some(view)
     }
 
@@ -191,13 +186,8 @@ impl AgentsWorkload {
         });
         match parsed {
             Ok(view) => {
-                ctx.recorder.complete(
-                    pending,
-                    OpType::Ok,
-                    view.to_value(),
-                    Some(spec.addr),
-                    None,
-                );
+                ctx.recorder
+                    .complete(pending, OpType::Ok, view.to_value(), Some(spec.addr), None);
                 Some(view)
             }
             Err(e) => {
@@ -212,12 +202,9 @@ impl AgentsWorkload {
     fn record_exits(&self, ctx: &WorkloadCtx) {
         for (agent, status) in ctx.cluster.agents.take_exits() {
             let process = ctx.process(POLLER_PROCESS + EXIT_PROCESS + agent);
-            let pending = ctx.recorder.invoke(
-                process,
-                AGENT_EXIT,
-                Some(&format!("a{agent}")),
-                Value::Null,
-            );
+            let pending =
+                ctx.recorder
+                    .invoke(process, AGENT_EXIT, Some(&format!("a{agent}")), Value::Null);
             let exit = AgentExit { agent, status };
             ctx.recorder
                 .complete(pending, OpType::Ok, exit.to_value(), None, None);
