@@ -306,7 +306,7 @@ impl Net {
         want: NetWant,
         method: MethodWant,
     ) -> anyhow::Result<Arc<Net>> {
-        if agents.len() > MAX_AGENTS || agents.iter().any(|a| *a == 0) {
+        if agents.len() > MAX_AGENTS || agents.contains(&0) {
             bail!("agents are numbered 1..={MAX_AGENTS}");
         }
         let unusable = match want {
