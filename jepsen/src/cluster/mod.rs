@@ -1,7 +1,8 @@
 //! The cluster under test: one master process per node, started, killed,
 //! paused and restarted on demand, plus waits for health and leadership
-//! with deadlines.
+//! with deadlines; and its agents ([`agents`]), when the run has some.
 
+pub mod agents;
 pub mod binaries;
 pub mod process;
 
@@ -11,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use mesoraft_testkit::master_cmd::AgentHealth;
 use mesoraft_testkit::MasterCmd;
 
+use agents::{AgentFleet, AgentSpec};
 pub use binaries::Binaries;
 pub use mesoraft_testkit::log_tail;
 use process::NodeProcess;
@@ -67,6 +70,9 @@ pub struct ClusterConfig {
     /// Each master's work dir is a lazyfs mount (unsynced writes can be
     /// dropped, see `crash_unsynced`).
     pub lazyfs: bool,
+    /// The masters' agent health flags (runs with agents); `None` leaves
+    /// the masters' defaults.
+    pub agent_health: Option<AgentHealth>,
     pub env: Vec<(String, String)>,
 }
 
@@ -84,6 +90,8 @@ pub struct Cluster {
     slot: Arc<Slot>,
     /// For status and health probes.
     pub probe: ApiClient,
+    /// The agents (none unless the run asked for some).
+    pub agents: AgentFleet,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -93,7 +101,13 @@ const READY_POLL: Duration = Duration::from_millis(150);
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, nodes: Vec<NodeSpec>, slot: Arc<Slot>) -> anyhow::Result<Self> {
-        let addrs = nodes.iter().map(|n| n.addr.clone()).collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+        let agents = AgentFleet::new(
+            cfg.binaries.agent.clone(),
+            addrs.clone(),
+            Vec::new(),
+            slot.clone(),
+        );
         Ok(Self {
             cfg,
             nodes,
@@ -103,7 +117,14 @@ impl Cluster {
             mounts: Mutex::new(BTreeMap::new()),
             slot,
             probe: ApiClient::new(addrs, PROBE_TIMEOUT)?,
+            agents,
         })
+    }
+
+    /// The same cluster with agents `specs` (not started).
+    pub fn with_agents(mut self, specs: Vec<AgentSpec>) -> Self {
+        self.agents.specs = specs;
+        self
     }
 
     pub fn ids(&self) -> Vec<u64> {
@@ -154,7 +175,8 @@ impl Cluster {
             .election_timeout_max_ms(self.cfg.election_max_ms)
             .snapshot_logs(self.cfg.snapshot_logs)
             .stale_reads(self.cfg.stale_reads)
-            .skip_fsync(self.cfg.skip_fsync);
+            .skip_fsync(self.cfg.skip_fsync)
+            .agent_health(self.cfg.agent_health.clone());
         let mut args = self.cfg.binaries.master_prefix.clone();
         args.extend(cmd.flags());
         args
@@ -467,6 +489,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.agents.resume_all();
+        self.agents.kill_all();
         // Masters first: a mount in use by a live process cannot go quietly.
         self.kill_all();
         for (id, m) in std::mem::take(&mut *self.mounts()) {
