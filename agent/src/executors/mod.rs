@@ -6,7 +6,8 @@
 //! - [`call`]: reading and checking an executor's call (pure);
 //! - [`containerizer`]: executor processes, their sandboxes and limits.
 //!
-//! The HTTP edge, `POST /api/v1/executor`, is [`crate::executor_api`].
+//! The HTTP edge, `POST /api/v1/executor`, is the top-level `executor_api`
+//! module.
 
 pub mod call;
 pub mod containerizer;
