@@ -2,7 +2,7 @@
 //! master it is registered with, its info), the sandboxes
 //! (`/files/browse`, `/files/read`, in [`crate::files`]), the figures
 //! (`/metrics/snapshot`, `/metrics`, in [`crate::metrics`]) and Mesos's
-//! executor API (`POST /api/v1/executor`, in [`crate::executors::api`]).
+//! executor API (`POST /api/v1/executor`, in [`crate::executor_api`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +60,7 @@ pub async fn serve(listener: tokio::net::TcpListener, view: AgentView, runtime: 
             view,
             runtime: runtime.clone(),
         })
-        .merge(crate::executors::api::routes(runtime));
+        .merge(crate::executor_api::routes(runtime));
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "the agent's HTTP server stopped");
     }

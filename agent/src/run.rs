@@ -11,36 +11,7 @@ use crate::reconfig::IncompatibleAgentInfo;
 use crate::recovery::{decide, NewAgentReason, Startup};
 use crate::session::{follow_leader, AgentState, FollowEnd};
 
-/// Why the agent cannot run.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error(transparent)]
-    Flag(#[from] FlagError),
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    #[error(transparent)]
-    BootId(#[from] BootIdError),
-    #[error("{0}")]
-    Incompatible(IncompatibleAgentInfo),
-    #[error("{0}")]
-    Access(#[from] crate::session::AccessError),
-    #[error("cannot listen on {addr}: {source}; is another agent running there?")]
-    Listen {
-        addr: std::net::SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the masters refused this agent's credentials ({0}); give the cluster's secret with --cluster-secret-file")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Fatal(String),
-    #[error("cannot remove {path}: {source}")]
-    Cleanup {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use crate::error::AgentError;
 
 /// How the agent ended without an error.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,7 +20,7 @@ use crate::executors::containerizer::{kill_session, Containerizer, LaunchSetting
 use crate::executors::table::Table;
 use crate::flags::AgentConfig;
 use crate::procfs;
-use crate::run::AgentError;
+use crate::error::AgentError;
 use crate::updates::manager::UpdateManager;
 
 /// The runtime's handle and the task that ends only if it fails.
