@@ -19,9 +19,9 @@ use mesoraft_proto::mesos::v1::executor::{event, Event};
 use prost::Message;
 use tokio::sync::mpsc;
 
+use crate::driver::{AgentHandle, CallReply, Input};
 use crate::executors::call::{decode, stream_type, validate, CallError, ContentType, ExecutorCall};
 use crate::executors::model::{ExecutorKey, Refusal};
-use crate::driver::{AgentHandle, CallReply, Input};
 use crate::recordio;
 
 /// The executor API's path.

@@ -3,11 +3,8 @@
 //! endpoints, then following the leader until a master orders a shutdown
 //! or the agent is stopped.
 
-use std::path::PathBuf;
-
-use crate::checkpoint::{self, current_boot_id, BootIdError, CheckpointError, WorkDir};
-use crate::flags::{AgentArgs, FlagError};
-use crate::reconfig::IncompatibleAgentInfo;
+use crate::checkpoint::{self, current_boot_id, WorkDir};
+use crate::flags::AgentArgs;
 use crate::recovery::{decide, NewAgentReason, Startup};
 use crate::session::{follow_leader, AgentState, FollowEnd};
 

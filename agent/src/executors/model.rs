@@ -8,8 +8,8 @@ use mesoraft_proto::agent::StatusUpdate;
 use mesoraft_proto::mesos::v1::executor::{call, Event as ExecutorEvent};
 use mesoraft_proto::mesos::v1::task_status::Reason;
 use mesoraft_proto::mesos::v1::{
-    ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, Task, TaskId, TaskInfo,
-    TaskState, TaskStatus,
+    ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, Task, TaskId, TaskInfo, TaskState,
+    TaskStatus,
 };
 
 pub use crate::keys::{ExecutorKey, RunKey};
