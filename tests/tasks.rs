@@ -176,16 +176,19 @@ async fn a_new_leader_learns_running_tasks_from_reregistrations_and_can_kill_the
 async fn a_task_outlives_an_agent_restart_and_its_end_is_delivered() {
     let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
-    let marker = c.dir.path().join("release-task");
-    let command = format!("while [ ! -e {} ]; do sleep 0.1; done", marker.display());
-    c.launch(&fw, &command_task("t", &agent_id, &command), LIMIT)
-        .await;
+    let gate = mesoraft_testkit::Gate::new(c.dir.path(), "release-task");
+    c.launch(
+        &fw,
+        &command_task("t", &agent_id, &gate.wait_command()),
+        LIMIT,
+    )
+    .await;
     wait_running(&c, "t").await;
 
     agent.kill9();
     // The task ends while its agent is down: the update waits for the
     // agent's return, then reaches the leader.
-    std::fs::write(&marker, b"").unwrap();
+    gate.open(LIMIT).await;
     agent.spawn();
     let (again, _) = agent.wait_registered(1, LIMIT).await;
     assert_eq!(again, agent_id, "the restarted agent keeps its id");
