@@ -5,7 +5,6 @@
 //! ([`NodeProcess`]: a process group tracked for emergency cleanup), so
 //! every exit path kills them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +14,7 @@ use mesoraft_testkit::master_cmd::AgentHealth;
 use mesoraft_testkit::AgentCmd;
 
 use super::process::NodeProcess;
+use super::processes::Processes;
 use crate::cleanup::Slot;
 use crate::net::Net;
 
@@ -76,9 +76,9 @@ pub struct AgentFleet {
     program: Option<PathBuf>,
     masters: Vec<String>,
     pub specs: Vec<AgentSpec>,
-    procs: Mutex<BTreeMap<u64, NodeProcess>>,
-    /// Exits nothing caused, not yet taken by [`AgentFleet::take_exits`].
-    exits: Mutex<Vec<(u64, String)>>,
+    /// The agent processes, and the exits nothing caused, not yet taken
+    /// by [`AgentFleet::take_exits`].
+    procs: Processes,
     slot: Arc<Slot>,
 }
 
@@ -93,8 +93,7 @@ impl AgentFleet {
             program,
             masters,
             specs,
-            procs: Mutex::new(BTreeMap::new()),
-            exits: Mutex::new(Vec::new()),
+            procs: Processes::new("agent"),
             slot,
         }
     }
@@ -105,10 +104,6 @@ impl AgentFleet {
 
     pub fn spec(&self, index: u64) -> Option<&AgentSpec> {
         self.specs.iter().find(|s| s.index == index)
-    }
-
-    fn procs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, NodeProcess>> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The agent's command line (the same on every restart).
@@ -126,30 +121,21 @@ impl AgentFleet {
             .clone()
             .context("agents need the real mesoraft binary")?;
         let spec = self.spec(index).context("no such agent")?.clone();
-        let mut procs = self.procs();
-        if let Some(p) = procs.get_mut(&index) {
-            match p.exited() {
-                None => return Ok(()),
-                Some(status) => {
-                    self.note_exit(index, status);
-                    if let Some(p) = procs.remove(&index) {
-                        p.kill();
-                    }
-                }
-            }
+        let started = self.procs.start_with(index, || {
+            std::fs::create_dir_all(&spec.work_dir)
+                .with_context(|| format!("creating {}", spec.work_dir.display()))?;
+            let env = [("RUST_LOG".to_string(), AGENT_LOG_FILTER.to_string())];
+            NodeProcess::spawn(
+                &program,
+                &self.command(&spec).args(),
+                spec.netns.as_deref(),
+                &spec.log,
+                &env,
+            )
+        })?;
+        if let Some(pgid) = started {
+            self.slot.record_group(pgid);
         }
-        std::fs::create_dir_all(&spec.work_dir)
-            .with_context(|| format!("creating {}", spec.work_dir.display()))?;
-        let env = [("RUST_LOG".to_string(), AGENT_LOG_FILTER.to_string())];
-        let proc = NodeProcess::spawn(
-            &program,
-            &self.command(&spec).args(),
-            spec.netns.as_deref(),
-            &spec.log,
-            &env,
-        )?;
-        self.slot.record_group(proc.pgid);
-        procs.insert(index, proc);
         Ok(())
     }
 
@@ -160,83 +146,31 @@ impl AgentFleet {
         Ok(())
     }
 
-    fn note_exit(&self, index: u64, status: String) {
-        tracing::warn!(agent = index, %status, "agent exited by itself");
-        self.exits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((index, status));
-    }
-
     /// kill -9; true if it was running.
     pub fn kill(&self, index: u64) -> bool {
-        let Some(mut p) = self.procs().remove(&index) else {
-            return false;
-        };
-        let exited = p.exited();
-        p.kill();
-        match exited {
-            Some(status) => {
-                self.note_exit(index, status);
-                false
-            }
-            None => true,
-        }
+        self.procs.kill(index) == Some(true)
     }
 
     pub fn kill_all(&self) {
-        let all: Vec<NodeProcess> = std::mem::take(&mut *self.procs()).into_values().collect();
-        for p in all {
-            p.kill();
-        }
+        self.procs.kill_all();
     }
 
     /// SIGSTOP; true if it was running and not paused yet.
     pub fn pause(&self, index: u64) -> bool {
-        match self.procs().get_mut(&index) {
-            Some(p) if !p.is_paused() => {
-                p.pause();
-                true
-            }
-            _ => false,
-        }
+        self.procs.pause(index)
     }
 
     pub fn resume(&self, index: u64) -> bool {
-        match self.procs().get_mut(&index) {
-            Some(p) if p.is_paused() => {
-                p.resume();
-                true
-            }
-            _ => false,
-        }
+        self.procs.resume(index)
     }
 
     pub fn resume_all(&self) -> Vec<u64> {
-        let mut resumed = Vec::new();
-        for (index, p) in self.procs().iter_mut() {
-            if p.is_paused() {
-                p.resume();
-                resumed.push(*index);
-            }
-        }
-        resumed
+        self.procs.resume_all()
     }
 
     /// Agents with a live process (exited ones are reaped and noted).
     pub fn running(&self) -> Vec<u64> {
-        let mut procs = self.procs();
-        let exited: Vec<(u64, String)> = procs
-            .iter_mut()
-            .filter_map(|(i, p)| p.exited().map(|s| (*i, s)))
-            .collect();
-        for (index, status) in exited {
-            self.note_exit(index, status);
-            if let Some(p) = procs.remove(&index) {
-                p.kill();
-            }
-        }
-        procs.keys().copied().collect()
+        self.procs.running()
     }
 
     /// Waits until every agent says (its `GET /state`) it is registered;
@@ -289,8 +223,7 @@ impl AgentFleet {
 
     /// Exits nothing caused since the last call.
     pub fn take_exits(&self) -> Vec<(u64, String)> {
-        self.running();
-        std::mem::take(&mut *self.exits.lock().unwrap_or_else(|e| e.into_inner()))
+        self.procs.take_exits()
     }
 }
 
