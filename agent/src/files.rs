@@ -140,15 +140,16 @@ impl Sandboxes {
             reason: e.to_string(),
         };
         let meta = std::fs::metadata(&dir).map_err(io)?;
+        let names = Names::read();
         if !meta.is_dir() {
-            return Ok(vec![entry(&dir, &meta)]);
+            return Ok(vec![entry(&dir, &meta, &names)]);
         }
         let mut entries: Vec<FileEntry> = std::fs::read_dir(&dir)
             .map_err(io)?
             .flatten()
             .filter_map(|e| {
                 let meta = std::fs::symlink_metadata(e.path()).ok()?;
-                Some(entry(&e.path(), &meta))
+                Some(entry(&e.path(), &meta, &names))
             })
             .collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -216,25 +217,41 @@ fn resolve_latest(path: &Path) -> PathBuf {
     out
 }
 
-fn entry(path: &Path, meta: &std::fs::Metadata) -> FileEntry {
+fn entry(path: &Path, meta: &std::fs::Metadata, names: &Names) -> FileEntry {
     FileEntry {
         path: path.display().to_string(),
         nlink: meta.nlink(),
         size: meta.len(),
         mtime: meta.mtime() as f64,
         mode: mode_text(meta.mode()),
-        uid: user_name(meta.uid()),
-        gid: group_name(meta.gid()),
+        uid: names.user(meta.uid()),
+        gid: names.group(meta.gid()),
     }
 }
 
-/// The name of a uid or gid from a passwd/group-style file, else the
-/// number.
-fn name_in(file: &str, id: u32) -> String {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| name_of_id(&text, id))
-        .unwrap_or_else(|| id.to_string())
+/// `/etc/passwd` and `/etc/group`, read once per listing.
+struct Names {
+    users: String,
+    groups: String,
+}
+
+impl Names {
+    fn read() -> Self {
+        let text = |file: &str| std::fs::read_to_string(file).unwrap_or_default();
+        Names {
+            users: text("/etc/passwd"),
+            groups: text("/etc/group"),
+        }
+    }
+
+    /// A uid's name, else its number.
+    fn user(&self, uid: u32) -> String {
+        name_of_id(&self.users, uid).unwrap_or_else(|| uid.to_string())
+    }
+
+    fn group(&self, gid: u32) -> String {
+        name_of_id(&self.groups, gid).unwrap_or_else(|| gid.to_string())
+    }
 }
 
 /// In `name:x:id:...` lines, the name of `id`.
@@ -245,14 +262,6 @@ pub fn name_of_id(text: &str, id: u32) -> Option<String> {
         let _password = fields.next()?;
         (fields.next()?.parse::<u32>().ok()? == id).then(|| name.to_string())
     })
-}
-
-fn user_name(uid: u32) -> String {
-    name_in("/etc/passwd", uid)
-}
-
-fn group_name(gid: u32) -> String {
-    name_in("/etc/group", gid)
 }
 
 #[cfg(test)]
