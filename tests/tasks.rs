@@ -30,6 +30,24 @@ async fn registered_agent(c: &Cluster, name: &str) -> (AgentProc, String) {
     (agent, id)
 }
 
+/// A fresh group with a leader and one registered agent ("a").
+async fn group_with_agent() -> (Cluster, AgentProc, String) {
+    let c = cluster();
+    c.wait_leader(ELECTION).await;
+    let (agent, agent_id) = registered_agent(&c, "a").await;
+    (c, agent, agent_id)
+}
+
+/// The task once it completed on the leader.
+async fn wait_completed(c: &Cluster, task: &str) -> TaskSeen {
+    let seen = c
+        .wait_tasks(&format!("{task} completed"), LIMIT, |s| {
+            s.completed.iter().any(|t| t.id == task)
+        })
+        .await;
+    seen.find(task).unwrap().clone()
+}
+
 fn state_of(seen: &TasksSeen, task: &str) -> Option<String> {
     seen.find(task).map(|t| t.state.clone())
 }
@@ -88,9 +106,7 @@ async fn a_task_group_runs_in_the_default_executor_and_both_tasks_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_run_to_their_end_and_every_update_reaches_the_leader() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (_agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, _agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
     c.launch(&fw, &command_task("ok", &agent_id, "true"), LIMIT)
         .await;
@@ -132,9 +148,7 @@ async fn tasks_run_to_their_end_and_every_update_reaches_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_on_a_cut_off_agent_is_unreachable_then_running_again_as_reregistered() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-pa", true);
     c.launch(&fw, &command_task("t", &agent_id, "sleep 600"), LIMIT)
         .await;
@@ -203,49 +217,38 @@ async fn a_new_leader_learns_running_tasks_from_reregistrations_and_can_kill_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_outlives_an_agent_restart_and_its_end_is_delivered() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-1", false);
-    let marker = c.dir.path().join("release-task");
-    let command = format!("while [ ! -e {} ]; do sleep 0.1; done", marker.display());
-    c.launch(&fw, &command_task("t", &agent_id, &command), LIMIT)
-        .await;
+    let gate = mesoraft_testkit::Gate::new(c.dir.path(), "release-task");
+    c.launch(
+        &fw,
+        &command_task("t", &agent_id, &gate.wait_command()),
+        LIMIT,
+    )
+    .await;
     wait_running(&c, "t").await;
 
     agent.kill9();
     // The task ends while its agent is down: the update waits for the
     // agent's return, then reaches the leader.
-    std::fs::write(&marker, b"").unwrap();
+    gate.open(LIMIT).await;
     agent.spawn();
     let (again, _) = agent.wait_registered(1, LIMIT).await;
     assert_eq!(again, agent_id, "the restarted agent keeps its id");
-    let seen = c
-        .wait_tasks("the task finished", LIMIT, |s| {
-            s.completed.iter().any(|t| t.id == "t")
-        })
-        .await;
-    let t = seen.find("t").unwrap();
+    let t = wait_completed(&c, "t").await;
     assert_eq!(t.state, "TASK_FINISHED", "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn marking_an_agent_gone_ends_its_tasks_gone_by_operator() {
-    let c = cluster();
-    c.wait_leader(ELECTION).await;
-    let (mut agent, agent_id) = registered_agent(&c, "a").await;
+    let (c, mut agent, agent_id) = group_with_agent().await;
     let fw = framework("fw-pa", true);
     c.launch(&fw, &command_task("t", &agent_id, "sleep 600"), LIMIT)
         .await;
     wait_running(&c, "t").await;
 
     assert_eq!(c.mark_agent_gone(&agent_id).await, Some(200));
-    let seen = c
-        .wait_tasks("the task gone", LIMIT, |s| {
-            s.completed.iter().any(|t| t.id == "t")
-        })
-        .await;
-    let t = seen.find("t").unwrap();
+    let t = wait_completed(&c, "t").await;
     assert_eq!(t.state, "TASK_GONE_BY_OPERATOR", "{t:?}");
     assert_eq!(
         t.statuses.last().unwrap().1.as_deref(),
@@ -255,4 +258,81 @@ async fn marking_an_agent_gone_ends_its_tasks_gone_by_operator() {
         agent.wait_exit(LIMIT).await.is_some(),
         "the agent shuts down"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_over_its_memory_is_killed_and_failed_with_the_memory_limitation() {
+    let (c, _agent, agent_id) = group_with_agent().await;
+    let fw = framework("fw-1", false);
+    // 32 MB for the task (plus the executor's own 32 MB); it takes 256 MB
+    // and holds them.
+    let hog = "exec python3 -c 'import time; b = bytearray(256 * 1024 * 1024); time.sleep(600)'";
+    c.launch(&fw, &command_task("hog", &agent_id, hog), LIMIT)
+        .await;
+    let t = wait_completed(&c, "hog").await;
+    assert_eq!(t.state, "TASK_FAILED", "{t:?}");
+    assert_eq!(
+        t.statuses.last().unwrap().1.as_deref(),
+        Some("REASON_CONTAINER_LIMITATION_MEMORY"),
+        "{t:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_s_sandbox_and_the_agent_s_figures_are_served_by_the_agent() {
+    let (c, agent, agent_id) = group_with_agent().await;
+    let fw = framework("fw-1", false);
+    c.launch(
+        &fw,
+        &command_task("echo", &agent_id, "echo hello-from-task"),
+        LIMIT,
+    )
+    .await;
+    wait_completed(&c, "echo").await;
+
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("http://{}{path}", agent.addr);
+        async move {
+            let resp = http.get(url).send().await.expect("the agent answers");
+            let code = resp.status().as_u16();
+            (code, resp.text().await.unwrap_or_default())
+        }
+    };
+    let sandbox = "/frameworks/fw-1/executors/echo/runs/latest";
+    let (code, listing) = get(format!("/files/browse?path={sandbox}")).await;
+    assert_eq!(code, 200, "{listing}");
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let names: Vec<&str> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["path"].as_str()?.rsplit('/').next())
+        .collect();
+    assert!(
+        names.contains(&"stdout") && names.contains(&"stderr"),
+        "{names:?}"
+    );
+    let (code, read) = get(format!("/files/read?path={sandbox}/stdout&offset=0")).await;
+    assert_eq!(code, 200, "{read}");
+    let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert!(
+        read["data"].as_str().unwrap().contains("hello-from-task"),
+        "{read}"
+    );
+    let (code, _) = get("/files/read?path=/etc/passwd&offset=0".into()).await;
+    assert_eq!(code, 404, "only sandboxes are served");
+
+    let (code, snapshot) = get("/metrics/snapshot".into()).await;
+    assert_eq!(code, 200);
+    let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+    assert_eq!(snapshot["slave/registered"], 1.0, "{snapshot}");
+    assert!(
+        snapshot["slave/tasks_finished"].as_f64().unwrap() >= 1.0,
+        "{snapshot}"
+    );
+    let (code, text) = get("/metrics".into()).await;
+    assert_eq!(code, 200);
+    assert!(text.contains("mesoraft_slave_tasks_finished 1"), "{text}");
 }

@@ -18,6 +18,7 @@
 //! uses it stays black-box.
 
 pub mod agent_cmd;
+pub mod gate;
 pub mod local;
 pub mod master_cmd;
 pub mod operator;
@@ -28,6 +29,7 @@ pub mod text;
 pub mod wait;
 
 pub use agent_cmd::AgentCmd;
+pub use gate::Gate;
 pub use master_cmd::MasterCmd;
 pub use ports::free_listen_port;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};

@@ -50,20 +50,7 @@ pub trait Stamps {
     fn unix_secs(&self) -> f64;
 }
 
-/// Whether `state` ends a task.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskLost
-            | TaskState::TaskError
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
+pub use crate::task_state::is_terminal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ExecState {

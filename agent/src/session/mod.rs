@@ -6,6 +6,7 @@
 //! - [`reaction`]: what each master message means (pure).
 //! - [`link`]: one session with one master (the stream and its watchdog).
 
+pub mod access;
 pub mod link;
 pub mod reaction;
 
@@ -18,6 +19,7 @@ use crate::backoff::Backoff;
 use crate::checkpoint::{save_agent, WorkDir};
 use crate::driver::{AgentHandle, Input};
 use crate::masters::{MasterAddr, MasterList};
+pub use access::{AccessError, MasterAccess};
 use link::SessionEnd;
 
 /// Redirects followed in a row without a registration before the agent
@@ -115,7 +117,7 @@ pub enum FollowEnd {
 pub async fn follow_leader(
     masters: Vec<MasterAddr>,
     backoff_factor: std::time::Duration,
-    auth_header: Option<String>,
+    access: MasterAccess,
     agent: &mut AgentState,
 ) -> FollowEnd {
     let mut rng = rand::rngs::StdRng::from_entropy();
@@ -128,7 +130,7 @@ pub async fn follow_leader(
     loop {
         let addr = list.next(&mut rng);
         agent.registered_in_session = false;
-        let end = link::run(&addr, auth_header.as_deref(), agent).await;
+        let end = link::run(&addr, &access, agent).await;
         agent.session_ended();
         if agent.registered_in_session {
             backoff.reset();

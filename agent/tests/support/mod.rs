@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `mesoraft` binary of this build profile, built once per test
 /// binary if it is missing or older than this test.
@@ -56,20 +56,10 @@ pub fn mesoraft_binary() -> &'static Path {
 
 pub use mesoraft_agent::testing::SandboxReaper;
 
-/// Waits for `check` to give a value, asking every 20 ms, failing the
-/// test after `limit` with `what`.
+/// Waits for `check` to give a value, failing the test after `limit`
+/// with `what` (testkit's wait, for a plain closure).
 pub async fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    mesoraft_testkit::wait_for(what, limit, || std::future::ready(check())).await
 }
 
 pub mod fake_master;

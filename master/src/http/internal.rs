@@ -22,9 +22,6 @@ use super::routing::{ApiError, Routed};
 use crate::tasks::launch::{KillError, Launch, LaunchError};
 use crate::Master;
 
-const SESSIONS_NOT_OPEN: &str =
-    "this master leads but its agent sessions are not open yet (or are closing); retry shortly\n";
-
 pub async fn launch(
     State(master): State<Arc<Master>>,
     uri: Uri,
@@ -40,8 +37,7 @@ pub async fn launch(
         let answer = master
             .agents
             .launch(launch)
-            .await
-            .map_err(|_| ApiError::Unavailable(SESSIONS_NOT_OPEN.into()))?;
+            .await?;
         answer.map_err(launch_refused)
     }
     .await;
@@ -62,8 +58,7 @@ pub async fn kill(
         let answer = master
             .agents
             .kill(request.framework_id.value, request.task_id.value)
-            .await
-            .map_err(|_| ApiError::Unavailable(SESSIONS_NOT_OPEN.into()))?;
+            .await?;
         answer.map_err(kill_refused)
     }
     .await;

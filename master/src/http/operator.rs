@@ -220,17 +220,7 @@ async fn mark_agent_gone(master: &Master, call: &Value) -> Result<Response, ApiE
         .agent_id
         .value;
     master.require_leader()?;
-    let answer = master
-        .agents
-        .mark_gone(agent_id.clone())
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable(
-                "this master leads but its agent sessions are not open yet (or are closing); \
-             retry shortly\n"
-                    .into(),
-            )
-        })?;
+    let answer = master.agents.mark_gone(agent_id.clone()).await?;
     match answer {
         MarkGoneAnswer::Done | MarkGoneAnswer::AlreadyGone => Ok(StatusCode::OK.into_response()),
         MarkGoneAnswer::Unknown => Err(ApiError::Status(

@@ -16,6 +16,10 @@ use mesoraft_proto::mesos::v1::{
 use super::{is_terminal, ExecState, Executor, Stamps, TaskEntry, TaskPhase};
 use crate::executors::model::{Action, ExecutorKey, Limits, RunKey, TableTimer};
 
+/// What the command executor itself is given (Mesos's defaults).
+pub const COMMAND_EXECUTOR_CPUS: f64 = 0.1;
+pub const COMMAND_EXECUTOR_MEM_MB: f64 = 32.0;
+
 /// The executor a task runs in: the framework's, or a command executor
 /// named after the task (as Mesos names it).
 pub(super) fn executor_for(framework_id: &FrameworkId, task: &TaskInfo) -> (ExecutorInfo, bool) {
@@ -41,6 +45,13 @@ pub(super) fn executor_for(framework_id: &FrameworkId, task: &TaskInfo) -> (Exec
         )),
         command: Some(CommandInfo::default()),
         labels: task.labels.clone(),
+        // Mesos gives the command executor itself these on top of the
+        // task's (DEFAULT_EXECUTOR_CPUS, DEFAULT_EXECUTOR_MEM), so a task's
+        // memory limit is not eaten by the executor process.
+        resources: vec![
+            crate::resources::scalar("cpus", COMMAND_EXECUTOR_CPUS),
+            crate::resources::scalar("mem", COMMAND_EXECUTOR_MEM_MB),
+        ],
         ..Default::default()
     };
     (info, true)

@@ -184,11 +184,12 @@ fn a_task_is_queued_until_its_command_executor_subscribes_then_launched() {
     };
     assert!(spec.command_executor);
     assert_eq!(spec.executor.executor_id.value, "t1");
+    // The task's resources plus the command executor's own.
     assert_eq!(
         spec.limits,
         Limits {
-            cpus: Some(0.5),
-            mem_mb: Some(64.0)
+            cpus: Some(0.5 + parts::COMMAND_EXECUTOR_CPUS),
+            mem_mb: Some(64.0 + parts::COMMAND_EXECUTOR_MEM_MB)
         }
     );
     assert_eq!(spec.shutdown_grace_period, Duration::from_secs(5));

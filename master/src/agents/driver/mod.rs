@@ -152,29 +152,34 @@ impl AgentHub {
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(counts);
     }
 
-    /// MARK_AGENT_GONE through the table (every agent command of a term
-    /// comes from it).
-    pub async fn mark_gone(&self, agent_id: String) -> Result<MarkGoneAnswer, NotAttached> {
+    /// Sends the input `make` builds around a reply channel and waits for
+    /// the answer: every call into the term's table goes this way.
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Input,
+    ) -> Result<T, NotAttached> {
         let (reply, answer) = oneshot::channel();
         self.sender()?
-            .send(Input::MarkGone { agent_id, reply })
+            .send(make(reply))
             .await
             .map_err(|_| NotAttached)?;
         answer.await.map_err(|_| NotAttached)
     }
 
+    /// MARK_AGENT_GONE through the table (every agent command of a term
+    /// comes from it).
+    pub async fn mark_gone(&self, agent_id: String) -> Result<MarkGoneAnswer, NotAttached> {
+        self.ask(|reply| Input::MarkGone { agent_id, reply }).await
+    }
+
     /// Sends a task or a task group to its agent (the internal launch
     /// path; offers come with frameworks).
     pub async fn launch(&self, launch: Launch) -> Result<Result<(), LaunchError>, NotAttached> {
-        let (reply, answer) = oneshot::channel();
-        self.sender()?
-            .send(Input::Launch {
-                launch: Box::new(launch),
-                reply,
-            })
-            .await
-            .map_err(|_| NotAttached)?;
-        answer.await.map_err(|_| NotAttached)
+        self.ask(|reply| Input::Launch {
+            launch: Box::new(launch),
+            reply,
+        })
+        .await
     }
 
     pub async fn kill(
@@ -182,34 +187,20 @@ impl AgentHub {
         framework_id: String,
         task_id: String,
     ) -> Result<Result<(), KillError>, NotAttached> {
-        let (reply, answer) = oneshot::channel();
-        self.sender()?
-            .send(Input::Kill {
-                framework_id,
-                task_id,
-                reply,
-            })
-            .await
-            .map_err(|_| NotAttached)?;
-        answer.await.map_err(|_| NotAttached)
+        self.ask(|reply| Input::Kill {
+            framework_id,
+            task_id,
+            reply,
+        })
+        .await
     }
 
     pub async fn tasks(&self) -> Result<TasksView, NotAttached> {
-        let (reply, view) = oneshot::channel();
-        self.sender()?
-            .send(Input::Tasks { reply })
-            .await
-            .map_err(|_| NotAttached)?;
-        view.await.map_err(|_| NotAttached)
+        self.ask(|reply| Input::Tasks { reply }).await
     }
 
     pub async fn view(&self) -> Result<AgentsView, NotAttached> {
-        let (reply, view) = oneshot::channel();
-        self.sender()?
-            .send(Input::View { reply })
-            .await
-            .map_err(|_| NotAttached)?;
-        view.await.map_err(|_| NotAttached)
+        self.ask(|reply| Input::View { reply }).await
     }
 }
 
