@@ -289,3 +289,48 @@ async fn tls_group_forms_serves_writes_and_refuses_peers_without_a_client_certif
     }
     assert_unchanged(&c, &before).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_registers_with_a_tls_group_and_one_speaking_plain_text_does_not() {
+    let scratch = tempfile::tempdir().unwrap();
+    let pki = make_pki(scratch.path());
+    let tls = TlsFiles {
+        cert: pki.cert.clone(),
+        key: pki.key.clone(),
+        ca: pki.ca.clone(),
+    };
+    let mut c = Cluster::create_with(3, |m| {
+        m.tls(tls.clone())
+            .agent_health(support::agents::fast_health())
+    });
+    c.use_tls(&pki.ca);
+    for id in 1..=3 {
+        c.spawn(id);
+    }
+    c.wait_leader(LIMIT).await;
+
+    let mut agent = support::agents::AgentProc::new(&c, "tls");
+    agent.cmd = agent
+        .cmd
+        .clone()
+        .tls_ca(&pki.ca)
+        .tls_identity(&pki.cert, &pki.key);
+    agent.spawn();
+    let (id, _) = agent.wait_registered(1, LIMIT).await;
+    c.wait_agents("the TLS agent active on the leader", LIMIT, |s| {
+        s.active.contains(&id)
+    })
+    .await;
+
+    let mut plain = support::agents::AgentProc::new(&c, "plain");
+    plain.spawn();
+    wait_for("the plain-text agent to fail a session", LIMIT, || async {
+        plain
+            .log_text()
+            .contains("session with the master lost")
+            .then_some(())
+    })
+    .await;
+    let state = plain.state().await.expect("the plain agent serves /state");
+    assert_eq!(state["registered"], false, "{state}");
+}

@@ -98,6 +98,32 @@ pub struct AgentArgs {
     #[arg(long, env = "MESORAFT_CLUSTER_SECRET_FILE", value_name = "PATH")]
     pub cluster_secret_file: Option<PathBuf>,
 
+    /// PEM CA certificate(s) the masters' certificates are checked
+    /// against. With it (or --tls-cert) the agent speaks TLS to the
+    /// masters; without it, server certificates are checked against the
+    /// system's roots.
+    #[arg(long, env = "MESORAFT_TLS_CA", value_name = "PATH")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate (chain) to present to masters over TLS
+    /// (masters started with --tls-ca require one).
+    #[arg(
+        long,
+        env = "MESORAFT_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "MESORAFT_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
     /// TESTING ONLY: read the boot id from this file instead of the
     /// kernel's, so a test can simulate a reboot.
     #[arg(long, hide = true, value_name = "PATH")]
@@ -122,7 +148,17 @@ pub struct AgentConfig {
     pub registration_backoff_factor: Duration,
     pub status_update_retry_interval_min: Duration,
     pub cluster_secret_file: Option<PathBuf>,
+    pub tls: Option<MasterTls>,
     pub boot_id_file: Option<PathBuf>,
+}
+
+/// How the agent speaks TLS to the masters (the files are read at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterTls {
+    /// None: the system's roots.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// A flag that does not hold; each names its flag.
@@ -236,6 +272,13 @@ impl AgentArgs {
             registration_backoff_factor: self.registration_backoff_factor,
             status_update_retry_interval_min: self.status_update_retry_interval_min,
             cluster_secret_file: self.cluster_secret_file,
+            tls: match (self.tls_ca, self.tls_cert, self.tls_key) {
+                (None, None, _) | (None, _, None) => None,
+                (ca, cert, key) => Some(MasterTls {
+                    ca,
+                    identity: cert.zip(key),
+                }),
+            },
             boot_id_file: self.boot_id_file,
         })
     }

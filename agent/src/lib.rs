@@ -27,8 +27,17 @@
 //!   speaking the same protocol, for measuring the masters at scale.
 //! * [`command_executor`]: `mesoraft executor`, the built-in executor
 //!   running a task's command over the v1 executor API.
-//! * [`executors`]: the executor API, the table of frameworks, executors
-//!   and tasks (pure), and the containerizer.
+//! * [`default_executor`]: `mesoraft default-executor`, the built-in
+//!   executor running task groups over the same API.
+//! * [`http_executor`]: what both built-in executors share (environment,
+//!   API client, subscription, task processes, the loop).
+//! * [`executors`]: the table of frameworks, executors and tasks (pure),
+//!   and the containerizer; [`executor_api`]: Mesos's v1 executor HTTP
+//!   API on the agent's port. [`keys`] and [`task_state`]: the names and
+//!   facts the table, the update manager and the checkpoint share.
+//! * [`files`]: the sandboxes over HTTP; [`metrics`]: the agent's figures.
+//! * [`error`]: why the agent cannot run; [`testing`]: for tests that run
+//!   real agents.
 //! * [`updates`]: status updates, at least once (pure core).
 //! * [`driver`]: the runtime carrying out the table's and the update
 //!   manager's decisions.
@@ -43,13 +52,20 @@ pub mod attributes;
 pub mod backoff;
 pub mod checkpoint;
 pub mod command_executor;
+pub mod default_executor;
 pub mod driver;
+pub mod error;
+pub mod executor_api;
 pub mod executors;
+pub mod files;
 pub mod flags;
 pub mod host_port;
 pub mod http;
+pub mod http_executor;
+pub mod keys;
 pub mod machine;
 pub mod masters;
+pub mod metrics;
 pub mod procfs;
 pub mod reconfig;
 pub mod recordio;
@@ -60,6 +76,8 @@ pub mod run;
 pub mod session;
 pub mod sim;
 pub mod startup;
+pub mod task_state;
+pub mod testing;
 pub mod updates;
 pub mod value;
 

@@ -87,9 +87,46 @@ pub fn group_members(pgrp: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// Resident pages from the text of `/proc/<pid>/statm` (its second
+/// field).
+pub fn parse_statm_resident_pages(text: &str) -> Option<u64> {
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The resident memory of every live process of session `session`, in
+/// bytes. Pages shared between them count once per process, so this
+/// over-states what the session uses, never under-states it.
+pub fn session_resident_bytes(session: i32) -> u64 {
+    // SAFETY: sysconf takes a constant and returns a value or -1.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    session_members(session)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{}/statm", p.pid)).ok())
+        .filter_map(|text| parse_statm_resident_pages(&text))
+        .map(|pages| pages.saturating_mul(page))
+        .fold(0, u64::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statm_gives_the_resident_pages_and_garbage_gives_none() {
+        assert_eq!(
+            parse_statm_resident_pages("2000 350 100 10 0 200 0\n"),
+            Some(350)
+        );
+        assert_eq!(parse_statm_resident_pages("2000"), None);
+        assert_eq!(parse_statm_resident_pages("a b c"), None);
+    }
+
+    #[test]
+    fn this_process_has_resident_memory() {
+        // SAFETY: getsid(0) asks for the caller's session.
+        let session = unsafe { libc::getsid(0) };
+        assert!(session_resident_bytes(session) > 0);
+    }
 
     #[test]
     fn a_stat_line_parses_even_with_a_strange_command_name() {

@@ -3,44 +3,12 @@
 //! endpoints, then following the leader until a master orders a shutdown
 //! or the agent is stopped.
 
-use std::path::PathBuf;
-
-use crate::checkpoint::{self, current_boot_id, BootIdError, CheckpointError, WorkDir};
-use crate::flags::{AgentArgs, FlagError};
-use crate::reconfig::IncompatibleAgentInfo;
+use crate::checkpoint::{self, current_boot_id, WorkDir};
+use crate::flags::AgentArgs;
 use crate::recovery::{decide, NewAgentReason, Startup};
 use crate::session::{follow_leader, AgentState, FollowEnd};
 
-/// Why the agent cannot run.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error(transparent)]
-    Flag(#[from] FlagError),
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    #[error(transparent)]
-    BootId(#[from] BootIdError),
-    #[error("{0}")]
-    Incompatible(IncompatibleAgentInfo),
-    #[error("cannot read the cluster secret file {path}: {problem}")]
-    Secret { path: PathBuf, problem: String },
-    #[error("cannot listen on {addr}: {source}; is another agent running there?")]
-    Listen {
-        addr: std::net::SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the masters refused this agent's credentials ({0}); give the cluster's secret with --cluster-secret-file")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Fatal(String),
-    #[error("cannot remove {path}: {source}")]
-    Cleanup {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use crate::error::AgentError;
 
 /// How the agent ended without an error.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,20 +83,10 @@ pub async fn run_until(
         }
     };
     checkpoint::save_boot_id(&work_dir, &boot_id)?;
-    let auth_header = match &config.cluster_secret_file {
-        None => None,
-        Some(path) => {
-            let secret = mesoraft_proto::auth::read_secret_file(path).map_err(|problem| {
-                AgentError::Secret {
-                    path: path.clone(),
-                    problem: problem.to_string(),
-                }
-            })?;
-            Some(mesoraft_proto::auth::header_value(
-                &mesoraft_proto::auth::token_of(&secret),
-            ))
-        }
-    };
+    let access = crate::session::MasterAccess::load(
+        config.cluster_secret_file.as_deref(),
+        config.tls.as_ref(),
+    )?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -143,6 +101,8 @@ pub async fn run_until(
         crate::http::AgentView {
             status: agent.status(),
             info: agent.info.clone(),
+            sandboxes: std::sync::Arc::new(crate::files::Sandboxes::new(&config.work_dir)),
+            started: std::time::Instant::now(),
         },
         handle.clone(),
     ));
@@ -150,7 +110,7 @@ pub async fn run_until(
         end = follow_leader(
             config.masters.clone(),
             config.registration_backoff_factor,
-            auth_header,
+            access,
             &mut agent,
         ) => end,
         failed = &mut runtime => {

@@ -14,13 +14,13 @@ use tokio::sync::mpsc;
 use crate::checkpoint::runtime::{load_runtime, RecoveredFramework};
 use crate::checkpoint::WorkDir;
 use crate::driver::{AgentHandle, Driver, DriverFailure};
+use crate::error::AgentError;
 use crate::executors::containerizer::cgroups::DEFAULT_ROOT;
 use crate::executors::containerizer::launch::DEFAULT_RECOVERY_TIMEOUT;
 use crate::executors::containerizer::{kill_session, Containerizer, LaunchSettings};
 use crate::executors::table::Table;
 use crate::flags::AgentConfig;
 use crate::procfs;
-use crate::run::AgentError;
 use crate::updates::manager::UpdateManager;
 
 /// The runtime's handle and the task that ends only if it fails.

@@ -53,7 +53,7 @@ fn base() -> AgentCmd {
 fn every_command_the_test_kit_builds_parses_as_agent_flags() {
     // What the agent picks when a flag is left out.
     let defaults = parse(&base());
-    let options = 12;
+    let options = 14;
     for combo in 0..(1u32 << options) {
         let mut cmd = base();
         if on(combo, 0) {
@@ -89,6 +89,12 @@ fn every_command_the_test_kit_builds_parses_as_agent_flags() {
         }
         if on(combo, 11) {
             cmd = cmd.boot_id_file("/tmp/boot_id");
+        }
+        if on(combo, 12) {
+            cmd = cmd.tls_ca("/etc/mesoraft/ca.pem");
+        }
+        if on(combo, 13) {
+            cmd = cmd.tls_identity("/etc/mesoraft/agent.pem", "/etc/mesoraft/agent-key.pem");
         }
         assert_eq!(cmd.args()[0], AGENT_SUBCOMMAND);
 
@@ -137,6 +143,10 @@ fn every_command_the_test_kit_builds_parses_as_agent_flags() {
         }
         let want_boot = on(combo, 11).then(|| PathBuf::from("/tmp/boot_id"));
         assert_eq!(args.boot_id_file, want_boot);
+        let path = |bit: u32, p: &str| on(combo, bit).then(|| PathBuf::from(p));
+        assert_eq!(args.tls_ca, path(12, "/etc/mesoraft/ca.pem"));
+        assert_eq!(args.tls_cert, path(13, "/etc/mesoraft/agent.pem"));
+        assert_eq!(args.tls_key, path(13, "/etc/mesoraft/agent-key.pem"));
     }
 }
 

@@ -26,6 +26,7 @@ use mesoraft_proto::mesos::v1::{
     AgentInfo, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkInfo, KillPolicy,
     TaskId, TaskInfo, TaskState,
 };
+use mesoraft_testkit::Gate;
 use support::{mesoraft_binary, wait_for, SandboxReaper};
 use tokio::sync::mpsc;
 
@@ -252,7 +253,14 @@ async fn the_command_executor_runs_a_task_and_exits_once_its_terminal_update_is_
     assert_eq!(first.framework_id.value, "f1");
     assert_eq!(first.executor_id.value, "e1");
     agent.push(subscribed());
-    agent.push(launch("t1", "echo hi; sleep 0.2", None));
+    let gate = Gate::new(dir.path(), "gate");
+    agent.push(launch(
+        "t1",
+        &format!("echo hi; {}", gate.wait_command()),
+        None,
+    ));
+    agent.wait_update(TaskState::TaskRunning).await;
+    gate.open(LIMIT).await;
 
     let finished = agent.wait_update(TaskState::TaskFinished).await;
     let updates = agent.updates();
@@ -334,13 +342,15 @@ async fn a_checkpointing_executor_resubscribes_with_its_unacknowledged_updates()
     let mut executor = start_executor(&endpoint, dir.path(), true);
     agent.wait_subscriptions(1).await;
     agent.push(subscribed());
-    agent.push(launch("t1", "sleep 0.3", None));
+    let gate = Gate::new(dir.path(), "gate");
+    agent.push(launch("t1", &gate.wait_command(), None));
     let starting = agent.wait_update(TaskState::TaskStarting).await;
     agent.wait_update(TaskState::TaskRunning).await;
     agent.ack("t1", starting.clone());
 
     // The agent goes away; the task finishes meanwhile.
     agent.hang_up();
+    gate.open(LIMIT).await;
     let again = agent.wait_subscriptions(2).await;
     let subscribe = again.subscribe.unwrap();
     assert!(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::{Reason, Source};
 use mesoraft_proto::mesos::v1::TaskState;
+use mesoraft_testkit::Gate;
 use support::fake_master::{command_task, framework, FakeMaster, Received};
 use support::{free_port, mesoraft_binary, start_agent, wait_for, SandboxReaper};
 
@@ -77,8 +78,9 @@ async fn updates_are_delivered_after_an_agent_restart_and_copies_are_only_retrie
     let s = Setup::new(false).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
+    let gate = Gate::new(s.work_dir.parent().unwrap(), "gate");
     s.master
-        .run_task(&framework(true), command_task("t1", "sleep 1.5"));
+        .run_task(&framework(true), command_task("t1", &gate.wait_command()));
     let starting = s.master.wait_update("t1", TaskState::TaskStarting).await;
     s.master.ack(&starting);
     let running = s.master.wait_update("t1", TaskState::TaskRunning).await;
@@ -86,6 +88,7 @@ async fn updates_are_delivered_after_an_agent_restart_and_copies_are_only_retrie
 
     // The agent dies with RUNNING unacknowledged; the task ends meanwhile.
     agent.kill9();
+    gate.open(LIMIT).await;
     let (_, session) = s.executor().await;
     wait_for("the task to end", LIMIT, || {
         (mesoraft_agent::procfs::session_members(session).len() == 1).then_some(())

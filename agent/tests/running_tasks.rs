@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use mesoraft_proto::mesos::v1::task_status::Source;
 use mesoraft_proto::mesos::v1::{CommandInfo, ExecutorId, ExecutorInfo, TaskInfo, TaskState};
+use mesoraft_testkit::Gate;
 use support::fake_master::{command_task, framework, FakeMaster, AGENT_ID};
 use support::{free_port, start_agent, wait_for, SandboxReaper};
 
@@ -65,12 +66,15 @@ impl Setup {
 #[tokio::test]
 async fn a_command_task_reports_starting_running_finished_and_unacknowledged_updates_are_resent() {
     let s = Setup::new(false).await;
+    let gate = Gate::new(s.work_dir.parent().unwrap(), "gate");
+    let command = format!("echo hi; {}", gate.wait_command());
     s.master
-        .run_task(&framework(false), command_task("t1", "echo hi; sleep 0.2"));
+        .run_task(&framework(false), command_task("t1", &command));
 
     let starting = s.master.wait_update("t1", TaskState::TaskStarting).await;
     s.master.ack(&starting);
     let running = s.master.wait_update("t1", TaskState::TaskRunning).await;
+    gate.open(LIMIT).await;
     // Not acknowledged: resent with the same uuid, and nothing after it
     // goes while it is in flight.
     let resent = wait_for("RUNNING resent", LIMIT, || {

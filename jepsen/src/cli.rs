@@ -34,6 +34,10 @@ pub struct TestArgs {
     /// Masters in the Raft group (3 or 5; default 3, with --all 5).
     #[arg(long)]
     pub masters: Option<usize>,
+    /// `mesoraft agent` processes beside the masters (default 0; 3 with
+    /// the agents workload).
+    #[arg(long)]
+    pub agents: Option<usize>,
     /// Every nemesis pairing (none, each alone, all together), one run
     /// each with the workloads composed; prints a workload x nemesis table.
     #[arg(long)]
@@ -133,13 +137,22 @@ pub fn spec_from(args: &TestArgs) -> anyhow::Result<RunSpec> {
     let default_workload = if args.all { "all" } else { "register" };
     let workload = args.workload.as_deref().unwrap_or(default_workload);
     // Validates the names before any cluster starts.
-    workload::names(workload)?;
+    let names = workload::names(workload)?;
+    let wants_agents = names.iter().any(|n| n == "agents");
+    let agents = args.agents.unwrap_or(if wants_agents { 3 } else { 0 });
+    if agents > crate::net::MAX_AGENTS {
+        anyhow::bail!("--agents must be at most {}", crate::net::MAX_AGENTS);
+    }
+    if wants_agents && agents == 0 {
+        anyhow::bail!("the agents workload needs --agents 1 or more");
+    }
     Ok(RunSpec {
         workload: workload.to_string(),
         nemeses: nemesis::expand(&args.nemesis)?,
         time_limit_s: args.time_limit,
         seed: args.seed.unwrap_or_else(rand::random),
         masters,
+        agents,
         concurrency: args.concurrency.max(1),
         net: args.net,
         partition_method: args.partition_method,
@@ -211,6 +224,7 @@ mod tests {
             time_limit_s: 123,
             seed: 0xdead_beef_1234,
             masters: 5,
+            agents: 4,
             concurrency: 7,
             net: NetWant::Loopback,
             partition_method: MethodWant::Routes,
@@ -261,6 +275,12 @@ mod tests {
         assert_eq!(spec.masters, 5);
         assert_eq!(spec.workload, "all");
         let w = Wrapper::try_parse_from(["jepsen-test", "--fault-min-ms", "0"]).unwrap();
+        assert!(spec_from(&w.args).is_err());
+        assert_eq!(spec.agents, 0, "all has no agents");
+        let w = Wrapper::try_parse_from(["jepsen-test", "--workload", "agents"]).unwrap();
+        assert_eq!(spec_from(&w.args).unwrap().agents, 3);
+        let w = Wrapper::try_parse_from(["jepsen-test", "--workload", "agents", "--agents", "0"])
+            .unwrap();
         assert!(spec_from(&w.args).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! `checker::Checker`. `bench` measures performance (failover, stability,
 //! throughput) on the same cluster code.
 
+pub mod agents_record;
 pub mod bench;
 pub mod checker;
 pub mod cleanup;

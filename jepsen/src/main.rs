@@ -159,12 +159,16 @@ fn main() {
                 Ok(Verdict::Pass)
             }
             Cmd::List => {
-                println!("workloads: {}", workload::ALL.join(", "));
+                println!(
+                    "workloads: {}, {} (needs --agents)",
+                    workload::ALL.join(", "),
+                    workload::EXTRA.join(", ")
+                );
                 println!("nemeses:");
-                for n in nemesis::ALL {
+                for n in nemesis::ALL.iter().chain(nemesis::AGENT_NEMESES) {
                     println!("  {n:<18} {}", nemesis::describe(n));
                 }
-                println!("aliases: partitions, kills, process, all, none");
+                println!("aliases: partitions, kills, process, crashes, agent-faults, all, none");
                 Ok(Verdict::Pass)
             }
             Cmd::FakeMaster(args) => jepsen::fake::run(args).await.map(|_| Verdict::Pass),

@@ -18,6 +18,9 @@ pub struct RunSpec {
     /// Seeds the fault schedule and every client.
     pub seed: u64,
     pub masters: usize,
+    /// `mesoraft agent` processes beside the masters (0: none).
+    #[serde(default)]
+    pub agents: usize,
     /// Clients per workload.
     pub concurrency: usize,
     pub net: NetWant,
@@ -56,6 +59,7 @@ impl Default for RunSpec {
             time_limit_s: 60,
             seed: 0,
             masters: 3,
+            agents: 0,
             concurrency: 5,
             net: NetWant::Auto,
             partition_method: MethodWant::Auto,
@@ -111,6 +115,7 @@ impl RunSpec {
         flag("time-limit", self.time_limit_s.to_string());
         flag("seed", self.seed.to_string());
         flag("masters", self.masters.to_string());
+        flag("agents", self.agents.to_string());
         flag("concurrency", self.concurrency.to_string());
         flag("net", value_name(&self.net));
         flag("partition-method", value_name(&self.partition_method));

@@ -37,6 +37,7 @@ pub mod security;
 pub mod server;
 pub mod status;
 pub mod survey;
+pub mod tasks;
 pub mod workdir;
 
 use std::sync::Arc;

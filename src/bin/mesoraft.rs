@@ -52,6 +52,10 @@ enum Cmd {
     /// Run the built-in command executor (started by an agent, configured
     /// by Mesos's executor environment: MESOS_AGENT_ENDPOINT, ...).
     Executor,
+    /// Run the built-in default executor, which runs task groups (started
+    /// by an agent for an ExecutorInfo of type DEFAULT, configured like
+    /// the command executor).
+    DefaultExecutor,
 }
 
 fn init_logging() {
@@ -75,7 +79,18 @@ async fn main() -> std::process::ExitCode {
         Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
         Cmd::AgentSim(args) => run_agent_sim(*args).await,
-        Cmd::Executor => return run_executor().await,
+        Cmd::Executor => {
+            return exit_with(
+                mesoraft_agent::command_executor::run_from_env().await,
+                "executor",
+            )
+        }
+        Cmd::DefaultExecutor => {
+            return exit_with(
+                mesoraft_agent::default_executor::run_from_env().await,
+                "default-executor",
+            )
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -136,12 +151,16 @@ async fn run_agent_sim(args: mesoraft_agent::sim::SimArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `mesoraft executor`: its exit code is the executor's.
-async fn run_executor() -> std::process::ExitCode {
-    match mesoraft_agent::command_executor::run_from_env().await {
+/// The end of `mesoraft executor` / `mesoraft default-executor`: the
+/// executor's exit code.
+fn exit_with(
+    result: Result<i32, mesoraft_agent::http_executor::ExecutorError>,
+    name: &str,
+) -> std::process::ExitCode {
+    match result {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
-            eprintln!("mesoraft executor: error: {e}");
+            eprintln!("mesoraft {name}: error: {e}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -58,6 +58,8 @@ pub struct AgentCmd {
     registration_backoff_factor: Option<Duration>,
     status_update_retry_interval_min: Option<Duration>,
     cluster_secret_file: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    tls_identity: Option<(PathBuf, PathBuf)>,
     boot_id_file: Option<PathBuf>,
     extra: Vec<String>,
 }
@@ -84,6 +86,8 @@ impl AgentCmd {
             registration_backoff_factor: None,
             status_update_retry_interval_min: None,
             cluster_secret_file: None,
+            tls_ca: None,
+            tls_identity: None,
             boot_id_file: None,
             extra: Vec::new(),
         }
@@ -146,6 +150,19 @@ impl AgentCmd {
 
     pub fn cluster_secret_file(mut self, path: impl AsRef<Path>) -> Self {
         self.cluster_secret_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Speak TLS to the masters, checking their certificates against the
+    /// CA in `path`.
+    pub fn tls_ca(mut self, path: impl AsRef<Path>) -> Self {
+        self.tls_ca = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The client certificate (and its key) presented to masters over TLS.
+    pub fn tls_identity(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.tls_identity = Some((cert.as_ref().to_path_buf(), key.as_ref().to_path_buf()));
         self
     }
 
@@ -232,8 +249,15 @@ impl AgentCmd {
                 args.extend([flag.to_string(), duration_text(d)]);
             }
         }
+        let (tls_cert, tls_key) = match &self.tls_identity {
+            Some((cert, key)) => (Some(cert.clone()), Some(key.clone())),
+            None => (None, None),
+        };
         let paths = [
             ("--cluster-secret-file", &self.cluster_secret_file),
+            ("--tls-ca", &self.tls_ca),
+            ("--tls-cert", &tls_cert),
+            ("--tls-key", &tls_key),
             ("--boot-id-file", &self.boot_id_file),
         ];
         for (flag, value) in paths {

@@ -20,6 +20,7 @@
 
 pub mod agent_cmd;
 pub mod agent_sim_cmd;
+pub mod gate;
 pub mod local;
 pub mod master_cmd;
 pub mod operator;
@@ -31,6 +32,7 @@ pub mod wait;
 
 pub use agent_cmd::AgentCmd;
 pub use agent_sim_cmd::AgentSimCmd;
+pub use gate::Gate;
 pub use master_cmd::MasterCmd;
 pub use ports::free_listen_port;
 pub use process::{kill_group, log_tail, run_bounded, ProcessGroup};

@@ -40,6 +40,8 @@ pub struct AgentProc {
     pub cmd: AgentCmd,
     group: Option<ProcessGroup>,
     http: reqwest::Client,
+    /// Its executors outlive it by design; the test's end ends them.
+    _executors: mesoraft_agent::testing::SandboxReaper,
 }
 
 impl AgentProc {
@@ -56,6 +58,7 @@ impl AgentProc {
             name: name.to_string(),
             log: cluster.dir.path().join(format!("agent-{name}.log")),
             addr,
+            _executors: mesoraft_agent::testing::SandboxReaper::new(&work_dir),
             work_dir,
             cmd,
             group: None,

@@ -24,7 +24,7 @@ use prost::Message;
 use super::layout::{check_id, tmp_path, WorkDir, RUN_INFO, TASK_INFO, TASK_UPDATES};
 use super::record::{self, split_log, MAX_RECORD_BYTES};
 use super::store::{CheckpointError, Corruption};
-use crate::executors::model::{ExecutorKey, RunKey};
+use crate::keys::{ExecutorKey, RunKey};
 use crate::updates::manager::Record;
 
 /// A log longer than this is damage, not state.

@@ -1,36 +1,26 @@
 //! `mesoraft executor`: the built-in command executor. It runs one task's
-//! `CommandInfo` for the agent that started it, speaking only Mesos's v1
-//! executor HTTP API and configured only by Mesos's executor environment,
-//! so it works under any agent that speaks that API (and a Mesos
-//! framework sees the updates it knows).
-//!
-//! - [`env`]: the environment variables, checked (pure);
-//! - [`core`]: every decision, input by input (pure, unit-tested);
-//! - [`client`]: the API over HTTP (JSON, RecordIO events);
-//! - [`task_process`]: starting and signalling the command;
-//! - [`run`]: the loop joining them.
+//! `CommandInfo` for the agent that started it (Mesos's
+//! `src/launcher/executor.cpp`). Its decisions are [`core`] (pure,
+//! unit-tested); the environment, the API client, the process edge and
+//! the loop are shared with the default executor (`http_executor`).
 
-pub mod client;
 pub mod core;
-pub mod env;
-pub mod run;
-pub mod task_process;
 
-pub use env::{EnvError, ExecutorEnv};
-
-/// Why the executor could not run at all.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecutorError {
-    #[error("{0}")]
-    Env(#[from] EnvError),
-    #[error("{0}")]
-    Client(String),
-}
+use crate::http_executor::run::{self, RandomEntropy};
+use crate::http_executor::{ExecutorEnv, ExecutorError};
 
 /// Runs the command executor configured by the process environment; the
 /// exit code to end the process with.
 pub async fn run_from_env() -> Result<i32, ExecutorError> {
     let env = ExecutorEnv::from_vars(|name| std::env::var(name).ok())?;
-    let reason = run::run(env).await.map_err(ExecutorError::Client)?;
+    tracing::info!(
+        framework_id = %env.framework_id.value,
+        executor_id = %env.executor_id.value,
+        agent = %env.agent_endpoint,
+        checkpoint = env.checkpoint,
+        "command executor starting"
+    );
+    let core = core::CommandExecutor::new(run::settings(&env), Box::new(RandomEntropy));
+    let reason = run::run(env, core).await.map_err(ExecutorError::Client)?;
     Ok(reason.exit_code())
 }

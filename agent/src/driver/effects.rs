@@ -99,6 +99,7 @@ impl Driver {
             }
             M::RunTaskGroup(m) => Event::RunTaskGroup {
                 framework: m.framework,
+                executor: m.executor,
                 tasks: m.task_group.tasks,
             },
             M::KillTask(m) => Event::KillTask {
@@ -198,8 +199,10 @@ impl Driver {
             } => {
                 let task_id = update.status.task_id.clone();
                 let uuid = update.uuid.clone().unwrap_or_default();
+                let state = update.status.state;
                 match self.updates.update(*update, checkpoint_run, Instant::now()) {
                     Ok(actions) => {
+                        self.counters.update_taken(state);
                         self.update_actions(actions)?;
                         // Recorded: the agent answers for it now.
                         if let Some(executor) = ack_executor {

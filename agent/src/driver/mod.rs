@@ -84,6 +84,7 @@ pub enum Input {
 #[derive(Clone, Debug)]
 pub struct AgentHandle {
     inputs: mpsc::UnboundedSender<Input>,
+    counters: std::sync::Arc<crate::metrics::TaskCounters>,
 }
 
 impl AgentHandle {
@@ -103,6 +104,11 @@ impl AgentHandle {
             })
             .ok()?;
         answer.await.ok()
+    }
+
+    /// The runtime's counters (for the metrics endpoints).
+    pub fn counters(&self) -> &crate::metrics::TaskCounters {
+        &self.counters
     }
 
     /// What to re-register with (empty if the runtime stopped).
@@ -150,6 +156,7 @@ pub struct Driver {
     timers: Timers,
     work_dir: WorkDir,
     stamps: SystemStamps,
+    counters: std::sync::Arc<crate::metrics::TaskCounters>,
 }
 
 /// Why the runtime stopped on its own.
@@ -176,6 +183,7 @@ impl Driver {
             timers: Timers::default(),
             work_dir,
             stamps: SystemStamps,
+            counters: Default::default(),
         }
     }
 
@@ -233,7 +241,10 @@ impl Driver {
         tokio::task::JoinHandle<Result<(), DriverFailure>>,
     ) {
         let (inputs, receiver) = mpsc::unbounded_channel();
-        let handle = AgentHandle { inputs };
+        let handle = AgentHandle {
+            inputs,
+            counters: self.counters.clone(),
+        };
         let task = tokio::spawn(self.run(receiver));
         (handle, task)
     }

@@ -8,38 +8,11 @@ use mesoraft_proto::agent::StatusUpdate;
 use mesoraft_proto::mesos::v1::executor::{call, Event as ExecutorEvent};
 use mesoraft_proto::mesos::v1::task_status::Reason;
 use mesoraft_proto::mesos::v1::{
-    ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, Task, TaskId, TaskInfo,
-    TaskState, TaskStatus,
+    ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, Task, TaskId, TaskInfo, TaskState,
+    TaskStatus,
 };
 
-/// One executor of one framework.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ExecutorKey {
-    pub framework_id: String,
-    pub executor_id: String,
-}
-
-impl ExecutorKey {
-    pub fn new(framework_id: &FrameworkId, executor_id: &ExecutorId) -> Self {
-        ExecutorKey {
-            framework_id: framework_id.value.clone(),
-            executor_id: executor_id.value.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for ExecutorKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} of framework {}", self.executor_id, self.framework_id)
-    }
-}
-
-/// One run (container) of an executor.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunKey {
-    pub executor: ExecutorKey,
-    pub container_id: String,
-}
+pub use crate::keys::{ExecutorKey, RunKey};
 
 /// How the tasks of an executor that ended are reported: the state,
 /// reason and message of their last update.
@@ -68,10 +41,11 @@ pub enum Event {
         framework: FrameworkInfo,
         task: TaskInfo,
     },
-    /// Task groups need Mesos's default executor, which this agent does
-    /// not have: each task is refused.
+    /// A task group, for the framework's default executor (`executor`,
+    /// of type DEFAULT).
     RunTaskGroup {
         framework: FrameworkInfo,
+        executor: ExecutorInfo,
         tasks: Vec<TaskInfo>,
     },
     KillTask {
@@ -197,7 +171,9 @@ pub struct LaunchSpec {
     pub run: RunKey,
     pub executor: ExecutorInfo,
     pub framework: FrameworkInfo,
-    /// Run the built-in command executor rather than `executor.command`.
+    /// Run the built-in command executor rather than `executor.command`
+    /// (the built-in default executor runs for an `executor` of type
+    /// DEFAULT).
     pub command_executor: bool,
     pub limits: Limits,
     pub shutdown_grace_period: Duration,

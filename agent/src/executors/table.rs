@@ -4,8 +4,9 @@
 //!
 //! - A task the master runs is queued (TASK_STAGING) on its executor,
 //!   started if new (the command executor for a task with a command, the
-//!   framework's own for a task with an ExecutorInfo), and sent to the
-//!   executor (LAUNCH) once it subscribes.
+//!   framework's own for a task with an ExecutorInfo, the default
+//!   executor for a task group, see `groups`), and sent to the executor
+//!   (LAUNCH, or one LAUNCH_GROUP per group) once it subscribes.
 //! - KILL of a task not yet sent to its executor answers TASK_KILLED
 //!   (REASON_TASK_KILLED_DURING_LAUNCH) at once; of a launched one goes to
 //!   the executor (held until it subscribes again if it is away); of an
@@ -49,20 +50,7 @@ pub trait Stamps {
     fn unix_secs(&self) -> f64;
 }
 
-/// Whether `state` ends a task.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskLost
-            | TaskState::TaskError
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
+pub use crate::task_state::is_terminal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ExecState {
@@ -95,6 +83,9 @@ pub(super) struct TaskEntry {
     pub(super) phase: TaskPhase,
     /// Launch order.
     pub(super) seq: u64,
+    /// The task group it came in (the `seq` of the group's first task):
+    /// launched together, killed together while queued.
+    pub(super) group: Option<u64>,
     /// A kill for the executor when it subscribes again.
     pub(super) pending_kill: Option<Option<KillPolicy>>,
 }
@@ -146,9 +137,11 @@ impl Table {
     pub fn step(&mut self, event: Event, stamps: &mut dyn Stamps) -> Result<Vec<Action>, Refusal> {
         match event {
             Event::RunTask { framework, task } => Ok(self.run_task(framework, task, stamps)),
-            Event::RunTaskGroup { framework, tasks } => {
-                Ok(self.refuse_task_group(&framework, &tasks, stamps))
-            }
+            Event::RunTaskGroup {
+                framework,
+                executor,
+                tasks,
+            } => Ok(self.run_task_group(framework, executor, tasks, stamps)),
             Event::KillTask {
                 framework_id,
                 task_id,
@@ -221,6 +214,31 @@ impl Table {
             tracing::warn!(framework_id = %fid, task_id = %task.task_id.value, "run task of a task this agent already has: ignored");
             return Vec::new();
         }
+        let (executor_info, command_executor) = executor_for(&framework_id, &task);
+        self.admit(
+            framework_info,
+            executor_info,
+            command_executor,
+            vec![task],
+            false,
+            stamps,
+        )
+    }
+
+    /// Queues `tasks` on their executor (started if new) and hands them
+    /// over if it runs; `group`: they are one task group, launched
+    /// together. The framework has an id; every id was checked.
+    fn admit(
+        &mut self,
+        framework_info: FrameworkInfo,
+        executor_info: ExecutorInfo,
+        command_executor: bool,
+        tasks: Vec<TaskInfo>,
+        group: bool,
+        stamps: &mut dyn Stamps,
+    ) -> Vec<Action> {
+        let framework_id = framework_info.id.clone().unwrap_or_default();
+        let fid = framework_id.value.clone();
         let mut actions = Vec::new();
         let checkpoint = framework_info.checkpoint.unwrap_or(false);
         let framework = self.frameworks.entry(fid.clone()).or_insert_with(|| {
@@ -238,7 +256,6 @@ impl Table {
         // The newest info wins (a failed-over scheduler may change it).
         framework.info = framework_info;
 
-        let (executor_info, command_executor) = executor_for(&framework_id, &task);
         let eid = executor_info.executor_id.value.clone();
         let key = ExecutorKey::new(&framework_id, &executor_info.executor_id);
         let agent_id = self.agent.id.clone().unwrap_or_default();
@@ -256,7 +273,12 @@ impl Table {
                     command_executor,
                 }));
             }
-            let limits = limits_of(executor_info.resources.iter().chain(&task.resources));
+            let limits = limits_of(
+                executor_info
+                    .resources
+                    .iter()
+                    .chain(tasks.iter().flat_map(|t| &t.resources)),
+            );
             actions.push(Action::Launch(Box::new(LaunchSpec {
                 run: run.clone(),
                 executor: executor_info.clone(),
@@ -296,43 +318,51 @@ impl Table {
             } else {
                 TaskState::TaskLost
             };
-            let update = agent_update(
-                &framework_id,
-                Some(&executor.info.executor_id),
-                &agent_id,
-                &task.task_id,
-                state,
-                Reason::ExecutorTerminated,
-                "Executor terminating",
-                stamps,
-            );
-            actions.push(status_action(update, None, None));
+            for task in &tasks {
+                let update = agent_update(
+                    &framework_id,
+                    Some(&executor.info.executor_id),
+                    &agent_id,
+                    &task.task_id,
+                    state,
+                    Reason::ExecutorTerminated,
+                    "Executor terminating",
+                    stamps,
+                );
+                actions.push(status_action(update, None, None));
+            }
             return actions;
         }
         let run = RunKey {
             executor: key.clone(),
             container_id: executor.container_id.clone(),
         };
-        let seq = executor.next_seq;
-        executor.next_seq += 1;
-        let entry = TaskEntry {
-            task: task_of(&task, &framework_id, &executor.info.executor_id, &agent_id),
-            info: task,
-            phase: TaskPhase::Queued,
-            seq,
-            pending_kill: None,
-        };
-        if checkpoint {
-            actions.push(Action::Checkpoint(Checkpoint::Task {
-                run: run.clone(),
-                task: Box::new(entry.task.clone()),
-            }));
+        // A group is named by the sequence number of its first task.
+        let group = group.then_some(executor.next_seq);
+        for task in tasks {
+            let seq = executor.next_seq;
+            executor.next_seq += 1;
+            let entry = TaskEntry {
+                task: task_of(&task, &framework_id, &executor.info.executor_id, &agent_id),
+                info: task,
+                phase: TaskPhase::Queued,
+                seq,
+                group,
+                pending_kill: None,
+            };
+            if checkpoint {
+                actions.push(Action::Checkpoint(Checkpoint::Task {
+                    run: run.clone(),
+                    task: Box::new(entry.task.clone()),
+                }));
+            }
+            executor
+                .tasks
+                .insert(entry.info.task_id.value.clone(), entry);
         }
-        let task_id = entry.info.task_id.value.clone();
-        executor.tasks.insert(task_id.clone(), entry);
         if let ExecState::Running { .. } = executor.state {
-            // A further task for a running executor: grow its container,
-            // then hand the task over.
+            // Further tasks for a running executor: grow its container,
+            // then hand the tasks over.
             actions.push(Action::UpdateLimits {
                 run,
                 limits: executor_limits(executor),
@@ -340,34 +370,6 @@ impl Table {
             actions.extend(launch_queued(&key, executor));
         }
         actions
-    }
-
-    fn refuse_task_group(
-        &mut self,
-        framework: &FrameworkInfo,
-        tasks: &[TaskInfo],
-        stamps: &mut dyn Stamps,
-    ) -> Vec<Action> {
-        let Some(framework_id) = framework.id.clone() else {
-            return Vec::new();
-        };
-        let agent_id = self.agent.id.clone().unwrap_or_default();
-        tasks
-            .iter()
-            .map(|task| {
-                let update = agent_update(
-                    &framework_id,
-                    None,
-                    &agent_id,
-                    &task.task_id,
-                    TaskState::TaskError,
-                    Reason::TaskGroupInvalid,
-                    "Task groups are not supported by this agent (it has no default executor)",
-                    stamps,
-                );
-                status_action(update, None, None)
-            })
-            .collect()
     }
 
     fn kill_task(
@@ -420,20 +422,36 @@ impl Table {
         match (entry.phase, executor.state) {
             (TaskPhase::Terminated, _) => Vec::new(),
             (TaskPhase::Queued, _) => {
-                let update = agent_update(
-                    framework_id,
-                    Some(&executor.info.executor_id),
-                    &agent_id,
-                    task_id,
-                    TaskState::TaskKilled,
-                    Reason::TaskKilledDuringLaunch,
-                    "Killed before delivery to the executor",
-                    stamps,
-                );
-                set_state(entry, &update.status);
-                entry.phase = TaskPhase::Terminated;
-                let mut actions =
-                    vec![status_action(update, checkpoint.then(|| run.clone()), None)];
+                // A queued task of a group takes its whole group along
+                // (none of it has reached the executor).
+                let doomed: Vec<String> = match entry.group {
+                    Some(group) => executor
+                        .tasks
+                        .values()
+                        .filter(|t| t.group == Some(group) && t.phase == TaskPhase::Queued)
+                        .map(|t| t.info.task_id.value.clone())
+                        .collect(),
+                    None => vec![task_id.value.clone()],
+                };
+                let mut actions = Vec::new();
+                for id in doomed {
+                    let Some(entry) = executor.tasks.get_mut(&id) else {
+                        continue;
+                    };
+                    let update = agent_update(
+                        framework_id,
+                        Some(&executor.info.executor_id),
+                        &agent_id,
+                        &entry.info.task_id,
+                        TaskState::TaskKilled,
+                        Reason::TaskKilledDuringLaunch,
+                        "Killed before delivery to the executor",
+                        stamps,
+                    );
+                    set_state(entry, &update.status);
+                    entry.phase = TaskPhase::Terminated;
+                    actions.push(status_action(update, checkpoint.then(|| run.clone()), None));
+                }
                 // MESOS-8411: an executor all of whose tasks were killed
                 // before delivery would wait forever.
                 let nothing_left = !executor
@@ -707,6 +725,7 @@ impl Table {
 }
 
 mod executor_calls;
+mod groups;
 mod parts;
 mod recover;
 

@@ -12,9 +12,9 @@ use mesoraft_proto::agent::agent_sessions_client::AgentSessionsClient;
 use mesoraft_proto::agent::{agent_to_master, AgentToMaster};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
 use tonic::Code;
 
+use super::access::MasterAccess;
 use super::reaction::{hello, react, register_again, Reaction};
 use super::AgentState;
 use crate::driver::Input;
@@ -51,18 +51,14 @@ pub enum SessionEnd {
 }
 
 /// Runs one session with the master at `addr`.
-pub async fn run(
-    addr: &MasterAddr,
-    auth_header: Option<&str>,
-    agent: &mut AgentState,
-) -> SessionEnd {
-    let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
+pub async fn run(addr: &MasterAddr, access: &MasterAccess, agent: &mut AgentState) -> SessionEnd {
+    let endpoint = match access.endpoint(addr) {
         Ok(e) => e
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(KEEPALIVE)
             .keep_alive_timeout(KEEPALIVE)
             .tcp_nodelay(true),
-        Err(e) => return SessionEnd::Lost(format!("bad master address {addr}: {e}")),
+        Err(e) => return SessionEnd::Lost(e),
     };
     let channel = match endpoint.connect().await {
         Ok(channel) => channel,
@@ -82,7 +78,7 @@ pub async fn run(
         return SessionEnd::Lost("the outbound queue is closed".into());
     }
     let mut request = tonic::Request::new(ReceiverStream::new(outbound_rx));
-    if let Some(value) = auth_header.and_then(|h| h.parse().ok()) {
+    if let Some(value) = access.auth_header.as_deref().and_then(|h| h.parse().ok()) {
         request
             .metadata_mut()
             .insert(mesoraft_proto::auth::AUTH_HEADER, value);

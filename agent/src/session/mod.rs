@@ -7,6 +7,7 @@
 //! - [`reaction`]: what each master message means (pure).
 //! - [`link`]: one session with one master (the stream and its watchdog).
 
+pub mod access;
 pub mod link;
 pub mod reaction;
 
@@ -20,6 +21,7 @@ use crate::checkpoint::{save_agent, WorkDir};
 use crate::driver::{AgentHandle, Input};
 use crate::masters::{MasterAddr, MasterList};
 use crate::retry::{Next, Retry};
+pub use access::{AccessError, MasterAccess};
 use link::SessionEnd;
 
 /// What the agent's HTTP endpoints show of its sessions.
@@ -113,7 +115,7 @@ pub enum FollowEnd {
 pub async fn follow_leader(
     masters: Vec<MasterAddr>,
     backoff_factor: std::time::Duration,
-    auth_header: Option<String>,
+    access: MasterAccess,
     agent: &mut AgentState,
 ) -> FollowEnd {
     let mut rng = rand::rngs::StdRng::from_entropy();
@@ -126,7 +128,7 @@ pub async fn follow_leader(
     loop {
         let addr = list.next(&mut rng);
         agent.registered_in_session = false;
-        let end = link::run(&addr, auth_header.as_deref(), agent).await;
+        let end = link::run(&addr, &access, agent).await;
         agent.session_ended();
         let registered = agent.registered_in_session;
         if registered {

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use mesoraft_proto::agent::StatusUpdate;
 
-use crate::executors::model::RunKey;
-use crate::executors::table::is_terminal;
+use crate::keys::RunKey;
+use crate::task_state::is_terminal;
 
 /// Mesos's `STATUS_UPDATE_RETRY_INTERVAL_MAX`.
 pub const RETRY_INTERVAL_MAX: Duration = Duration::from_secs(600);

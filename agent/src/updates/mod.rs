@@ -2,7 +2,7 @@
 //!
 //! - [`manager`]: the per-task streams, their retries and acknowledgements
 //!   (pure); a checkpointing framework's streams are logged in the work
-//!   dir by [`crate::checkpoint::runtime`], and replayed from there after
+//!   dir by the checkpoint module (`checkpoint::runtime`), and replayed from there after
 //!   a restart.
 
 pub mod manager;

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 use mesoraft_proto::agent::agent_sessions_server::{AgentSessions, AgentSessionsServer};
 use mesoraft_proto::agent::{
     agent_to_master, master_to_agent, AgentToMaster, KillTaskMessage, MasterSlaveConnection,
-    MasterToAgent, ReregisterSlaveMessage, RunTaskMessage, ShutdownFrameworkMessage,
-    SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
+    MasterToAgent, ReregisterSlaveMessage, RunTaskGroupMessage, RunTaskMessage,
+    ShutdownFrameworkMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, StatusUpdate,
     StatusUpdateAcknowledgementMessage,
 };
+use mesoraft_proto::mesos::v1::executor_info::Type as ExecutorType;
 use mesoraft_proto::mesos::v1::{
-    AgentId, CommandInfo, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState,
+    AgentId, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, TaskGroupInfo,
+    TaskId, TaskInfo, TaskState,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -269,6 +271,29 @@ impl FakeMaster {
             framework: framework.clone(),
             task,
         }));
+    }
+
+    /// A task group for the default executor `executor_id`.
+    pub fn run_task_group(
+        &self,
+        framework: &FrameworkInfo,
+        executor_id: &str,
+        tasks: Vec<TaskInfo>,
+    ) {
+        self.send(master_to_agent::Message::RunTaskGroup(
+            RunTaskGroupMessage {
+                framework: framework.clone(),
+                executor: ExecutorInfo {
+                    r#type: Some(ExecutorType::Default as i32),
+                    executor_id: ExecutorId {
+                        value: executor_id.into(),
+                    },
+                    framework_id: framework.id.clone(),
+                    ..Default::default()
+                },
+                task_group: TaskGroupInfo { tasks },
+            },
+        ));
     }
 
     pub fn kill_task(&self, task: &str) {

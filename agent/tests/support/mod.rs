@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `mesoraft` binary of this build profile, built once per test
 /// binary if it is missing or older than this test.
@@ -54,74 +54,12 @@ pub fn mesoraft_binary() -> &'static Path {
     })
 }
 
-/// Kills, when dropped, every process whose `MESOS_DIRECTORY` lies under
-/// `root` (executors) and everything in their sessions (their tasks).
-pub struct SandboxReaper {
-    pub root: PathBuf,
-}
+pub use mesoraft_agent::testing::SandboxReaper;
 
-impl SandboxReaper {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        SandboxReaper { root: root.into() }
-    }
-
-    /// The live executors (pid, session) started for sandboxes under the
-    /// root, or any session leader started with such a sandbox.
-    pub fn executors(&self) -> Vec<(i32, i32)> {
-        let wanted = format!("MESOS_DIRECTORY={}", self.root.display());
-        mesoraft_agent::procfs::all()
-            .into_iter()
-            // Executors lead their sessions; their tasks inherit the
-            // variable but not the leadership.
-            .filter(|p| p.is_alive() && p.pid == p.session)
-            .filter(|p| {
-                std::fs::read(format!("/proc/{}/environ", p.pid))
-                    .map(|environ| {
-                        environ
-                            .split(|b| *b == 0)
-                            .any(|var| var.starts_with(wanted.as_bytes()))
-                    })
-                    .unwrap_or(false)
-            })
-            .map(|p| (p.pid, p.session))
-            .collect()
-    }
-
-    pub fn kill_all(&self) {
-        for (pid, session) in self.executors() {
-            for member in mesoraft_agent::procfs::session_members(session) {
-                // SAFETY: plain kill(2) of processes this test started.
-                unsafe {
-                    libc::kill(member.pid, libc::SIGKILL);
-                }
-            }
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-impl Drop for SandboxReaper {
-    fn drop(&mut self) {
-        self.kill_all();
-    }
-}
-
-/// Waits for `check` to give a value, asking every 20 ms, failing the
-/// test after `limit` with `what`.
+/// Waits for `check` to give a value, failing the test after `limit`
+/// with `what` (testkit's wait, for a plain closure).
 pub async fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    mesoraft_testkit::wait_for(what, limit, || std::future::ready(check())).await
 }
 
 pub mod fake_master;

@@ -44,7 +44,7 @@ impl MesoGroup {
         std::fs::create_dir_all(dir)?;
         let ids: Vec<u64> = (1..=opts.masters as u64).collect();
         let slot = Slot::acquire()?;
-        let net = Net::setup(slot.clone(), &ids, opts.net, MethodWant::Auto)?;
+        let net = Net::setup(slot.clone(), &ids, &[], opts.net, MethodWant::Auto)?;
         let nodes = NodeSpec::all_on(&net, &ids, &dir.join("data"), dir);
         let cfg = ClusterConfig {
             binaries: opts.binaries.clone(),
@@ -55,6 +55,7 @@ impl MesoGroup {
             stale_reads: false,
             skip_fsync: false,
             lazyfs: false,
+            agent_health: None,
             env: vec![],
             agent_health: opts.agent_health.clone(),
         };

@@ -2,6 +2,7 @@
 //! one property. Workloads own the checkers that fit the operations they
 //! generate.
 
+pub mod agents;
 pub mod catalog;
 pub mod durability;
 pub mod election;

@@ -132,6 +132,30 @@ impl Builder {
         self.op(p, "write", None, sets, t0, OpType::Info, Value::Null, None)
     }
 
+    /// A nemesis record (`start`, `stop`, `heal`) written at `t_ms`.
+    pub fn nemesis(
+        &mut self,
+        t_ms: u64,
+        f: &str,
+        record: &crate::nemesis_record::NemesisRecord,
+    ) -> &mut Self {
+        self.record(
+            t_ms,
+            Op {
+                index: 0,
+                process: Process::Nemesis,
+                kind: OpType::Info,
+                f: f.into(),
+                key: None,
+                value: record.to_value(),
+                time: 0,
+                node: None,
+                error: None,
+            },
+        );
+        self
+    }
+
     pub fn build(&self) -> Vec<Op> {
         let mut ev = self.events.clone();
         ev.sort_by_key(|(t, seq, _)| (*t, *seq));

@@ -14,6 +14,9 @@ pub struct Binaries {
     pub master_prefix: Vec<String>,
     /// `raftctl`, for membership changes (None with the fake).
     pub raftctl: Option<PathBuf>,
+    /// The program whose `agent` subcommand runs an agent (None with the
+    /// fake, which has no agents).
+    pub agent: Option<PathBuf>,
     /// Human-readable description for the results.
     pub describe: String,
 }
@@ -88,6 +91,7 @@ pub fn real(bin_dir: Option<&Path>, no_build: bool) -> anyhow::Result<Binaries> 
     Ok(Binaries {
         describe: format!("{}", master.display()),
         master: master.canonicalize()?,
+        agent: Some(master.canonicalize()?),
         master_prefix: vec![mesoraft_testkit::master_cmd::MASTER_SUBCOMMAND.into()],
         raftctl: Some(raftctl.canonicalize()?),
     })
@@ -100,6 +104,7 @@ pub fn fake(jepsen_exe: &Path) -> Binaries {
         master: jepsen_exe.to_path_buf(),
         master_prefix: vec!["fake-master".into()],
         raftctl: None,
+        agent: None,
         describe: format!("fake master ({} fake-master)", jepsen_exe.display()),
     }
 }

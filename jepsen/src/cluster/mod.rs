@@ -1,9 +1,11 @@
 //! The cluster under test: one master process per node, started, killed,
 //! paused and restarted on demand, plus waits for health and leadership
-//! with deadlines.
+//! with deadlines; and its agents ([`agents`]), when the run has some.
 
+pub mod agents;
 pub mod binaries;
 pub mod process;
+pub mod processes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,11 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use mesoraft_testkit::master_cmd::AgentHealth;
 use mesoraft_testkit::MasterCmd;
 
+use agents::{AgentFleet, AgentSpec};
 pub use binaries::Binaries;
 pub use mesoraft_testkit::log_tail;
 use process::NodeProcess;
+use processes::Processes;
 
 use crate::cleanup::Slot;
 use crate::client::{ApiClient, RaftStatus};
@@ -67,6 +72,9 @@ pub struct ClusterConfig {
     /// Each master's work dir is a lazyfs mount (unsynced writes can be
     /// dropped, see `crash_unsynced`).
     pub lazyfs: bool,
+    /// The masters' agent health flags (runs with agents); `None` leaves
+    /// the masters' defaults.
+    pub agent_health: Option<AgentHealth>,
     pub env: Vec<(String, String)>,
     /// The masters' agent health flags; None leaves them to the master.
     pub agent_health: Option<mesoraft_testkit::master_cmd::AgentHealth>,
@@ -75,17 +83,18 @@ pub struct ClusterConfig {
 pub struct Cluster {
     pub cfg: ClusterConfig,
     pub nodes: Vec<NodeSpec>,
-    procs: Mutex<BTreeMap<u64, NodeProcess>>,
+    /// The master processes, and their exits we did not cause.
+    masters: Processes,
     /// Nodes that must (re)start with `--join` (they were re-added by a
     /// membership change and are no longer part of the initial `--peers`).
     join_mode: Mutex<BTreeSet<u64>>,
-    /// Exits we did not cause: (node, status).
-    unexpected_exits: Mutex<Vec<(u64, String)>>,
     /// lazyfs mounts of the work dirs, when `cfg.lazyfs`.
     mounts: Mutex<BTreeMap<u64, LazyFsHandle>>,
     slot: Arc<Slot>,
     /// For status and health probes.
     pub probe: ApiClient,
+    /// The agents (none unless the run asked for some).
+    pub agents: AgentFleet,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -95,17 +104,29 @@ const READY_POLL: Duration = Duration::from_millis(150);
 
 impl Cluster {
     pub fn new(cfg: ClusterConfig, nodes: Vec<NodeSpec>, slot: Arc<Slot>) -> anyhow::Result<Self> {
-        let addrs = nodes.iter().map(|n| n.addr.clone()).collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
+        let agents = AgentFleet::new(
+            cfg.binaries.agent.clone(),
+            addrs.clone(),
+            Vec::new(),
+            slot.clone(),
+        );
         Ok(Self {
             cfg,
             nodes,
-            procs: Mutex::new(BTreeMap::new()),
+            masters: Processes::new("master"),
             join_mode: Mutex::new(BTreeSet::new()),
-            unexpected_exits: Mutex::new(Vec::new()),
             mounts: Mutex::new(BTreeMap::new()),
             slot,
             probe: ApiClient::new(addrs, PROBE_TIMEOUT)?,
+            agents,
         })
+    }
+
+    /// The same cluster with agents `specs` (not started).
+    pub fn with_agents(mut self, specs: Vec<AgentSpec>) -> Self {
+        self.agents.specs = specs;
+        self
     }
 
     pub fn ids(&self) -> Vec<u64> {
@@ -125,10 +146,6 @@ impl Cluster {
 
     pub fn addrs(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.addr.clone()).collect()
-    }
-
-    fn procs(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, NodeProcess>> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The master's command line: the program's prefix (`master`, or the
@@ -165,41 +182,24 @@ impl Cluster {
 
     /// Starts a node unless it is already running.
     pub fn start(&self, id: u64) -> anyhow::Result<()> {
-        let mut procs = self.procs();
-        if let Some(p) = procs.get_mut(&id) {
-            match p.exited() {
-                None => return Ok(()),
-                Some(status) => {
-                    self.note_exit(id, status);
-                    if let Some(p) = procs.remove(&id) {
-                        p.kill();
-                    }
-                }
-            }
+        let started = self.masters.start_with(id, || {
+            let node = self.node(id).clone();
+            std::fs::create_dir_all(&node.data_dir)
+                .with_context(|| format!("creating {}", node.data_dir.display()))?;
+            self.ensure_mounted(&node)?;
+            let args = self.master_args(&node);
+            NodeProcess::spawn(
+                &self.cfg.binaries.master,
+                &args,
+                node.netns.as_deref(),
+                &node.log,
+                &self.cfg.env,
+            )
+        })?;
+        if let Some(pgid) = started {
+            self.slot.record_group(pgid);
         }
-        let node = self.node(id).clone();
-        std::fs::create_dir_all(&node.data_dir)
-            .with_context(|| format!("creating {}", node.data_dir.display()))?;
-        self.ensure_mounted(&node)?;
-        let args = self.master_args(&node);
-        let proc = NodeProcess::spawn(
-            &self.cfg.binaries.master,
-            &args,
-            node.netns.as_deref(),
-            &node.log,
-            &self.cfg.env,
-        )?;
-        self.slot.record_group(proc.pgid);
-        procs.insert(id, proc);
         Ok(())
-    }
-
-    fn note_exit(&self, id: u64, status: String) {
-        tracing::warn!(node = id, %status, "master exited by itself");
-        self.unexpected_exits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((id, status));
     }
 
     pub fn start_all(&self) -> anyhow::Result<()> {
@@ -209,96 +209,41 @@ impl Cluster {
         Ok(())
     }
 
-    /// kill -9; true if it was running.
+    /// kill -9; true if it had been started (running or not).
     pub fn kill(&self, id: u64) -> bool {
-        let p = self.procs().remove(&id);
-        match p {
-            Some(mut p) => {
-                if let Some(status) = p.exited() {
-                    self.note_exit(id, status);
-                }
-                p.kill();
-                true
-            }
-            None => false,
-        }
+        self.masters.kill(id).is_some()
     }
 
     pub fn kill_all(&self) {
-        let all: Vec<NodeProcess> = std::mem::take(&mut *self.procs()).into_values().collect();
-        for p in all {
-            p.kill();
-        }
+        self.masters.kill_all();
     }
 
     /// SIGSTOP; true if it was running and not paused yet.
     pub fn pause(&self, id: u64) -> bool {
-        let mut procs = self.procs();
-        let Some(p) = procs.get_mut(&id) else {
-            return false;
-        };
-        if let Some(status) = p.exited() {
-            self.note_exit(id, status);
-            if let Some(p) = procs.remove(&id) {
-                p.kill();
-            }
-            return false;
-        }
-        if p.is_paused() {
-            return false;
-        }
-        p.pause();
-        true
+        self.masters.pause(id)
     }
 
     pub fn resume(&self, id: u64) -> bool {
-        match self.procs().get_mut(&id) {
-            Some(p) if p.is_paused() => {
-                p.resume();
-                true
-            }
-            _ => false,
-        }
+        self.masters.resume(id)
     }
 
     pub fn resume_all(&self) -> Vec<u64> {
-        let mut resumed = Vec::new();
-        for (id, p) in self.procs().iter_mut() {
-            if p.is_paused() {
-                p.resume();
-                resumed.push(*id);
-            }
-        }
-        resumed
+        self.masters.resume_all()
     }
 
     /// Nodes with a live process (exited ones are reaped and noted).
     pub fn running(&self) -> Vec<u64> {
-        let mut procs = self.procs();
-        let exited: Vec<(u64, String)> = procs
-            .iter_mut()
-            .filter_map(|(id, p)| p.exited().map(|s| (*id, s)))
-            .collect();
-        for (id, status) in exited {
-            self.note_exit(id, status);
-            if let Some(p) = procs.remove(&id) {
-                p.kill();
-            }
-        }
-        procs.keys().copied().collect()
+        self.masters.running()
     }
 
     /// (node, pid) of every master process we started and have not
     /// killed (the pid is also its process group).
     pub fn pids(&self) -> Vec<(u64, i32)> {
-        self.procs().iter().map(|(id, p)| (*id, p.pgid)).collect()
+        self.masters.pids()
     }
 
     pub fn unexpected_exits(&self) -> Vec<(u64, String)> {
-        self.unexpected_exits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.masters.exits_so_far()
     }
 
     /// Deletes a (stopped) node's data, as for a brand-new machine.
@@ -470,6 +415,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.agents.resume_all();
+        self.agents.kill_all();
         // Masters first: a mount in use by a live process cannot go quietly.
         self.kill_all();
         for (id, m) in std::mem::take(&mut *self.mounts()) {

@@ -8,6 +8,7 @@
 //! choices that depend on the cluster (the current leader) are resolved
 //! when the step runs.
 
+pub mod agents;
 pub mod membership;
 pub mod partition;
 pub mod process;
@@ -94,10 +95,15 @@ impl Injection {
 pub enum Class {
     Network,
     Process,
+    /// Faults of one agent (its own rules and process): they overlap
+    /// master faults, never each other.
+    Agent,
 }
 
 pub fn class(name: &str) -> Class {
-    if name.starts_with("partition") {
+    if name.starts_with("agent-") {
+        Class::Agent
+    } else if name.starts_with("partition") {
         Class::Network
     } else {
         Class::Process
@@ -138,6 +144,10 @@ pub const ALL: &[&str] = &[
     "lose-unsynced-all",
 ];
 
+/// Nemeses of the agents (runs with `--agents N`); not in `all`, whose
+/// runs have no agents, but in the alias `agent-faults`.
+pub const AGENT_NEMESES: &[&str] = &["agent-partition", "agent-pause", "agent-kill"];
+
 /// Nemeses that need the masters' work dirs on lazyfs.
 pub fn needs_lazyfs(name: &str) -> bool {
     name.starts_with("lose-unsynced")
@@ -171,6 +181,12 @@ pub fn describe(name: &str) -> &'static str {
         "lose-unsynced-all" => {
             "kill -9 every master and drop everything they had not fsynced (lazyfs), restart"
         }
+        "agent-partition" => {
+            "cut one agent off from every master: both ways, or its answers lost while the \
+             masters' pings still reach it (seeded); needs namespaces and iptables"
+        }
+        "agent-pause" => "SIGSTOP an agent, SIGCONT it",
+        "agent-kill" => "kill -9 an agent, restart it with the same flags and work dir",
         _ => "unknown",
     }
 }
@@ -193,6 +209,9 @@ pub fn by_name(name: &str) -> Option<Box<dyn Nemesis>> {
         "pause" => Box::new(PauseNemesis::default()),
         "membership" => Box::new(membership::MembershipNemesis::default()),
         "wipe" => Box::new(wipe::WipeNemesis::default()),
+        "agent-partition" => Box::new(agents::AgentNemesis::new(agents::AgentFault::Partition)),
+        "agent-pause" => Box::new(agents::AgentNemesis::new(agents::AgentFault::Pause)),
+        "agent-kill" => Box::new(agents::AgentNemesis::new(agents::AgentFault::Kill)),
         _ => return None,
     })
 }
@@ -210,14 +229,25 @@ pub fn expand(list: &[String]) -> anyhow::Result<Vec<String>> {
         let names: Vec<&str> = match item {
             "none" => vec![],
             "all" => ALL.to_vec(),
-            "partitions" => ALL.iter().copied().filter(|n| n.starts_with("partition")).collect(),
-            "kills" => ALL.iter().copied().filter(|n| n.starts_with("kill")).collect(),
+            "partitions" => ALL
+                .iter()
+                .copied()
+                .filter(|n| n.starts_with("partition"))
+                .collect(),
+            "kills" => ALL
+                .iter()
+                .copied()
+                .filter(|n| n.starts_with("kill"))
+                .collect(),
             "process" => vec!["kill", "kill-leader", "kill-majority", "kill-all", "pause"],
             "crashes" => vec!["lose-unsynced", "lose-unsynced-all"],
-            name if ALL.contains(&name) => vec![name],
+            "agent-faults" => AGENT_NEMESES.to_vec(),
+            name if ALL.contains(&name) || AGENT_NEMESES.contains(&name) => vec![name],
             other => bail!(
-                "unknown nemesis {other:?}; known: {} (aliases: partitions, kills, process, crashes, all, none)",
-                ALL.join(", ")
+                "unknown nemesis {other:?}; known: {}, {} (aliases: partitions, kills, process, \
+                 crashes, agent-faults, all, none)",
+                ALL.join(", "),
+                AGENT_NEMESES.join(", ")
             ),
         };
         for n in names {
@@ -235,10 +265,20 @@ mod tests {
 
     #[test]
     fn names_and_aliases() {
-        for n in ALL {
+        for n in ALL.iter().chain(AGENT_NEMESES) {
             assert_eq!(by_name(n).unwrap().name(), *n);
             assert_ne!(describe(n), "unknown");
+            assert_eq!(class(n) == Class::Agent, AGENT_NEMESES.contains(n), "{n}");
         }
+        assert_eq!(
+            expand(&["agent-faults,kill-leader".into()]).unwrap(),
+            vec![
+                "agent-partition",
+                "agent-pause",
+                "agent-kill",
+                "kill-leader"
+            ]
+        );
         let e = expand(&["partition,kill".into(), "kill".into()]).unwrap();
         assert_eq!(e, vec!["partition", "kill"]);
         assert_eq!(expand(&["all".into()]).unwrap().len(), ALL.len());

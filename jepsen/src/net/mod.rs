@@ -23,9 +23,15 @@
 //! [`Net::probe`] checks what is really cut by opening a TCP connection
 //! from every node to every node; the partition nemeses record its answer.
 //!
+//! Agents live beside the masters: agent `i` in namespace `jepKaI` with
+//! address 10.77.K.(100+I) on the same bridge (so no agent address can be
+//! a master's), or on 127.0.0.(100+i) with a free port in loopback mode.
+//! Agent partitions are their own rules ([`agent_cuts`]).
+//!
 //! Loopback mode: node `i` listens on 127.0.0.(10+i) on a free port; only
 //! process faults are possible.
 
+pub mod agent_cuts;
 pub mod grudge;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,6 +92,8 @@ impl NetNode {
 pub struct Net {
     pub slot: Arc<Slot>,
     pub nodes: BTreeMap<u64, NetNode>,
+    /// The agents' places, by agent number (1..=A).
+    pub agents: BTreeMap<u64, NetNode>,
     /// None in loopback mode.
     pub method: Option<Method>,
     bridge: Option<String>,
@@ -93,6 +101,8 @@ pub struct Net {
     pub loopback_reason: Option<String>,
     /// Cuts in force, `(from, to)`, with how many partitions want each.
     cuts: Mutex<BTreeMap<(u64, u64), usize>>,
+    /// Agents cut off from the masters, and how.
+    agent_cuts: Mutex<BTreeMap<u64, agent_cuts::AgentCut>>,
     teardown_id: Mutex<Option<u64>>,
 }
 
@@ -116,7 +126,7 @@ fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn in_ns(ns: &str, program: &str, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn in_ns(ns: &str, program: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["netns", "exec", ns, program];
     all.extend_from_slice(args);
     ip(&all)
@@ -140,6 +150,21 @@ fn peer_name(slot: u32, id: u64) -> String {
 
 pub fn node_ip(slot: u32, id: u64) -> String {
     format!("10.77.{slot}.{id}")
+}
+
+/// The first host byte of agent addresses: agent `i` is `.(AGENT_BASE+i)`.
+pub const AGENT_BASE: u64 = 100;
+/// The most agents a run can have (addresses up to .250; .254 is the host).
+pub const MAX_AGENTS: usize = 150;
+/// The port every agent listens on in namespace mode.
+pub const AGENT_PORT: u16 = 5051;
+
+pub fn agent_ns_name(slot: u32, agent: u64) -> String {
+    format!("jep{slot}a{agent}")
+}
+
+pub fn agent_ip(slot: u32, agent: u64) -> String {
+    node_ip(slot, AGENT_BASE + agent)
 }
 
 pub fn host_ip(slot: u32) -> String {
@@ -184,8 +209,8 @@ pub fn remove_slot_objects(slot: u32) {
             let Some(rest) = name.strip_prefix(&prefix) else {
                 continue;
             };
-            // jepKnI or jepKprobe, but not jep1Xn.. when slot is 1.
-            if !(rest.starts_with('n') || rest.starts_with("probe")) {
+            // jepKnI, jepKaI or jepKprobe, but not jep1Xn.. when slot is 1.
+            if !(rest.starts_with('n') || rest.starts_with('a') || rest.starts_with("probe")) {
                 continue;
             }
             if let Ok(pids) = ip(&["netns", "pids", name]) {
@@ -227,17 +252,28 @@ pub fn remove_slot_objects(slot: u32) {
     }
 }
 
-/// Creates bridge, namespaces and veths of slot `k`; returns the partition
-/// method to use.
-fn create_objects(k: u32, ids: &[u64], method: MethodWant) -> anyhow::Result<Method> {
+/// Creates bridge, namespaces and veths of slot `k` (masters `ids`, agents
+/// `agents`); returns the partition method to use.
+fn create_objects(
+    k: u32,
+    ids: &[u64],
+    agents: &[u64],
+    method: MethodWant,
+) -> anyhow::Result<Method> {
     let bridge = bridge_name(k);
     let host = format!("{}/24", host_ip(k));
     ip(&["link", "add", &bridge, "type", "bridge"])?;
     ip(&["addr", "add", &host, "dev", &bridge])?;
     ip(&["link", "set", &bridge, "up"])?;
-    for id in ids {
-        let (ns, veth, peer) = (ns_name(k, *id), veth_name(k, *id), peer_name(k, *id));
-        let addr = format!("{}/24", node_ip(k, *id));
+    // Agents' links are numbered by their host byte, after the masters'.
+    let places = ids.iter().map(|id| (ns_name(k, *id), *id)).chain(
+        agents
+            .iter()
+            .map(|a| (agent_ns_name(k, *a), AGENT_BASE + *a)),
+    );
+    for (ns, host_byte) in places {
+        let (veth, peer) = (veth_name(k, host_byte), peer_name(k, host_byte));
+        let addr = format!("{}/24", node_ip(k, host_byte));
         ip(&["netns", "add", &ns])?;
         ip(&[
             "link", "add", &veth, "type", "veth", "peer", "name", &peer, "netns", &ns,
@@ -262,12 +298,17 @@ fn create_objects(k: u32, ids: &[u64], method: MethodWant) -> anyhow::Result<Met
 }
 
 impl Net {
+    /// The network of masters `ids` and agents `agents` (1..=A).
     pub fn setup(
         slot: Arc<Slot>,
         ids: &[u64],
+        agents: &[u64],
         want: NetWant,
         method: MethodWant,
     ) -> anyhow::Result<Arc<Net>> {
+        if agents.len() > MAX_AGENTS || agents.contains(&0) {
+            bail!("agents are numbered 1..={MAX_AGENTS}");
+        }
         let unusable = match want {
             NetWant::Loopback => Some("loopback requested (--net loopback)".to_string()),
             _ => namespaces_unusable(slot.index),
@@ -276,12 +317,31 @@ impl Net {
             if want == NetWant::Namespaces {
                 bail!("network namespaces requested but unusable: {reason}");
             }
-            return Self::loopback(slot, ids, reason);
+            return Self::loopback(slot, ids, agents, reason);
         }
-        Self::namespaces(slot, ids, method)
+        Self::namespaces(slot, ids, agents, method)
     }
 
-    fn loopback(slot: Arc<Slot>, ids: &[u64], reason: String) -> anyhow::Result<Arc<Net>> {
+    fn loopback(
+        slot: Arc<Slot>,
+        ids: &[u64],
+        agents: &[u64],
+        reason: String,
+    ) -> anyhow::Result<Arc<Net>> {
+        let mut agent_places = BTreeMap::new();
+        for a in agents {
+            let ip = format!("127.0.0.{}", AGENT_BASE + a);
+            let port = free_port(&ip)?;
+            agent_places.insert(
+                *a,
+                NetNode {
+                    id: *a,
+                    ip,
+                    port,
+                    netns: None,
+                },
+            );
+        }
         let mut nodes = BTreeMap::new();
         for id in ids {
             let ip = format!("127.0.0.{}", 10 + id);
@@ -299,21 +359,28 @@ impl Net {
         Ok(Arc::new(Net {
             slot,
             nodes,
+            agents: agent_places,
             method: None,
             bridge: None,
             loopback_reason: Some(reason),
             cuts: Mutex::new(BTreeMap::new()),
+            agent_cuts: Mutex::new(BTreeMap::new()),
             teardown_id: Mutex::new(None),
         }))
     }
 
-    fn namespaces(slot: Arc<Slot>, ids: &[u64], method: MethodWant) -> anyhow::Result<Arc<Net>> {
+    fn namespaces(
+        slot: Arc<Slot>,
+        ids: &[u64],
+        agents: &[u64],
+        method: MethodWant,
+    ) -> anyhow::Result<Arc<Net>> {
         let k = slot.index;
         remove_slot_objects(k);
         // Registered before anything is created, so that a crash half-way
         // still cleans up; a plain error cleans up right here.
         let teardown_id = cleanup::register_teardown(Arc::new(move || remove_slot_objects(k)));
-        let chosen = match create_objects(k, ids, method) {
+        let chosen = match create_objects(k, ids, agents, method) {
             Ok(m) => m,
             Err(e) => {
                 cleanup::unregister_teardown(teardown_id);
@@ -335,10 +402,23 @@ impl Net {
                     (*id, node)
                 })
                 .collect(),
+            agents: agents
+                .iter()
+                .map(|a| {
+                    let place = NetNode {
+                        id: *a,
+                        ip: agent_ip(k, *a),
+                        port: AGENT_PORT,
+                        netns: Some(agent_ns_name(k, *a)),
+                    };
+                    (*a, place)
+                })
+                .collect(),
             method: Some(chosen),
             bridge: Some(bridge_name(k)),
             loopback_reason: None,
             cuts: Mutex::new(BTreeMap::new()),
+            agent_cuts: Mutex::new(BTreeMap::new()),
             teardown_id: Mutex::new(Some(teardown_id)),
         }))
     }
@@ -510,7 +590,8 @@ impl Net {
         let mut errors = Vec::new();
         match method {
             Method::Iptables => {
-                for node in self.nodes.values() {
+                self.agent_cuts().clear();
+                for node in self.nodes.values().chain(self.agents.values()) {
                     let ns = node.netns.as_deref().unwrap_or_default();
                     if let Err(e) = in_ns(ns, "iptables", &["-w", "5", "-F", "INPUT"]) {
                         errors.push(e.to_string());
@@ -602,7 +683,7 @@ pub fn in_netns<T: Send + 'static>(
 }
 
 /// Whether packets flow to `addr`: connected, or actively refused.
-fn tcp_reaches(addr: SocketAddr, timeout: Duration) -> bool {
+pub(crate) fn tcp_reaches(addr: SocketAddr, timeout: Duration) -> bool {
     match TcpStream::connect_timeout(&addr, timeout) {
         Ok(_) => true,
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,

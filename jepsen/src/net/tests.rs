@@ -20,11 +20,13 @@ struct Echo {
 }
 
 impl Echo {
+    /// On every master's and every agent's address.
     fn start(net: &Net) -> Echo {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        for node in net.nodes.values() {
+        let places: Vec<&NetNode> = net.nodes.values().chain(net.agents.values()).collect();
+        for node in &places {
             let addr: SocketAddr = node.addr().parse().unwrap();
             let (stop, ready) = (stop.clone(), ready_tx.clone());
             let ns = node.netns.clone().unwrap();
@@ -47,7 +49,7 @@ impl Echo {
                 }
             }));
         }
-        for _ in net.nodes.values() {
+        for _ in &places {
             ready_rx.recv().unwrap();
         }
         Echo { stop, threads }
@@ -112,7 +114,7 @@ fn exercise(method: MethodWant, n: u64) {
         return;
     }
     let ids: Vec<u64> = (1..=n).collect();
-    let net = match Net::setup(slot, &ids, NetWant::Namespaces, method) {
+    let net = match Net::setup(slot, &ids, &[], NetWant::Namespaces, method) {
         Ok(n) => n,
         Err(e) if method == MethodWant::Iptables => {
             eprintln!("skipping iptables: {e}");
@@ -210,7 +212,7 @@ fn symmetric_shapes_match_their_probe_with_routes() {
 #[test]
 fn loopback_addresses_are_distinct() {
     let slot = Slot::acquire().unwrap();
-    let net = Net::setup(slot, &[1, 2, 3], NetWant::Loopback, MethodWant::Auto).unwrap();
+    let net = Net::setup(slot, &[1, 2, 3], &[], NetWant::Loopback, MethodWant::Auto).unwrap();
     assert!(!net.is_namespaced());
     let addrs: std::collections::BTreeSet<String> = net.nodes.values().map(|n| n.addr()).collect();
     assert_eq!(addrs.len(), 3);
@@ -219,4 +221,85 @@ fn loopback_addresses_are_distinct() {
         "no partitions on loopback"
     );
     net.heal().unwrap();
+}
+
+/// Probes an agent's cut until it shows `want` (None: not cut) or 10 s
+/// pass; returns the last probe (a probe can only over-report cuts).
+fn probe_agent_settled(net: &Net, want: Option<agent_cuts::AgentCut>) -> agent_cuts::AgentProbe {
+    let masters: Vec<u64> = net.nodes.keys().copied().collect();
+    let all: BTreeSet<u64> = masters.iter().copied().collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = net.probe_agent(1, PROBE).unwrap();
+        let settled = match want {
+            Some(cut) => p.shows(cut, &masters),
+            None => p.agent_reaches == all && p.reach_agent == all,
+        };
+        if settled || std::time::Instant::now() >= deadline {
+            return p;
+        }
+    }
+}
+
+#[test]
+fn agent_cuts_match_their_probes_and_leave_nothing() {
+    use agent_cuts::AgentCut;
+    let slot = Slot::acquire().unwrap();
+    let k = slot.index;
+    if let Some(reason) = namespaces_unusable(k) {
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let net = match Net::setup(
+        slot,
+        &[1, 2, 3],
+        &[1],
+        NetWant::Namespaces,
+        MethodWant::Iptables,
+    ) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("skipping (needs iptables): {e:#}");
+            return;
+        }
+    };
+    assert_eq!(net.agents[&1].ip, agent_ip(k, 1));
+    assert!(net.can_cut_agents().is_ok());
+    let echo = Echo::start(&net);
+    let masters = [1, 2, 3];
+    let p = probe_agent_settled(&net, None);
+    assert_eq!(p.agent_reaches.len(), 3, "nothing cut at first: {p:?}");
+
+    for cut in [AgentCut::Both, AgentCut::AnswersLost] {
+        net.cut_agent(1, cut).unwrap();
+        assert!(net.cut_agent(1, cut).is_err(), "one cut per agent");
+        let p = probe_agent_settled(&net, Some(cut));
+        assert!(p.shows(cut, &masters), "{cut:?}: {p:?}");
+        // The masters' partitions are untouched, and the harness always
+        // reaches the agent.
+        assert!(net.cut_now().is_empty());
+        let agent: SocketAddr = net.agents[&1].addr().parse().unwrap();
+        assert!(
+            tcp_reaches(agent, PROBE),
+            "{cut:?}: the harness reaches the agent"
+        );
+        net.heal_agent(1).unwrap();
+        let p = probe_agent_settled(&net, None);
+        assert_eq!(p.agent_reaches.len(), 3, "{cut:?} healed: {p:?}");
+        assert_eq!(p.reach_agent.len(), 3, "{cut:?} healed: {p:?}");
+    }
+    // The final heal flushes agent cuts too.
+    net.cut_agent(1, AgentCut::Both).unwrap();
+    net.heal().unwrap();
+    let p = probe_agent_settled(&net, None);
+    assert_eq!(p.agent_reaches.len(), 3, "heal removes agent cuts: {p:?}");
+    net.cut_agent(1, AgentCut::AnswersLost).unwrap();
+
+    drop(echo);
+    drop(net);
+    let left = ip(&["netns", "list"]).unwrap();
+    assert!(
+        !left.lines().any(|l| l.starts_with(&format!("jep{k}a"))),
+        "agent namespaces left: {left}"
+    );
 }

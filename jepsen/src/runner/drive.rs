@@ -34,6 +34,8 @@ pub(super) struct RunGuard {
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
+        self.cluster.agents.resume_all();
+        self.cluster.agents.kill_all();
         self.cluster.resume_all();
         self.cluster.kill_all();
         self.net.teardown();
@@ -151,6 +153,15 @@ async fn start_cluster(opts: &TestOpts, cluster: &Cluster) -> anyhow::Result<()>
         .wait_ready(opts.ready_timeout)
         .await
         .context("no leader at start")?;
+    if !cluster.agents.ids().is_empty() {
+        cluster.agents.start_all()?;
+        cluster
+            .agents
+            .wait_registered(opts.ready_timeout)
+            .await
+            .context("agents did not register")?;
+        eprintln!("jepsen: {} agents registered", cluster.agents.ids().len());
+    }
     eprintln!(
         "jepsen: cluster ready, leader {leader}; running for {} s",
         opts.spec.time_limit_s
@@ -233,6 +244,9 @@ struct Healed {
     resumed: Vec<u64>,
     /// Masters that were down and were started again.
     restarted: Vec<u64>,
+    /// Agents that were paused, and those started again.
+    agents_resumed: Vec<u64>,
+    agents_restarted: Vec<u64>,
     /// Whether the group served reads again in time.
     ready: bool,
     /// What could not be undone.
@@ -268,10 +282,21 @@ async fn heal(
             .collect()
     };
     cluster.start_all()?;
+    let agents_resumed = cluster.agents.resume_all();
+    let agents_running = cluster.agents.running();
+    let agents_restarted: Vec<u64> = cluster
+        .agents
+        .ids()
+        .into_iter()
+        .filter(|i| !agents_running.contains(i))
+        .collect();
+    cluster.agents.start_all()?;
     let ready = cluster.wait_ready(opts.ready_timeout).await;
     let healed = Healed {
         resumed,
         restarted: was_down,
+        agents_resumed,
+        agents_restarted,
         ready: ready.is_ok(),
         problems: problems.clone(),
     };

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{timestamp, TestOpts};
 use crate::cleanup::Slot;
+use crate::cluster::agents::AgentSpec;
 use crate::cluster::{Cluster, ClusterConfig, NodeSpec};
 use crate::nemesis::{self, Nemesis, NemesisCtx};
 use crate::net::Net;
@@ -68,11 +69,25 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
         .collect::<anyhow::Result<_>>()?;
 
     let ids: Vec<u64> = (1..=spec.masters as u64).collect();
+    let agent_ids: Vec<u64> = (1..=spec.agents as u64).collect();
+    if !agent_ids.is_empty() && opts.binaries.agent.is_none() {
+        anyhow::bail!(
+            "agents need the real mesoraft binary ({})",
+            opts.binaries.describe
+        );
+    }
     let slot = Slot::acquire()?;
-    let net = Net::setup(slot.clone(), &ids, spec.net, spec.partition_method)?;
+    let net = Net::setup(
+        slot.clone(),
+        &ids,
+        &agent_ids,
+        spec.net,
+        spec.partition_method,
+    )?;
     eprintln!("jepsen: network: {}", net.describe());
     let nodes = NodeSpec::all_on(&net, &ids, &dir.join("data"), &dir.join("nodes"));
-    let cluster = Arc::new(Cluster::new(
+    let agents = AgentSpec::all_on(&net, &dir.join("data"), &dir.join("nodes"));
+    let cluster = Cluster::new(
         ClusterConfig {
             binaries: opts.binaries.clone(),
             heartbeat_ms: spec.heartbeat_ms,
@@ -82,12 +97,14 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             stale_reads: spec.stale_reads,
             skip_fsync: spec.skip_fsync,
             lazyfs: wants_lazyfs(&spec.nemeses),
+            agent_health: (!agent_ids.is_empty()).then(crate::cluster::agents::health),
             env: vec![],
             agent_health: None,
         },
         nodes,
         slot,
-    )?);
+    )?;
+    let cluster = Arc::new(cluster.with_agents(agents));
     let ctx = NemesisCtx {
         cluster: cluster.clone(),
         net: net.clone(),

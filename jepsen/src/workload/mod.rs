@@ -3,6 +3,7 @@
 //! recorded. New workloads (agents, tasks) plug in by implementing
 //! `Workload` and adding a name to `by_name`.
 
+pub mod agents;
 pub mod composed;
 pub mod durability;
 pub mod election;
@@ -90,6 +91,10 @@ pub const ALL: &[&str] = &[
     "durability",
 ];
 
+/// Workloads that need more than the masters (`agents` needs `--agents`,
+/// which defaults to 3 with it); not part of `all`.
+pub const EXTRA: &[&str] = &["agents"];
+
 #[derive(Clone, Debug)]
 pub struct WorkloadOpts {
     /// Number of registers (roles) for the register and multi-register
@@ -118,6 +123,7 @@ fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
         "election" => Box::new(election::ElectionWorkload::new(opts)),
         "sequence" => Box::new(sequence::SequenceWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
+        "agents" => Box::new(agents::AgentsWorkload::new(opts)),
         _ => return None,
     })
 }
@@ -129,10 +135,11 @@ pub fn names(spec: &str) -> anyhow::Result<Vec<String>> {
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let add: Vec<&str> = match part {
             "all" => ALL.to_vec(),
-            name if ALL.contains(&name) => vec![name],
+            name if ALL.contains(&name) || EXTRA.contains(&name) => vec![name],
             other => anyhow::bail!(
-                "unknown workload {other:?}; known: {}, or all",
-                ALL.join(", ")
+                "unknown workload {other:?}; known: {}, {}, or all",
+                ALL.join(", "),
+                EXTRA.join(", ")
             ),
         };
         for name in add {
@@ -464,9 +471,13 @@ mod tests {
     #[test]
     fn workloads_by_name() {
         let opts = WorkloadOpts::default();
-        for w in ALL {
+        for w in ALL.iter().chain(EXTRA) {
             assert_eq!(by_name(w, &opts).unwrap().name(), *w);
         }
+        assert_eq!(
+            by_name("durability,agents", &opts).unwrap().name(),
+            "agents+durability"
+        );
         assert!(by_name("nope", &opts).is_err());
         assert!(by_name("register,nope", &opts).is_err());
         assert!(by_name("", &opts).is_err());

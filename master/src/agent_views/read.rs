@@ -44,6 +44,17 @@ pub async fn leader_view(master: &Master) -> Result<AgentsView, ViewUnavailable>
         .map_err(|_| ViewUnavailable::SessionsNotOpen)
 }
 
+/// The tasks as this master, confirmed leader, knows them.
+pub async fn leader_tasks(master: &Master) -> Result<crate::tasks::TasksView, ViewUnavailable> {
+    master.require_leader()?;
+    master.confirm_leadership().await?;
+    master
+        .agents
+        .tasks()
+        .await
+        .map_err(|_| ViewUnavailable::SessionsNotOpen)
+}
+
 /// This master's own part of `/master/state`.
 pub fn master_part(master: &Master) -> super::v0::MasterPart {
     let secs = |t: std::time::SystemTime| {

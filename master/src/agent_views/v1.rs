@@ -58,6 +58,7 @@ pub fn get_agents(view: &AgentsView) -> Response {
             recovered_agents,
             unreachable_agents,
         }),
+        ..Response::default()
     }
 }
 

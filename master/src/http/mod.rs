@@ -4,6 +4,7 @@
 mod answer;
 mod body;
 mod info;
+mod internal;
 mod metrics;
 mod operator;
 mod raft_admin;
@@ -39,6 +40,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/raft/members"),
     ("POST", "/raft/members/add"),
     ("POST", "/raft/members/remove"),
+    ("POST", "/master/internal/launch"),
+    ("POST", "/master/internal/kill"),
 ];
 
 /// The HTTP endpoints. A path not among them is a 404 naming them; a known
@@ -60,6 +63,8 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/raft/members", get(raft_admin::members))
         .route("/raft/members/add", post(raft_admin::add_member))
         .route("/raft/members/remove", post(raft_admin::remove_member))
+        .route("/master/internal/launch", post(internal::launch))
+        .route("/master/internal/kill", post(internal::kill))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .with_state(master)

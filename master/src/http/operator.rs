@@ -20,7 +20,10 @@ use serde_json::{json, Value};
 use super::answer;
 use super::body::LimitedBody;
 use super::routing::{refused, ApiError, Routed};
-use crate::agent_views::{read::leader_view, v1};
+use crate::agent_views::{
+    read::{leader_tasks, leader_view},
+    v1,
+};
 use crate::agents::table::MarkGoneAnswer;
 use crate::Master;
 
@@ -113,6 +116,10 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
             let view = leader_view(master).await?;
             Ok(answer::proto(&v1::get_agents(&view)))
         }
+        "GET_TASKS" => {
+            let view = leader_tasks(master).await?;
+            Ok(answer::proto(&crate::tasks::render::get_tasks(&view)))
+        }
         "MARK_AGENT_GONE" => mark_agent_gone(master, &value).await,
         "UPDATE_WEIGHTS" => {
             let body = call.update_weights.ok_or_else(|| {
@@ -122,7 +129,7 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
         }
         other => Err(ApiError::bad_request(format!(
             "unsupported operator call type {other:?}; supported: GET_HEALTH, GET_VERSION, \
-             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_AGENTS, MARK_AGENT_GONE\n"
+             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_AGENTS, GET_TASKS, MARK_AGENT_GONE\n"
         ))),
     }
 }
@@ -213,17 +220,7 @@ async fn mark_agent_gone(master: &Master, call: &Value) -> Result<Response, ApiE
         .agent_id
         .value;
     master.require_leader()?;
-    let answer = master
-        .agents
-        .mark_gone(agent_id.clone())
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable(
-                "this master leads but its agent sessions are not open yet (or are closing); \
-             retry shortly\n"
-                    .into(),
-            )
-        })?;
+    let answer = master.agents.mark_gone(agent_id.clone()).await?;
     match answer {
         MarkGoneAnswer::Done | MarkGoneAnswer::AlreadyGone => Ok(StatusCode::OK.into_response()),
         MarkGoneAnswer::Unknown => Err(ApiError::Status(

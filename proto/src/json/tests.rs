@@ -351,6 +351,7 @@ fn operator_calls_and_answers_have_mesos_shapes() {
                 time: TimeInfo { nanoseconds: 18 },
             }],
         }),
+        ..Response::default()
     };
     assert_eq!(
         to_json(&answer),

@@ -1,8 +1,18 @@
 //! The command executor's decisions, input by input.
 
+use std::time::Instant;
+
 use super::*;
+use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::framework_info::Capability as FrameworkCapability;
-use mesoraft_proto::mesos::v1::{AgentInfo, DurationInfo, ExecutorInfo};
+use mesoraft_proto::mesos::v1::task_status::Source;
+use mesoraft_proto::mesos::v1::{
+    AgentInfo, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
+};
+
+fn t1() -> TaskId {
+    TaskId { value: "t1".into() }
+}
 
 struct Counter(u8);
 
@@ -136,7 +146,7 @@ fn running(checkpoint: bool, caps: &[Capability], base: Instant) -> CommandExecu
         Input::Event(Box::new(launch_event(task("t1", "sleep 10")))),
         at(base, 0),
     );
-    exec.step(Input::TaskStarted, at(base, 0));
+    exec.step(Input::TaskStarted(t1()), at(base, 0));
     exec
 }
 
@@ -161,10 +171,10 @@ fn a_task_reports_starting_running_then_finished_each_with_a_fresh_uuid() {
     };
     assert_eq!(launch.command.value.as_deref(), Some("echo hi"));
 
-    let actions = exec.step(Input::TaskStarted, at(base, 0));
+    let actions = exec.step(Input::TaskStarted(t1()), at(base, 0));
     assert_eq!(sent(&actions), vec![(TaskState::TaskRunning, vec![2; 16])]);
 
-    let actions = exec.step(Input::TaskExited(TaskExit::Exited(0)), at(base, 1));
+    let actions = exec.step(Input::TaskExited(t1(), TaskExit::Exited(0)), at(base, 1));
     assert_eq!(sent(&actions), vec![(TaskState::TaskFinished, vec![3; 16])]);
     let Action::Send(call) = &actions[1] else {
         panic!("{actions:?}")
@@ -205,7 +215,7 @@ fn a_task_reports_starting_running_then_finished_each_with_a_fresh_uuid() {
 fn a_failing_command_reports_its_exit_status_or_signal() {
     let base = Instant::now();
     let mut exec = running(false, &[], base);
-    let actions = exec.step(Input::TaskExited(TaskExit::Exited(3)), at(base, 1));
+    let actions = exec.step(Input::TaskExited(t1(), TaskExit::Exited(3)), at(base, 1));
     let Action::Send(call) = &actions[1] else {
         panic!("{actions:?}")
     };
@@ -218,7 +228,7 @@ fn a_failing_command_reports_its_exit_status_or_signal() {
 
     let mut exec = running(false, &[], base);
     let actions = exec.step(
-        Input::TaskExited(TaskExit::Signaled(libc::SIGSEGV)),
+        Input::TaskExited(t1(), TaskExit::Signaled(libc::SIGSEGV)),
         at(base, 1),
     );
     let Action::Send(call) = &actions[1] else {
@@ -241,8 +251,11 @@ fn a_kill_sends_sigterm_then_sigkill_after_the_grace_period_and_reports_killed()
         at(base, 1),
     );
     assert_eq!(sent(&actions)[0].0, TaskState::TaskKilling);
-    assert!(actions.contains(&Action::Signal(Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate, Duration::from_secs(4))));
+    assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(4)
+    )));
 
     // A retry with the same or a longer grace changes nothing.
     assert_eq!(
@@ -265,14 +278,17 @@ fn a_kill_sends_sigterm_then_sigkill_after_the_grace_period_and_reports_killed()
             Input::Event(Box::new(kill_event("t1", Some(2)))),
             at(base, 2)
         ),
-        vec![Action::StartTimer(Timer::Escalate, Duration::from_secs(1))]
+        vec![Action::StartTimer(
+            Timer::Escalate("t1".into()),
+            Duration::from_secs(1)
+        )]
     );
     assert_eq!(
-        exec.step(Input::TimerFired(Timer::Escalate), at(base, 3)),
-        vec![Action::Signal(Signal::Kill)]
+        exec.step(Input::TimerFired(Timer::Escalate("t1".into())), at(base, 3)),
+        vec![Action::Signal(t1(), Signal::Kill)]
     );
     let actions = exec.step(
-        Input::TaskExited(TaskExit::Signaled(libc::SIGKILL)),
+        Input::TaskExited(t1(), TaskExit::Signaled(libc::SIGKILL)),
         at(base, 3),
     );
     assert_eq!(sent(&actions)[0].0, TaskState::TaskKilled);
@@ -285,7 +301,10 @@ fn a_kill_without_a_policy_uses_the_task_s_then_the_executor_s_grace_period() {
     let actions = exec.step(Input::Event(Box::new(kill_event("t1", None))), at(base, 1));
     // Without the TASK_KILLING_STATE capability no TASK_KILLING is sent.
     assert!(sent(&actions).is_empty());
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate, Duration::from_secs(5))));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(5)
+    )));
 
     let mut exec = CommandExecutor::new(settings(false), Box::new(Counter(0)));
     exec.start();
@@ -305,10 +324,13 @@ fn a_kill_without_a_policy_uses_the_task_s_then_the_executor_s_grace_period() {
         exec.step(Input::Event(Box::new(kill_event("t1", None))), at(base, 0)),
         vec![]
     );
-    let actions = exec.step(Input::TaskStarted, at(base, 0));
+    let actions = exec.step(Input::TaskStarted(t1()), at(base, 0));
     assert_eq!(sent(&actions)[0].0, TaskState::TaskRunning);
-    assert!(actions.contains(&Action::Signal(Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate, Duration::from_secs(1))));
+    assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(1)
+    )));
 }
 
 #[test]
@@ -363,10 +385,13 @@ fn shutdown_kills_the_task_within_the_grace_period_or_exits_when_idle() {
         Input::Event(Box::new(simple(event::Type::Shutdown))),
         at(base, 1),
     );
-    assert!(actions.contains(&Action::Signal(Signal::Term)));
-    assert!(actions.contains(&Action::StartTimer(Timer::Escalate, Duration::from_secs(3))));
+    assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
+    assert!(actions.contains(&Action::StartTimer(
+        Timer::Escalate("t1".into()),
+        Duration::from_secs(3)
+    )));
     let actions = exec.step(
-        Input::TaskExited(TaskExit::Signaled(libc::SIGTERM)),
+        Input::TaskExited(t1(), TaskExit::Signaled(libc::SIGTERM)),
         at(base, 2),
     );
     let (state, uuid) = sent(&actions)[0].clone();
@@ -407,7 +432,7 @@ fn a_checkpointing_executor_resubscribes_with_its_unacknowledged_updates_and_tas
 
     // The task finishes while the agent is away: nothing is sent, the
     // update waits for the next subscription.
-    let actions = exec.step(Input::TaskExited(TaskExit::Exited(0)), at(base, 2));
+    let actions = exec.step(Input::TaskExited(t1(), TaskExit::Exited(0)), at(base, 2));
     assert!(sent(&actions).is_empty());
 
     // A failed attempt backs off again without restarting the recovery clock.
@@ -492,9 +517,9 @@ fn without_checkpointing_losing_the_agent_shuts_the_executor_down() {
     let base = Instant::now();
     let mut exec = running(false, &[], base);
     let actions = exec.step(Input::Disconnected { why: "gone".into() }, at(base, 1));
-    assert!(actions.contains(&Action::Signal(Signal::Term)));
+    assert!(actions.contains(&Action::Signal(t1(), Signal::Term)));
     let actions = exec.step(
-        Input::TaskExited(TaskExit::Signaled(libc::SIGTERM)),
+        Input::TaskExited(t1(), TaskExit::Signaled(libc::SIGTERM)),
         at(base, 2),
     );
     assert_eq!(actions.last(), Some(&Action::Exit(ExitReason::Shutdown)));
@@ -531,7 +556,7 @@ fn the_first_subscription_is_retried_until_its_limit() {
 fn an_unacknowledged_terminal_update_ends_the_executor_after_the_fail_safe() {
     let base = Instant::now();
     let mut exec = running(false, &[], base);
-    exec.step(Input::TaskExited(TaskExit::Exited(0)), at(base, 1));
+    exec.step(Input::TaskExited(t1(), TaskExit::Exited(0)), at(base, 1));
     assert_eq!(
         exec.step(Input::TimerFired(Timer::TerminalAck), at(base, 61)),
         vec![Action::Exit(ExitReason::TerminalUnacknowledged)]

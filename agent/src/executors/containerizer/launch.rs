@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::environment::variable::Type as VariableType;
+use mesoraft_proto::mesos::v1::executor_info::Type as ExecutorType;
 use mesoraft_proto::units::format_duration;
 
 use crate::checkpoint::layout::check_id;
-use crate::command_executor::env as vars;
 use crate::executors::model::{LaunchSpec, RunKey};
+use crate::http_executor::env as vars;
 
 /// The agent's settings every executor launch uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +21,7 @@ pub struct LaunchSettings {
     /// `HOST:PORT` executors reach the agent's executor API at.
     pub agent_endpoint: String,
     /// The `mesoraft` executable (its `executor` subcommand is the
-    /// command executor).
+    /// command executor, `default-executor` the default executor).
     pub exe: PathBuf,
     /// How long a checkpointing framework's executor keeps trying to reach
     /// a restarting agent (Mesos's `--recovery_timeout`).
@@ -110,10 +111,19 @@ pub fn executor_command(
             format_duration(settings.subscription_backoff_max),
         );
     }
-    if spec.command_executor {
+    // The built-in executors: `executor` for a command task, the default
+    // executor for an ExecutorInfo of type DEFAULT (task groups).
+    let builtin = if spec.command_executor {
+        Some("executor")
+    } else if spec.executor.r#type() == ExecutorType::Default {
+        Some("default-executor")
+    } else {
+        None
+    };
+    if let Some(subcommand) = builtin {
         return Ok(ExecutorCommand {
             program: settings.exe.clone(),
-            argv: vec!["mesoraft".into(), "executor".into()],
+            argv: vec!["mesoraft".into(), subcommand.into()],
             env,
             sandbox,
         });
@@ -244,9 +254,8 @@ mod tests {
             assert_eq!(var(&c, name), Some(value), "{name}");
         }
         // The executor's own environment reads back through its parser.
-        let env =
-            crate::command_executor::ExecutorEnv::from_vars(|n| var(&c, n).map(str::to_string))
-                .unwrap();
+        let env = crate::http_executor::ExecutorEnv::from_vars(|n| var(&c, n).map(str::to_string))
+            .unwrap();
         assert_eq!(env.recovery_timeout, DEFAULT_RECOVERY_TIMEOUT);
     }
 
@@ -273,6 +282,18 @@ mod tests {
         let c = executor_command(&argv_spec, &settings(), "c-S1", |_| None).unwrap();
         assert_eq!(c.program, PathBuf::from("/opt/exec"));
         assert_eq!(c.argv, ["exec", "--x"]);
+    }
+
+    #[test]
+    fn a_default_executor_runs_the_built_in_one_without_a_command() {
+        let mut default = spec(true, false);
+        default.executor.r#type = Some(ExecutorType::Default as i32);
+        default.executor.command = None;
+        let c = executor_command(&default, &settings(), "c-S1", |_| None).unwrap();
+        assert_eq!(c.program, PathBuf::from("/bin/mesoraft"));
+        assert_eq!(c.argv, ["mesoraft", "default-executor"]);
+        assert_eq!(var(&c, "MESOS_EXECUTOR_ID"), Some("e1"));
+        assert_eq!(var(&c, "MESOS_CHECKPOINT"), Some("1"));
     }
 
     #[test]

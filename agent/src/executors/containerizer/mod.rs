@@ -17,6 +17,13 @@
 //!   environment (pure);
 //! - [`cgroups`]: `cpu.max` and `memory.max`, and telling an out-of-memory
 //!   kill.
+//!
+//! Without a usable cgroup v2 hierarchy, memory is still enforced, by
+//! sampling: the resident memory of the container's session is read every
+//! [`MEMORY_SAMPLE`], and a container over its limit is destroyed with
+//! REASON_CONTAINER_LIMITATION_MEMORY. A burst shorter than a sample
+//! period, or a process that left the session, escapes it; cpu is not
+//! enforced at all there.
 
 pub mod cgroups;
 pub mod launch;
@@ -27,6 +34,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::Reason;
@@ -42,6 +51,8 @@ use launch::{executor_command, sandbox_dir};
 /// How often a container with a memory limit is checked for an
 /// out-of-memory kill.
 const OOM_POLL: Duration = Duration::from_millis(500);
+/// How often a container's memory is sampled where cgroups cannot limit it.
+pub const MEMORY_SAMPLE: Duration = Duration::from_millis(200);
 
 /// An executor process ended (its container is destroyed by then).
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +74,9 @@ pub struct Launched {
 struct Container {
     pid: i32,
     cgroup: Option<CgroupDir>,
+    /// The memory limit in bytes (0: none) the sampling watcher enforces
+    /// when there is no cgroup.
+    memory_limit: Arc<AtomicU64>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
@@ -187,8 +201,10 @@ impl Containerizer {
         let run = spec.run.clone();
         let exits = self.exits.clone();
         let watched_cgroup = cgroup.clone();
+        let memory_limit = Arc::new(AtomicU64::new(limit_bytes(spec.limits)));
+        let sampled_limit = memory_limit.clone();
         let watcher = tokio::spawn(async move {
-            let limitation = watch(pid, watched_cgroup.as_ref(), async {
+            let limitation = watch(pid, watched_cgroup.as_ref(), &sampled_limit, async {
                 let _ = child.wait().await;
             })
             .await;
@@ -207,6 +223,7 @@ impl Containerizer {
             Container {
                 pid,
                 cgroup,
+                memory_limit,
                 watcher,
             },
         );
@@ -228,9 +245,18 @@ impl Containerizer {
         let exits = self.exits.clone();
         let watched_run = run.clone();
         let watched_cgroup = cgroup.clone();
+        // Set again by the table's next UpdateLimits for the run.
+        let memory_limit = Arc::new(AtomicU64::new(0));
+        let sampled_limit = memory_limit.clone();
         let watcher = tokio::spawn(async move {
             let limitation = if alive {
-                watch(pid, watched_cgroup.as_ref(), wait_foreign(pid, start_time)).await
+                watch(
+                    pid,
+                    watched_cgroup.as_ref(),
+                    &sampled_limit,
+                    wait_foreign(pid, start_time),
+                )
+                .await
             } else {
                 None
             };
@@ -245,6 +271,7 @@ impl Containerizer {
             Container {
                 pid,
                 cgroup,
+                memory_limit,
                 watcher,
             },
         );
@@ -261,6 +288,11 @@ impl Containerizer {
     }
 
     pub fn update_limits(&mut self, run: &RunKey, limits: Limits) {
+        if let Some(container) = self.containers.get(run) {
+            container
+                .memory_limit
+                .store(limit_bytes(limits), Ordering::Relaxed);
+        }
         if let Some(dir) = self.containers.get(run).and_then(|c| c.cgroup.as_ref()) {
             if let Err(e) = dir.set_limits(limits) {
                 tracing::warn!(run = %run.container_id, error = %e, "cannot update the container's limits");
@@ -287,16 +319,38 @@ impl Containerizer {
     }
 }
 
-/// Waits for `exited`; with a cgroup, ends the container early when the
-/// kernel kills one of its processes for memory and says so.
+/// A memory limit in bytes, 0 for none.
+fn limit_bytes(limits: Limits) -> u64 {
+    match limits.mem_mb.filter(|m| m.is_finite() && *m > 0.0) {
+        Some(mb) => (mb * 1024.0 * 1024.0) as u64,
+        None => 0,
+    }
+}
+
+/// Whether a sampled container is over its limit (0: no limit).
+pub fn over_memory_limit(resident_bytes: u64, limit_bytes: u64) -> bool {
+    limit_bytes > 0 && resident_bytes > limit_bytes
+}
+
+fn memory_limitation(message: String) -> Termination {
+    Termination {
+        state: TaskState::TaskFailed,
+        reason: Reason::ContainerLimitationMemory,
+        message,
+    }
+}
+
+/// Waits for `exited`; ends the container early when it exceeds its
+/// memory: told by the kernel's out-of-memory kill with a cgroup, by
+/// sampling its session's resident memory without one.
 async fn watch(
     pid: i32,
     cgroup: Option<&CgroupDir>,
+    memory_limit: &AtomicU64,
     exited: impl std::future::Future<Output = ()>,
 ) -> Option<Termination> {
     let Some(dir) = cgroup else {
-        exited.await;
-        return None;
+        return sample_memory(pid, memory_limit, exited).await;
     };
     tokio::pin!(exited);
     let mut ticks = tokio::time::interval(OOM_POLL);
@@ -323,6 +377,39 @@ async fn watch(
             reason: Reason::ContainerLimitationMemory,
             message: "Memory limit exceeded: the container was killed by the kernel".into(),
         });
+    }
+    limitation
+}
+
+/// The sampling watcher of a container without a cgroup.
+async fn sample_memory(
+    pid: i32,
+    memory_limit: &AtomicU64,
+    exited: impl std::future::Future<Output = ()>,
+) -> Option<Termination> {
+    tokio::pin!(exited);
+    let mut ticks = tokio::time::interval(MEMORY_SAMPLE);
+    let mut limitation = None;
+    loop {
+        tokio::select! {
+            _ = &mut exited => break,
+            _ = ticks.tick(), if limitation.is_none() => {
+                let limit = memory_limit.load(Ordering::Relaxed);
+                if limit == 0 {
+                    continue;
+                }
+                let resident = procfs::session_resident_bytes(pid);
+                if over_memory_limit(resident, limit) {
+                    tracing::warn!(pid, resident, limit, "memory limit exceeded (sampled): destroying the container");
+                    limitation = Some(memory_limitation(format!(
+                        "Memory limit exceeded: {} MB resident, limit {} MB",
+                        resident / (1024 * 1024),
+                        limit / (1024 * 1024)
+                    )));
+                    kill_container(pid, None);
+                }
+            }
+        }
     }
     limitation
 }

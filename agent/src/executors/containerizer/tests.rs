@@ -59,14 +59,12 @@ async fn next_exit(rx: &mut mpsc::UnboundedReceiver<ContainerExit>) -> Container
 /// Waits for every process of `session` to be gone (a SIGKILL takes
 /// effect a moment after it is sent).
 async fn session_ends(session: i32) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !procfs::session_members(session).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "processes of session {session} survived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    mesoraft_testkit::wait_for(
+        &format!("every process of session {session} to end"),
+        Duration::from_secs(10),
+        || std::future::ready(procfs::session_members(session).is_empty().then_some(())),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -74,15 +72,17 @@ async fn an_executor_runs_in_its_sandbox_and_session_and_its_exit_takes_its_chil
     let work = tempfile::tempdir().unwrap();
     let (mut c, mut exits) = containerizer(work.path());
     assert!(!c.enforces_limits());
-    // The executor leaves a background child behind and exits.
-    let launched = c
-        .launch(
-            &spec("sleep 30 & echo \"$MESOS_EXECUTOR_ID $(pwd)\"; sleep 0.2"),
-            "c-S1",
-        )
-        .unwrap();
+    // The executor leaves a background child behind and exits once the
+    // test has looked at it.
+    let gate = mesoraft_testkit::Gate::new(work.path(), "gate");
+    let command = format!(
+        "sleep 30 & echo \"$MESOS_EXECUTOR_ID $(pwd)\"; {}",
+        gate.wait_command()
+    );
+    let launched = c.launch(&spec(&command), "c-S1").unwrap();
     let session = procfs::stat(launched.pid).unwrap().session;
     assert_eq!(session, launched.pid, "the executor leads its own session");
+    gate.open(Duration::from_secs(10)).await;
     let exit = next_exit(&mut exits).await;
     assert_eq!(exit.run.container_id, "c1");
     assert_eq!(exit.limitation, None);

@@ -10,11 +10,15 @@ use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::task_status::{Reason, Source};
 use mesoraft_proto::mesos::v1::{
     value, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, Resource, Task,
-    TaskId, TaskInfo, TaskState, TaskStatus,
+    TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 
 use super::{is_terminal, ExecState, Executor, Stamps, TaskEntry, TaskPhase};
 use crate::executors::model::{Action, ExecutorKey, Limits, RunKey, TableTimer};
+
+/// What the command executor itself is given (Mesos's defaults).
+pub const COMMAND_EXECUTOR_CPUS: f64 = 0.1;
+pub const COMMAND_EXECUTOR_MEM_MB: f64 = 32.0;
 
 /// The executor a task runs in: the framework's, or a command executor
 /// named after the task (as Mesos names it).
@@ -41,6 +45,13 @@ pub(super) fn executor_for(framework_id: &FrameworkId, task: &TaskInfo) -> (Exec
         )),
         command: Some(CommandInfo::default()),
         labels: task.labels.clone(),
+        // Mesos gives the command executor itself these on top of the
+        // task's (DEFAULT_EXECUTOR_CPUS, DEFAULT_EXECUTOR_MEM), so a task's
+        // memory limit is not eaten by the executor process.
+        resources: vec![
+            crate::resources::scalar("cpus", COMMAND_EXECUTOR_CPUS),
+            crate::resources::scalar("mem", COMMAND_EXECUTOR_MEM_MB),
+        ],
         ..Default::default()
     };
     (info, true)
@@ -67,7 +78,9 @@ pub(super) fn task_of(
     }
 }
 
-/// Sends every queued task to the executor, in the order they came.
+/// Sends every queued task to the executor, in the order they came: a
+/// task alone as LAUNCH, the tasks of a group together as one
+/// LAUNCH_GROUP.
 pub(super) fn launch_queued(key: &ExecutorKey, executor: &mut Executor) -> Vec<Action> {
     let mut queued: Vec<&mut TaskEntry> = executor
         .tasks
@@ -76,14 +89,35 @@ pub(super) fn launch_queued(key: &ExecutorKey, executor: &mut Executor) -> Vec<A
         .collect();
     queued.sort_by_key(|t| t.seq);
     let mut actions = Vec::new();
+    // (group, its tasks), in the order their first tasks came.
+    let mut groups: Vec<(u64, Vec<TaskInfo>)> = Vec::new();
     for entry in queued {
         entry.phase = TaskPhase::Launched;
+        let Some(group) = entry.group else {
+            actions.push(Action::Send {
+                executor: key.clone(),
+                event: Box::new(ExecutorEvent {
+                    r#type: Some(event::Type::Launch as i32),
+                    launch: Some(event::Launch {
+                        task: entry.info.clone(),
+                    }),
+                    ..Default::default()
+                }),
+            });
+            continue;
+        };
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, tasks)) => tasks.push(entry.info.clone()),
+            None => groups.push((group, vec![entry.info.clone()])),
+        }
+    }
+    for (_, tasks) in groups {
         actions.push(Action::Send {
             executor: key.clone(),
             event: Box::new(ExecutorEvent {
-                r#type: Some(event::Type::Launch as i32),
-                launch: Some(event::Launch {
-                    task: entry.info.clone(),
+                r#type: Some(event::Type::LaunchGroup as i32),
+                launch_group: Some(event::LaunchGroup {
+                    task_group: TaskGroupInfo { tasks },
                 }),
                 ..Default::default()
             }),

@@ -84,6 +84,7 @@ impl Table {
                             task: task_proto,
                             phase,
                             seq,
+                            group: None,
                             pending_kill: None,
                         },
                     );

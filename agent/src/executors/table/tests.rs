@@ -9,7 +9,7 @@ use mesoraft_proto::mesos::v1::framework_info::Capability as FrameworkCapability
 use mesoraft_proto::mesos::v1::task_status::{Reason, Source};
 use mesoraft_proto::mesos::v1::{value, AgentId, CommandInfo, ExecutorId, Resource, TaskStatus};
 
-struct Fixed(u8);
+pub(super) struct Fixed(pub(super) u8);
 
 impl Stamps for Fixed {
     fn uuid(&mut self) -> Vec<u8> {
@@ -21,7 +21,7 @@ impl Stamps for Fixed {
     }
 }
 
-fn table() -> Table {
+pub(super) fn table() -> Table {
     Table::new(
         AgentInfo {
             hostname: "a1".into(),
@@ -34,7 +34,7 @@ fn table() -> Table {
     )
 }
 
-fn framework(checkpoint: bool, partition_aware: bool) -> FrameworkInfo {
+pub(super) fn framework(checkpoint: bool, partition_aware: bool) -> FrameworkInfo {
     FrameworkInfo {
         user: "root".into(),
         name: "fw".into(),
@@ -50,7 +50,7 @@ fn framework(checkpoint: bool, partition_aware: bool) -> FrameworkInfo {
     }
 }
 
-fn scalar(name: &str, amount: f64) -> Resource {
+pub(super) fn scalar(name: &str, amount: f64) -> Resource {
     Resource {
         name: name.into(),
         r#type: value::Type::Scalar as i32,
@@ -59,7 +59,7 @@ fn scalar(name: &str, amount: f64) -> Resource {
     }
 }
 
-fn task(id: &str) -> TaskInfo {
+pub(super) fn task(id: &str) -> TaskInfo {
     TaskInfo {
         name: id.into(),
         task_id: TaskId { value: id.into() },
@@ -105,7 +105,7 @@ fn subscribe(t: &mut Table, s: &mut Fixed, id: &str, connection: u64) -> Vec<Act
     .unwrap()
 }
 
-fn status(id: &str, state: TaskState, uuid: u8) -> TaskStatus {
+pub(super) fn status(id: &str, state: TaskState, uuid: u8) -> TaskStatus {
     TaskStatus {
         task_id: TaskId { value: id.into() },
         state: state as i32,
@@ -126,7 +126,7 @@ fn update(t: &mut Table, s: &mut Fixed, id: &str, state: TaskState, uuid: u8) ->
     .unwrap()
 }
 
-fn run_of(actions: &[Action]) -> RunKey {
+pub(super) fn run_of(actions: &[Action]) -> RunKey {
     actions
         .iter()
         .find_map(|a| match a {
@@ -137,7 +137,9 @@ fn run_of(actions: &[Action]) -> RunKey {
 }
 
 /// The updates among `actions`: (task, state, reason, source).
-fn updates(actions: &[Action]) -> Vec<(String, TaskState, Option<Reason>, Option<Source>)> {
+pub(super) fn updates(
+    actions: &[Action],
+) -> Vec<(String, TaskState, Option<Reason>, Option<Source>)> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -152,7 +154,7 @@ fn updates(actions: &[Action]) -> Vec<(String, TaskState, Option<Reason>, Option
         .collect()
 }
 
-fn sent_types(actions: &[Action]) -> Vec<event::Type> {
+pub(super) fn sent_types(actions: &[Action]) -> Vec<event::Type> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -182,11 +184,12 @@ fn a_task_is_queued_until_its_command_executor_subscribes_then_launched() {
     };
     assert!(spec.command_executor);
     assert_eq!(spec.executor.executor_id.value, "t1");
+    // The task's resources plus the command executor's own.
     assert_eq!(
         spec.limits,
         Limits {
-            cpus: Some(0.5),
-            mem_mb: Some(64.0)
+            cpus: Some(0.5 + parts::COMMAND_EXECUTOR_CPUS),
+            mem_mb: Some(64.0 + parts::COMMAND_EXECUTOR_MEM_MB)
         }
     );
     assert_eq!(spec.shutdown_grace_period, Duration::from_secs(5));
@@ -730,37 +733,4 @@ fn a_task_whose_ids_cannot_name_directories_is_refused_as_invalid() {
     assert!(!actions
         .iter()
         .any(|a| matches!(a, Action::Launch(_) | Action::Checkpoint(_))));
-}
-
-#[test]
-fn a_task_group_is_refused_task_by_task() {
-    let (mut t, mut s) = (table(), Fixed(0));
-    let actions = t
-        .step(
-            Event::RunTaskGroup {
-                framework: framework(false, false),
-                tasks: vec![task("a"), task("b")],
-            },
-            &mut s,
-        )
-        .unwrap();
-    let refused: Vec<_> = updates(&actions)
-        .into_iter()
-        .map(|u| (u.0, u.1, u.2))
-        .collect();
-    assert_eq!(
-        refused,
-        [
-            (
-                "a".into(),
-                TaskState::TaskError,
-                Some(Reason::TaskGroupInvalid)
-            ),
-            (
-                "b".into(),
-                TaskState::TaskError,
-                Some(Reason::TaskGroupInvalid)
-            ),
-        ]
-    );
 }

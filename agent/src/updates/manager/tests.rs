@@ -1,7 +1,7 @@
 //! The update manager's rules, call by call.
 
 use super::*;
-use crate::executors::model::ExecutorKey;
+use crate::keys::ExecutorKey;
 use mesoraft_proto::mesos::v1::{FrameworkId, TaskId, TaskState, TaskStatus};
 
 fn update(task: &str, state: TaskState, uuid: u8) -> StatusUpdate {

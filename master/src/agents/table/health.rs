@@ -194,10 +194,17 @@ impl AgentTable {
         session: Option<SessionId>,
         outcome: WriteOutcome,
         now: Now,
+        out: &mut Vec<Action>,
     ) {
         self.agents.remove(&agent_id);
         match outcome {
             WriteOutcome::Applied(_) => {
+                out.push(Action::Departed {
+                    agent_id: agent_id.clone(),
+                    why: Departure::Unreachable {
+                        since_ns: now.unix_ns,
+                    },
+                });
                 self.counts.marked_unreachable += 1;
                 if entry.presence == Presence::Recovered {
                     self.counts.recovery_removals += 1;

@@ -116,6 +116,23 @@ pub enum Action {
         request: RequestId,
         answer: MarkGoneAnswer,
     },
+    /// An agent left the registered set for good or until it returns
+    /// (the registry change is applied): its tasks change state.
+    Departed {
+        agent_id: String,
+        why: Departure,
+    },
+}
+
+/// Why an agent left (see [`Action::Departed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// Marked unreachable at `since_ns`.
+    Unreachable { since_ns: TimeNs },
+    /// Marked gone by the operator.
+    Gone,
+    /// Unregistered itself.
+    Removed,
 }
 
 /// The outcome of MARK_AGENT_GONE.
@@ -328,6 +345,22 @@ impl AgentTable {
         &self.gone
     }
 
+    /// The agent a session is registered for, while it is.
+    pub fn agent_of_session(&self, session: SessionId) -> Option<&str> {
+        match self.sessions.get(&session)? {
+            SessionUse::Agent(agent_id) => {
+                let entry = self.agents.get(agent_id)?;
+                (connected_session(&entry.presence) == Some(session)).then_some(agent_id.as_str())
+            }
+            SessionUse::Registering | SessionUse::Orphan(_) => None,
+        }
+    }
+
+    /// The open session of a registered agent.
+    pub fn session_of_agent(&self, agent_id: &str) -> Option<SessionId> {
+        connected_session(&self.agents.get(agent_id)?.presence)
+    }
+
     pub fn counts(&self) -> AgentCounts {
         let mut counts = self.counts.clone();
         counts.registered = 0;
@@ -412,7 +445,7 @@ impl AgentTable {
                 agent_id,
                 entry,
                 session,
-            } => self.made_unreachable(agent_id, entry, session, outcome, now),
+            } => self.made_unreachable(agent_id, entry, session, outcome, now, out),
             Pending::Gone {
                 agent_id,
                 request,

@@ -83,6 +83,10 @@ impl AgentTable {
         self.agents.remove(&agent_id);
         let answer = match outcome {
             WriteOutcome::Applied(_) => {
+                out.push(Action::Departed {
+                    agent_id: agent_id.clone(),
+                    why: Departure::Gone,
+                });
                 self.unreachable.remove(&agent_id);
                 self.gone.insert(agent_id.clone(), now.unix_ns);
                 tracing::warn!(agent_id = %agent_id, "agent marked gone by the operator");
@@ -136,6 +140,10 @@ impl AgentTable {
         self.agents.remove(&agent_id);
         match outcome {
             WriteOutcome::Applied(_) => {
+                out.push(Action::Departed {
+                    agent_id: agent_id.clone(),
+                    why: Departure::Removed,
+                });
                 tracing::info!(agent_id = %agent_id, "agent unregistered");
                 self.sessions.remove(&session);
                 out.push(Action::Close { session });

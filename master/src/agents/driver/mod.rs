@@ -2,7 +2,10 @@
 //! [`AgentTable`], turns stream messages, write outcomes and ticks into
 //! events, and carries out the actions (send, close, propose, answer).
 //! When the term ends it drops every session's sender, which ends every
-//! agent stream: the agents go and find the new leader.
+//! agent stream: the agents go and find the new leader. It also owns the
+//! term's task table (`tasks`).
+
+mod tasks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +27,8 @@ use super::table::{
     RequestId, SessionId, WriteOutcome,
 };
 use crate::leader::{TermContext, WriteFailure};
+use crate::tasks::launch::{KillError, Launch, LaunchError};
+use crate::tasks::{TaskTable, TasksView};
 
 /// How many messages may wait for one agent before it counts as stuck
 /// (it reads nothing) and its session is closed.
@@ -61,6 +66,18 @@ pub(crate) enum Input {
     },
     View {
         reply: oneshot::Sender<AgentsView>,
+    },
+    Launch {
+        launch: Box<Launch>,
+        reply: oneshot::Sender<Result<(), LaunchError>>,
+    },
+    Kill {
+        framework_id: String,
+        task_id: String,
+        reply: oneshot::Sender<Result<(), KillError>>,
+    },
+    Tasks {
+        reply: oneshot::Sender<TasksView>,
     },
 }
 
@@ -142,24 +159,55 @@ impl AgentHub {
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(counts);
     }
 
-    /// MARK_AGENT_GONE through the table (every agent command of a term
-    /// comes from it).
-    pub async fn mark_gone(&self, agent_id: String) -> Result<MarkGoneAnswer, NotAttached> {
+    /// Sends the input `make` builds around a reply channel and waits for
+    /// the answer: every call into the term's table goes this way.
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Input,
+    ) -> Result<T, NotAttached> {
         let (reply, answer) = oneshot::channel();
         self.sender()?
-            .send(Input::MarkGone { agent_id, reply })
+            .send(make(reply))
             .await
             .map_err(|_| NotAttached)?;
         answer.await.map_err(|_| NotAttached)
     }
 
+    /// MARK_AGENT_GONE through the table (every agent command of a term
+    /// comes from it).
+    pub async fn mark_gone(&self, agent_id: String) -> Result<MarkGoneAnswer, NotAttached> {
+        self.ask(|reply| Input::MarkGone { agent_id, reply }).await
+    }
+
+    /// Sends a task or a task group to its agent (the internal launch
+    /// path; offers come with frameworks).
+    pub async fn launch(&self, launch: Launch) -> Result<Result<(), LaunchError>, NotAttached> {
+        self.ask(|reply| Input::Launch {
+            launch: Box::new(launch),
+            reply,
+        })
+        .await
+    }
+
+    pub async fn kill(
+        &self,
+        framework_id: String,
+        task_id: String,
+    ) -> Result<Result<(), KillError>, NotAttached> {
+        self.ask(|reply| Input::Kill {
+            framework_id,
+            task_id,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn tasks(&self) -> Result<TasksView, NotAttached> {
+        self.ask(|reply| Input::Tasks { reply }).await
+    }
+
     pub async fn view(&self) -> Result<AgentsView, NotAttached> {
-        let (reply, view) = oneshot::channel();
-        self.sender()?
-            .send(Input::View { reply })
-            .await
-            .map_err(|_| NotAttached)?;
-        view.await.map_err(|_| NotAttached)
+        self.ask(|reply| Input::View { reply }).await
     }
 }
 
@@ -218,6 +266,8 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         context: context.clone(),
         registrations: Registrations::default(),
         ping_spread,
+        tasks: TaskTable::default(),
+        returning: tasks::ReturningSessions::default(),
     };
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
@@ -246,6 +296,7 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         let now = now();
         let actions = shell.table.step(event, now);
         shell.registrations.observe(&actions, now.unix_ns);
+        shell.follow_agents(&actions);
         shell.run(actions);
         shell.forget_departed_registrations();
         if publish {
@@ -273,6 +324,8 @@ struct Shell {
     registrations: Registrations,
     /// The ping round not sent yet.
     ping_spread: PingSpread<(SessionId, master_to_agent::Message)>,
+    tasks: TaskTable,
+    returning: tasks::ReturningSessions,
 }
 
 impl Shell {
@@ -288,10 +341,17 @@ impl Shell {
                     return None;
                 }
                 use agent_to_master::Message as M;
-                match &message {
-                    M::RegisterSlave(m) => self.registrations.announced(session, m.version.clone()),
-                    M::ReregisterSlave(m) => {
+                match message {
+                    M::RegisterSlave(ref m) => {
                         self.registrations.announced(session, m.version.clone())
+                    }
+                    M::ReregisterSlave(ref m) => {
+                        self.registrations.announced(session, m.version.clone());
+                        self.remember_returning(session, m);
+                    }
+                    M::StatusUpdate(m) => {
+                        self.status_update(session, m);
+                        return None;
                     }
                     _ => {}
                 }
@@ -299,6 +359,7 @@ impl Shell {
             }
             Input::Closed { session } => {
                 self.sessions.remove(&session);
+                self.returning.remove(&session);
                 self.registrations.closed(session);
                 Some(Event::Closed { session })
             }
@@ -312,6 +373,36 @@ impl Shell {
             }
             Input::View { reply } => {
                 let _ = reply.send(self.view());
+                None
+            }
+            Input::Launch { launch, reply } => {
+                let registered = self.table.session_of_agent(launch.agent_id()).is_some();
+                let result = match *launch {
+                    Launch::Task { framework, task } => {
+                        self.tasks.launch(framework, task, registered)
+                    }
+                    Launch::Group {
+                        framework,
+                        executor,
+                        task_group,
+                    } => self
+                        .tasks
+                        .launch_group(framework, executor, task_group, registered),
+                };
+                let _ = reply.send(result.map(|actions| self.run_tasks(actions)));
+                None
+            }
+            Input::Kill {
+                framework_id,
+                task_id,
+                reply,
+            } => {
+                let result = self.tasks.kill(&framework_id, &task_id);
+                let _ = reply.send(result.map(|actions| self.run_tasks(actions)));
+                None
+            }
+            Input::Tasks { reply } => {
+                let _ = reply.send(self.tasks.view());
                 None
             }
         }
@@ -342,6 +433,8 @@ impl Shell {
                         let _ = reply.send(answer);
                     }
                 }
+                // Taken by `follow_agents` before.
+                Action::Departed { .. } => {}
             }
         }
         if !pings.is_empty() {
@@ -416,8 +509,8 @@ impl Shell {
     }
 }
 
-/// The table's event for a message from an agent; messages the table does
-/// not handle yet (status updates, executor messages) are dropped.
+/// The table's event for a message from an agent; status updates go to
+/// the task table before; executor messages wait for frameworks.
 fn event_of(session: SessionId, message: agent_to_master::Message) -> Option<Event> {
     use agent_to_master::Message as M;
     match message {

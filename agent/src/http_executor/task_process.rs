@@ -14,8 +14,8 @@ use std::process::Stdio;
 use mesoraft_proto::mesos::v1::environment::variable::Type as VariableType;
 use mesoraft_proto::mesos::v1::CommandInfo;
 
-use super::core::{Launch, Signal, TaskExit};
 use super::env::SANDBOX;
+use super::vocab::{Launch, Signal, TaskExit};
 
 /// The shell of shell commands, as Mesos runs them (`sh -c VALUE`).
 pub const SHELL: &str = "/bin/sh";
@@ -179,6 +179,7 @@ mod tests {
             task_id: TaskId { value: "t".into() },
             command,
             user: None,
+            sandbox: None,
         }
     }
 

@@ -1,22 +1,27 @@
-//! The command executor's I/O shell: one loop feeding the decision core
-//! (`core.rs`) with the agent's events, the task's exit and the timers,
-//! and carrying out its actions. Calls other than SUBSCRIBE leave through
-//! one queue in order (STARTING must reach the agent before RUNNING).
+//! The built-in executors' I/O shell: one loop feeding a decision core
+//! ([`ExecutorCore`]) with the agent's events, the tasks' exits and the
+//! timers, and carrying out its actions. Calls other than SUBSCRIBE leave
+//! through one queue in order (STARTING must reach the agent before
+//! RUNNING). Each task runs in its own process group, signalled by task
+//! id; a group stays signalable after its leader exits.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mesoraft_proto::mesos::v1::executor::Call;
+use mesoraft_proto::mesos::v1::TaskId;
 use tokio::sync::mpsc;
 
 use super::client::{AgentClient, EventStream};
-use super::core::{
-    Action, CommandExecutor, Entropy, ExitReason, Input, Now, Settings, Signal, Timer,
-};
 use super::env::ExecutorEnv;
+use super::session::Settings;
 use super::task_process::{signal_group, TaskProcess};
+use super::vocab::{
+    Action, Entropy, ExecutorCore, ExitReason, Input, Now, Signal, TaskExit, Timer,
+};
 
-struct RandomEntropy;
+/// Fresh uuids and random samples from the operating system.
+pub struct RandomEntropy;
 
 impl Entropy for RandomEntropy {
     fn uuid(&mut self) -> Vec<u8> {
@@ -43,34 +48,31 @@ const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 type Subscribing =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<EventStream, String>> + Send>>;
 
-/// Runs the executor until it exits; the reason gives the exit code.
-pub async fn run(env: ExecutorEnv) -> Result<ExitReason, String> {
-    let client = AgentClient::new(env.api_url())?;
-    let settings = Settings {
+/// The settings of a core, from the environment.
+pub fn settings(env: &ExecutorEnv) -> Settings {
+    Settings {
         framework_id: env.framework_id.clone(),
         executor_id: env.executor_id.clone(),
         checkpoint: env.checkpoint,
         recovery_timeout: env.recovery_timeout,
         subscription_backoff_max: env.subscription_backoff_max,
         shutdown_grace_period: env.shutdown_grace_period,
-    };
-    tracing::info!(
-        framework_id = %env.framework_id.value,
-        executor_id = %env.executor_id.value,
-        agent = %env.agent_endpoint,
-        checkpoint = env.checkpoint,
-        "command executor starting"
-    );
-    let mut core = CommandExecutor::new(settings, Box::new(RandomEntropy));
+    }
+}
+
+/// Runs `core` until it exits; the reason gives the exit code.
+pub async fn run(env: ExecutorEnv, mut core: impl ExecutorCore) -> Result<ExitReason, String> {
+    let client = AgentClient::new(env.api_url())?;
     let (outbox, sender) = spawn_sender(client.clone());
+    // Each task's exit arrives here, from a task waiting for it.
+    let (exits_tx, mut exits) = mpsc::unbounded_channel::<(TaskId, TaskExit)>();
 
     let mut actions: VecDeque<Action> = core.start().into();
     let mut timers: HashMap<Timer, Instant> = HashMap::new();
     let mut subscribing: Option<Subscribing> = None;
     let mut stream: Option<EventStream> = None;
-    let mut task: Option<TaskProcess> = None;
-    // The task's group stays signalable after its leader exits.
-    let mut task_group: Option<i32> = None;
+    // Process groups by task id, kept after their leaders exit.
+    let mut groups: HashMap<String, i32> = HashMap::new();
 
     loop {
         while let Some(action) = actions.pop_front() {
@@ -85,22 +87,37 @@ pub async fn run(env: ExecutorEnv) -> Result<ExitReason, String> {
                     let _ = outbox.send(call);
                     None
                 }
-                Action::Start(launch) => match TaskProcess::start(&launch, &env.directory) {
-                    Ok(process) => {
-                        tracing::info!(task_id = %launch.task_id.value, pgid = process.pgid(), "task started");
-                        task_group = Some(process.pgid());
-                        task = Some(process);
-                        Some(Input::TaskStarted)
+                Action::Start(launch) => {
+                    let sandbox = match &launch.sandbox {
+                        Some(relative) => env.directory.join(relative),
+                        None => env.directory.clone(),
+                    };
+                    let started = std::fs::create_dir_all(&sandbox)
+                        .map_err(|e| format!("cannot create {}: {e}", sandbox.display()))
+                        .and_then(|()| TaskProcess::start(&launch, &sandbox));
+                    let task_id = launch.task_id.clone();
+                    match started {
+                        Ok(mut process) => {
+                            tracing::info!(task_id = %task_id.value, pgid = process.pgid(), "task started");
+                            groups.insert(task_id.value.clone(), process.pgid());
+                            let exits_tx = exits_tx.clone();
+                            let waited = task_id.clone();
+                            tokio::spawn(async move {
+                                let exit = process.wait().await;
+                                let _ = exits_tx.send((waited, exit));
+                            });
+                            Some(Input::TaskStarted(task_id))
+                        }
+                        Err(error) => {
+                            tracing::error!(task_id = %task_id.value, %error, "cannot start the task");
+                            Some(Input::StartFailed { task_id, error })
+                        }
                     }
-                    Err(error) => {
-                        tracing::error!(task_id = %launch.task_id.value, %error, "cannot start the task");
-                        Some(Input::StartFailed { error })
-                    }
-                },
-                Action::Signal(signal) => {
-                    if let Some(pgid) = task_group {
-                        tracing::info!(pgid, ?signal, "signalling the task's process group");
-                        signal_group(pgid, signal);
+                }
+                Action::Signal(task_id, signal) => {
+                    if let Some(pgid) = groups.get(&task_id.value) {
+                        tracing::info!(task_id = %task_id.value, pgid, ?signal, "signalling the task's process group");
+                        signal_group(*pgid, signal);
                     }
                     None
                 }
@@ -113,13 +130,13 @@ pub async fn run(env: ExecutorEnv) -> Result<ExitReason, String> {
                     None
                 }
                 Action::Exit(reason) => {
-                    if let Some(pgid) = task_group {
-                        signal_group(pgid, Signal::Kill);
+                    for pgid in groups.values() {
+                        signal_group(*pgid, Signal::Kill);
                     }
                     // Let the calls still queued leave first, briefly.
                     drop(outbox);
                     let _ = tokio::time::timeout(FLUSH_LIMIT, sender).await;
-                    tracing::info!(?reason, "command executor exiting");
+                    tracing::info!(?reason, "executor exiting");
                     return Ok(reason);
                 }
             };
@@ -131,7 +148,7 @@ pub async fn run(env: ExecutorEnv) -> Result<ExitReason, String> {
         let next_timer = timers
             .iter()
             .min_by_key(|(_, at)| **at)
-            .map(|(t, at)| (*t, *at));
+            .map(|(t, at)| (t.clone(), *at));
         let input = tokio::select! {
             result = async { subscribing.as_mut().expect("guarded").await }, if subscribing.is_some() => {
                 subscribing = None;
@@ -156,12 +173,11 @@ pub async fn run(env: ExecutorEnv) -> Result<ExitReason, String> {
                     }
                 }
             }
-            exit = async { task.as_mut().expect("guarded").wait().await }, if task.is_some() => {
-                tracing::info!(?exit, "task exited");
-                task = None;
-                Input::TaskExited(exit)
+            Some((task_id, exit)) = exits.recv() => {
+                tracing::info!(task_id = %task_id.value, ?exit, "task exited");
+                Input::TaskExited(task_id, exit)
             }
-            _ = sleep_until(next_timer.map(|(_, at)| at)), if next_timer.is_some() => {
+            _ = sleep_until(next_timer.as_ref().map(|(_, at)| *at)), if next_timer.is_some() => {
                 let (timer, _) = next_timer.expect("guarded");
                 timers.remove(&timer);
                 Input::TimerFired(timer)

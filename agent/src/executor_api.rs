@@ -1,6 +1,6 @@
 //! `POST /api/v1/executor`: Mesos's v1 executor HTTP API on the agent's
 //! port. This file only maps HTTP to calls and answers to HTTP: the call
-//! is read and checked by [`super::call`], decided by the runtime (the
+//! is read and checked by [`crate::executors::call`], decided by the runtime (the
 //! executor table), and answered `202 Accepted`, or `200 OK` with a
 //! RecordIO stream of events for SUBSCRIBE (JSON or protobuf, as the
 //! `Accept` header allows; a HEARTBEAT event every 30 s keeps it alive).
@@ -19,9 +19,9 @@ use mesoraft_proto::mesos::v1::executor::{event, Event};
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::call::{decode, stream_type, validate, CallError, ContentType, ExecutorCall};
-use super::model::{ExecutorKey, Refusal};
 use crate::driver::{AgentHandle, CallReply, Input};
+use crate::executors::call::{decode, stream_type, validate, CallError, ContentType, ExecutorCall};
+use crate::executors::model::{ExecutorKey, Refusal};
 use crate::recordio;
 
 /// The executor API's path.

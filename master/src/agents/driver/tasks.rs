@@ -1,0 +1,158 @@
+//! The tasks side of the agents driver: the task table lives beside the
+//! agent table because tasks follow their agents' sessions and departures,
+//! and one task ordering both keeps them consistent (a status update is
+//! never taken from a session the agent table has already closed).
+//!
+//! Until frameworks connect to the master, every status update is
+//! delivered to an internal recipient that acknowledges it at once, so the
+//! agents' update streams advance; the frameworks API replaces it.
+
+use std::collections::{HashMap, VecDeque};
+
+use mesoraft_proto::agent::{master_to_agent, ReregisterSlaveMessage, StatusUpdateMessage};
+use mesoraft_proto::mesos::v1::task_status::Source;
+use mesoraft_proto::mesos::v1::{FrameworkInfo, Task};
+
+use super::super::table::{Action as AgentAction, Departure as AgentDeparture, SessionId};
+use super::Shell;
+use crate::tasks::table::{Action as TaskAction, Departure, Event as TaskEvent};
+
+/// What a re-registering session brought, held until the agent table
+/// accepts the re-registration (it may need a registry write first).
+#[derive(Debug)]
+pub(super) struct Returning {
+    tasks: Vec<Task>,
+    frameworks: Vec<FrameworkInfo>,
+    was_unreachable: bool,
+}
+
+/// Re-registrations waiting for the agent table's answer, by session.
+pub(super) type ReturningSessions = HashMap<SessionId, Returning>;
+
+impl Shell {
+    /// A session sent ReregisterSlave: keep its tasks for when it is
+    /// accepted.
+    pub(super) fn remember_returning(&mut self, session: SessionId, m: &ReregisterSlaveMessage) {
+        let was_unreachable = m
+            .slave
+            .id
+            .as_ref()
+            .is_some_and(|id| self.table.unreachable().contains_key(&id.value));
+        self.returning.insert(
+            session,
+            Returning {
+                tasks: m.tasks.clone(),
+                frameworks: m.frameworks.clone(),
+                was_unreachable,
+            },
+        );
+    }
+
+    /// A status update from a session: taken only from the session its
+    /// agent is registered on (the agent resends it after registering).
+    pub(super) fn status_update(&mut self, session: SessionId, m: StatusUpdateMessage) {
+        let Some(agent_id) = self.table.agent_of_session(session).map(str::to_string) else {
+            tracing::debug!(
+                session,
+                "status update from an unregistered session dropped"
+            );
+            return;
+        };
+        let now = super::now();
+        let actions = self.tasks.step(
+            TaskEvent::Update {
+                agent_id,
+                update: m.update,
+            },
+            now.unix_ns,
+        );
+        self.run_tasks(actions);
+    }
+
+    /// What the agent table's actions mean for tasks: accepted
+    /// re-registrations bring tasks, departures change them.
+    pub(super) fn follow_agents(&mut self, actions: &[AgentAction]) {
+        let now = super::now();
+        for action in actions {
+            let event = match action {
+                AgentAction::Send {
+                    session,
+                    message: master_to_agent::Message::SlaveReregistered(m),
+                } => {
+                    let Some(returning) = self.returning.remove(session) else {
+                        continue;
+                    };
+                    TaskEvent::AgentReregistered {
+                        agent_id: m.slave_id.value.clone(),
+                        tasks: returning.tasks,
+                        frameworks: returning.frameworks,
+                        was_unreachable: returning.was_unreachable,
+                    }
+                }
+                AgentAction::Close { session } => {
+                    self.returning.remove(session);
+                    continue;
+                }
+                AgentAction::Departed { agent_id, why } => TaskEvent::AgentDeparted {
+                    agent_id: agent_id.clone(),
+                    departure: match *why {
+                        AgentDeparture::Unreachable { since_ns } => {
+                            Departure::Unreachable { since_ns }
+                        }
+                        AgentDeparture::Gone => Departure::Gone,
+                        AgentDeparture::Removed => Departure::Removed,
+                    },
+                },
+                _ => continue,
+            };
+            let task_actions = self.tasks.step(event, now.unix_ns);
+            self.run_tasks(task_actions);
+        }
+    }
+
+    /// Carries out task actions, including the acknowledgements the
+    /// internal recipient answers with.
+    pub(super) fn run_tasks(&mut self, actions: Vec<TaskAction>) {
+        let mut queue: VecDeque<TaskAction> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                TaskAction::ToAgent { agent_id, message } => {
+                    match self.table.session_of_agent(&agent_id) {
+                        Some(session) => self.send(session, message),
+                        None => tracing::debug!(
+                            agent_id = %agent_id,
+                            "agent has no session; message dropped (it re-registers with the truth)"
+                        ),
+                    }
+                }
+                TaskAction::ToFramework {
+                    framework_id,
+                    status,
+                } => {
+                    tracing::info!(
+                        framework_id = %framework_id,
+                        task_id = %status.task_id.value,
+                        state = status.state,
+                        reason = status.reason,
+                        "task status update"
+                    );
+                    let from_agent = status.source != Some(Source::Master as i32);
+                    if let (true, Some(uuid), Some(agent_id)) =
+                        (from_agent, status.uuid.clone(), status.agent_id.clone())
+                    {
+                        let now = super::now();
+                        queue.extend(self.tasks.step(
+                            TaskEvent::Acknowledged {
+                                agent_id: agent_id.value,
+                                framework_id,
+                                task_id: status.task_id.value,
+                                uuid,
+                            },
+                            now.unix_ns,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
