@@ -55,7 +55,6 @@ impl MesoGroup {
             stale_reads: false,
             skip_fsync: false,
             lazyfs: false,
-            agent_health: None,
             env: vec![],
             agent_health: opts.agent_health.clone(),
         };

@@ -76,8 +76,6 @@ pub struct ClusterConfig {
     /// the masters' defaults.
     pub agent_health: Option<AgentHealth>,
     pub env: Vec<(String, String)>,
-    /// The masters' agent health flags; None leaves them to the master.
-    pub agent_health: Option<mesoraft_testkit::master_cmd::AgentHealth>,
 }
 
 pub struct Cluster {

@@ -99,7 +99,6 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             lazyfs: wants_lazyfs(&spec.nemeses),
             agent_health: (!agent_ids.is_empty()).then(crate::cluster::agents::health),
             env: vec![],
-            agent_health: None,
         },
         nodes,
         slot,
