@@ -34,10 +34,7 @@ pub async fn launch(
             .map_err(|e| ApiError::bad_request(format!("invalid launch request: {e}\n")))?;
         let launch = Launch::from_request(request).map_err(launch_refused)?;
         master.require_leader()?;
-        let answer = master
-            .agents
-            .launch(launch)
-            .await?;
+        let answer = master.agents.launch(launch).await?;
         answer.map_err(launch_refused)
     }
     .await;
