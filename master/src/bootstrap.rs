@@ -12,6 +12,7 @@ use mesoraft_raft::network::{
     RaftGrpcService, RpcLimits,
 };
 use mesoraft_raft::proposer::{BatchLimits, Proposer};
+use mesoraft_raft::runtime::RaftRuntime;
 use mesoraft_raft::Raft;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -35,6 +36,8 @@ pub struct MasterHandle {
     fatal: FatalStop,
     server: JoinHandle<std::io::Result<()>>,
     tasks: Vec<JoinHandle<()>>,
+    /// Carries the Raft core; dropped last.
+    raft_runtime: RaftRuntime,
 }
 
 impl MasterHandle {
@@ -57,6 +60,7 @@ impl MasterHandle {
         if let Err(e) = self.master.raft.shutdown().await {
             tracing::warn!(error = %e, "Raft core did not shut down cleanly");
         }
+        drop(self.raft_runtime);
         if let Some(reason) = self.fatal.reason() {
             bail!("{reason}");
         }
@@ -154,8 +158,18 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
             "was leader before the restart; starts as a follower"
         );
     }
-    let raft = Raft::new(args.id, config, network, log_store, state_machine)
-        .await
+    // openraft spawns its core, replication and state-machine tasks where
+    // it is created: on the Raft runtime (see `mesoraft_raft::runtime`).
+    let raft_runtime = RaftRuntime::start(&format!("raft-{}", args.id))?;
+    let raft = raft_runtime
+        .run(Raft::new(
+            args.id,
+            config,
+            network,
+            log_store,
+            state_machine,
+        ))
+        .await?
         .context("cannot start the Raft core")?;
 
     // Raft::new re-applied the committed log, so the registry now knows
@@ -266,6 +280,10 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
             fatal.clone(),
         )),
         tokio::spawn(quiet_start(master.clone(), shutdown.clone())),
+        // The election timer stays on this runtime, with the server that
+        // takes the leader's AppendEntries: were it punctual while they
+        // wait in a busy queue, a follower would campaign against a live
+        // leader.
         tokio::spawn(mesoraft_raft::election::run(
             master.raft.clone(),
             master.id,
@@ -302,6 +320,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         fatal,
         server,
         tasks,
+        raft_runtime,
     })
 }
 

@@ -7,6 +7,8 @@
 //!   cluster secret, RPC bounds and optional TLS.
 //! * [`proposer`]: group commit of registry commands within a byte budget.
 //! * [`limits`]: entry, message and chunk sizes, derived from one another.
+//! * [`runtime`]: the thread the Raft core runs on, apart from the
+//!   master's other work.
 //! * [`election`]: campaigns right after the voters' leader lease runs
 //!   out (openraft's own election timer stays off).
 //! * [`identity`]: which incarnation of a master holds a member slot, and
@@ -24,6 +26,7 @@ pub mod last_seen;
 pub mod limits;
 pub mod network;
 pub mod proposer;
+pub mod runtime;
 pub mod storage;
 
 pub use openraft;
