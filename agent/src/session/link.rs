@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use mesoraft_proto::agent::agent_sessions_client::AgentSessionsClient;
-use mesoraft_proto::agent::{agent_to_master, AgentToMaster};
+use mesoraft_proto::agent::{agent_to_master, AgentToMaster, MasterToAgent};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
@@ -27,6 +27,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the agent waits for the first answer of a master that took
 /// the stream (it writes the admission to the registry first).
 const FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a master that took the connection may take to answer the
+/// session call. The leader answers at once (the registration itself
+/// comes later, after [`FIRST_ANSWER_TIMEOUT`] at most).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 /// HTTP/2 keepalive: finds a dead connection even between pings.
 const KEEPALIVE: Duration = Duration::from_secs(5);
 /// Messages to the master waiting to be sent (status updates beyond it
@@ -50,32 +54,43 @@ pub enum SessionEnd {
     Fatal(String),
 }
 
-/// Runs one session with the master at `addr`.
-pub async fn run(addr: &MasterAddr, access: &MasterAccess, agent: &mut AgentState) -> SessionEnd {
-    let endpoint = match access.endpoint(addr) {
-        Ok(e) => e
-            .connect_timeout(CONNECT_TIMEOUT)
-            .http2_keep_alive_interval(KEEPALIVE)
-            .keep_alive_timeout(KEEPALIVE)
-            .tcp_nodelay(true),
-        Err(e) => return SessionEnd::Lost(e),
-    };
-    let channel = match endpoint.connect().await {
-        Ok(channel) => channel,
-        Err(e) => return SessionEnd::Lost(format!("cannot connect to {addr}: {e}")),
-    };
+/// An open stream with a master: what the agent sends and what it hears.
+pub struct OpenSession {
+    pub outbound: mpsc::Sender<AgentToMaster>,
+    pub inbound: tonic::Streaming<MasterToAgent>,
+}
+
+/// Connects to `addr` and opens the session stream with `first` as its
+/// first message. A master that accepts the connection but does not
+/// answer the call within `answer_timeout` (a stopped process: the kernel
+/// still completes its handshakes) is given up: left to HTTP/2 keepalive,
+/// the agent would wait about twice [`KEEPALIVE`] there before trying the
+/// next master.
+pub async fn open(
+    addr: &MasterAddr,
+    access: &MasterAccess,
+    first: agent_to_master::Message,
+    answer_timeout: Duration,
+) -> Result<OpenSession, SessionEnd> {
+    let endpoint = access
+        .endpoint(addr)
+        .map_err(SessionEnd::Lost)?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(KEEPALIVE)
+        .keep_alive_timeout(KEEPALIVE)
+        .tcp_nodelay(true);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| SessionEnd::Lost(format!("cannot connect to {addr}: {e}")))?;
     let mut client = AgentSessionsClient::new(channel)
         .max_decoding_message_size(16 * 1024 * 1024)
         .max_encoding_message_size(16 * 1024 * 1024);
 
     let (outbound, outbound_rx) = mpsc::channel::<AgentToMaster>(OUTBOUND_QUEUE);
     // Queued before the call: the master reads the hello first.
-    let running = agent.handle.reregistration().await;
-    if outbound
-        .try_send(envelope(hello(&agent.info, running)))
-        .is_err()
-    {
-        return SessionEnd::Lost("the outbound queue is closed".into());
+    if outbound.try_send(envelope(first)).is_err() {
+        return Err(SessionEnd::Lost("the outbound queue is closed".into()));
     }
     let mut request = tonic::Request::new(ReceiverStream::new(outbound_rx));
     if let Some(value) = access.auth_header.as_deref().and_then(|h| h.parse().ok()) {
@@ -83,9 +98,28 @@ pub async fn run(addr: &MasterAddr, access: &MasterAccess, agent: &mut AgentStat
             .metadata_mut()
             .insert(mesoraft_proto::auth::AUTH_HEADER, value);
     }
-    let mut inbound = match client.session(request).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => return refusal(addr, &status),
+    match tokio::time::timeout(answer_timeout, client.session(request)).await {
+        Err(_) => Err(SessionEnd::Lost(format!(
+            "the master at {addr} took the connection but did not answer within \
+             {answer_timeout:?} (stopped or overloaded); trying another master"
+        ))),
+        Ok(Err(status)) => Err(refusal(addr, &status)),
+        Ok(Ok(response)) => Ok(OpenSession {
+            outbound,
+            inbound: response.into_inner(),
+        }),
+    }
+}
+
+/// Runs one session with the master at `addr`.
+pub async fn run(addr: &MasterAddr, access: &MasterAccess, agent: &mut AgentState) -> SessionEnd {
+    let running = agent.handle.reregistration().await;
+    let OpenSession {
+        outbound,
+        mut inbound,
+    } = match open(addr, access, hello(&agent.info, running), ANSWER_TIMEOUT).await {
+        Ok(session) => session,
+        Err(end) => return end,
     };
 
     let mut silence_limit = FIRST_ANSWER_TIMEOUT;
@@ -180,6 +214,40 @@ fn refusal(addr: &MasterAddr, status: &tonic::Status) -> SessionEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    /// A "master" whose kernel completes TCP handshakes while the process
+    /// answers nothing, like a SIGSTOPped one.
+    async fn stopped_master() -> (tokio::net::TcpListener, MasterAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string().parse().unwrap();
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn a_master_that_takes_the_connection_but_never_answers_is_given_up_soon() {
+        let (listener, addr) = stopped_master().await;
+        // Accepted and held, never read: what a stopped process offers.
+        let held = tokio::spawn(async move {
+            let mut sockets = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                sockets.push(socket);
+            }
+        });
+        let access = MasterAccess::default();
+        let hello = agent_to_master::Message::Pong(Default::default());
+        let answer_timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let end = tokio::time::timeout(
+            Duration::from_secs(5),
+            open(&addr, &access, hello, answer_timeout),
+        )
+        .await
+        .expect("still waiting for a stopped master after 5 s (HTTP/2 keepalive alone)");
+        assert!(matches!(end, Err(SessionEnd::Lost(_))), "{:?}", end.err());
+        assert!(started.elapsed() >= answer_timeout);
+        held.abort();
+    }
 
     #[test]
     fn a_refusal_is_read_from_its_code_and_metadata() {
