@@ -30,6 +30,9 @@ use crate::leader::{TermContext, WriteFailure};
 use crate::tasks::launch::{KillError, Launch, LaunchError};
 use crate::tasks::{TaskTable, TasksView};
 
+/// How old the published agent counts (status, metrics) may be after a
+/// change.
+const COUNTS_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(100);
 /// How many messages may wait for one agent before it counts as stuck
 /// (it reads nothing) and its session is closed.
 pub(crate) const OUTBOUND_QUEUE: usize = 256;
@@ -222,15 +225,25 @@ fn now() -> Now {
     }
 }
 
-/// The registry's agent lists, as the table starts from them.
+fn admitted_infos(registry: &mesoraft_registry::Registry) -> Vec<AgentInfo> {
+    registry
+        .admitted_agents()
+        .values()
+        .map(|a| a.info.clone())
+        .collect()
+}
+
+/// The registry's admitted agents.
+fn registry_admitted(context: &TermContext) -> Vec<AgentInfo> {
+    context.registry.read(admitted_infos)
+}
+
+/// The registry's agent lists, as the table starts from them (one read:
+/// the lists of one applied state).
 fn registry_agents(context: &TermContext) -> RegistryAgents {
     context.registry.read(|r| RegistryAgents {
         cluster_id: r.cluster_id().unwrap_or_default().to_string(),
-        admitted: r
-            .admitted_agents()
-            .values()
-            .map(|a| a.info.clone())
-            .collect(),
+        admitted: admitted_infos(r),
         unreachable: r
             .unreachable_agents()
             .iter()
@@ -272,6 +285,8 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
     hub.publish(shell.table.counts());
+    let mut last_published = tokio::time::Instant::now();
+    let mut counts_stale = false;
     loop {
         let event = tokio::select! {
             _ = context.cancel.cancelled() => break,
@@ -289,19 +304,33 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
                 Event::Written { write, outcome }
             }
             _ = tick.tick() => Event::Tick,
+            _ = tokio::time::sleep_until(last_published + COUNTS_MAX_AGE), if counts_stale => {
+                hub.publish(shell.table.counts());
+                last_published = tokio::time::Instant::now();
+                counts_stale = false;
+                continue;
+            }
         };
-        // Counting walks every agent: once per tick, not once per message
-        // (a failover brings one message per agent within seconds).
-        let publish = matches!(event, Event::Tick);
+        // Counting walks every agent: at most once per COUNTS_MAX_AGE, not
+        // once per message (a failover brings one message per agent within
+        // seconds), yet soon after a change, not only at the next tick.
+        let tick = matches!(event, Event::Tick);
+        let publish = tick || last_published.elapsed() >= COUNTS_MAX_AGE;
         let now = now();
-        let actions = shell.table.step(event, now);
+        let mut actions = shell.table.step(event, now);
+        if tick && shell.table.wants_registry_view(now.instant) {
+            let agents = registry_admitted(&context);
+            actions.extend(shell.table.step(Event::RegistryAdmitted { agents }, now));
+        }
         shell.registrations.observe(&actions, now.unix_ns);
         shell.follow_agents(&actions);
         shell.run(actions);
         shell.forget_departed_registrations();
         if publish {
             hub.publish(shell.table.counts());
+            last_published = tokio::time::Instant::now();
         }
+        counts_stale = !publish;
     }
     hub.detach(term);
     tracing::info!(

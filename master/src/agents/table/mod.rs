@@ -80,6 +80,11 @@ pub enum Event {
         agent_id: String,
         request: RequestId,
     },
+    /// The registry's admitted agents now, read while
+    /// [`AgentTable::wants_registry_view`] says so.
+    RegistryAdmitted {
+        agents: Vec<AgentInfo>,
+    },
 }
 
 /// How a proposed command ended.
@@ -286,7 +291,16 @@ pub struct AgentTable {
     recovery_deadline: Option<Instant>,
     admitted_at_failover: usize,
     counts: AgentCounts,
+    /// Until when an AdmitAgent whose outcome is unknown may still apply
+    /// (its entry is in this leader's log and commits whenever a quorum
+    /// answers); meanwhile the table compares itself with the registry.
+    admission_doubt_until: Option<Instant>,
 }
+
+/// How long an admission answered "outcome unknown" is looked for in the
+/// registry: a few write timeouts, after which the entry has committed or
+/// the term has ended.
+pub const ADMISSION_DOUBT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn agent_id_of(id: &str) -> AgentId {
     AgentId {
@@ -326,6 +340,7 @@ impl AgentTable {
             removals: RemovalQueue::default(),
             admitted_at_failover,
             counts: AgentCounts::default(),
+            admission_doubt_until: None,
         }
     }
 
@@ -379,6 +394,12 @@ impl AgentTable {
         counts
     }
 
+    /// Whether the driver should read the registry's admitted agents
+    /// ([`Event::RegistryAdmitted`]): an admission's outcome is in doubt.
+    pub fn wants_registry_view(&self, now: Instant) -> bool {
+        self.admission_doubt_until.is_some_and(|until| now < until)
+    }
+
     /// The one entry point: what `event` at `now` requires.
     pub fn step(&mut self, event: Event, now: Now) -> Vec<Action> {
         let mut out = Vec::new();
@@ -393,6 +414,7 @@ impl AgentTable {
             Event::MarkGone { agent_id, request } => {
                 self.on_mark_gone(agent_id, request, now, &mut out)
             }
+            Event::RegistryAdmitted { agents } => self.on_registry_admitted(agents, now),
         }
         out
     }

@@ -214,11 +214,14 @@ impl AgentTable {
                 self.sessions.remove(&session);
                 Self::shutdown(session, format!("Registration refused: {e}"), out);
             }
-            WriteOutcome::Failed { .. } => {
-                // The agent registers again on a new session. (If this
-                // admission did apply, that id stays admitted without an
-                // agent; the next failover's re-register timeout marks it
-                // unreachable.)
+            WriteOutcome::Failed { maybe_applied } => {
+                // The agent registers again on a new session. If this
+                // admission did apply, that id is admitted without an
+                // agent: the registry view finds it (see
+                // `on_registry_admitted`).
+                if maybe_applied {
+                    self.admission_doubt_until = Some(now.instant + ADMISSION_DOUBT);
+                }
                 self.sessions.remove(&session);
                 out.push(Action::Close { session });
             }
@@ -283,6 +286,51 @@ impl AgentTable {
                 self.sessions.remove(&session);
                 out.push(Action::Close { session });
             }
+        }
+    }
+
+    /// Admitted ids the table does not know came from admissions whose
+    /// outcome was unknown and that applied after all: no agent holds
+    /// them (the agent registered again under a new id). They are taken
+    /// in as disconnected since `now`, so the re-register timeout marks
+    /// them unreachable as for any agent that went away, within this term
+    /// rather than only after the next failover.
+    pub(super) fn on_registry_admitted(&mut self, agents: Vec<AgentInfo>, now: Now) {
+        let in_flight: HashSet<&str> = self
+            .pending
+            .values()
+            .filter_map(|p| match p {
+                Pending::Readmit { agent_id, .. }
+                | Pending::Unreachable { agent_id, .. }
+                | Pending::Gone { agent_id, .. }
+                | Pending::Remove { agent_id, .. } => Some(agent_id.as_str()),
+                Pending::Admit { .. } => None,
+            })
+            .collect();
+        let orphans: Vec<AgentInfo> = agents
+            .into_iter()
+            .filter(|info| {
+                info.id.as_ref().is_some_and(|id| {
+                    matches!(self.known(&id.value), Known::Unknown)
+                        && !in_flight.contains(id.value.as_str())
+                })
+            })
+            .collect();
+        for info in orphans {
+            let Some(agent_id) = info.id.as_ref().map(|id| id.value.clone()) else {
+                continue;
+            };
+            tracing::warn!(agent_id = %agent_id, hostname = %info.hostname,
+                "an admission answered 'outcome unknown' applied after all; no agent holds this \
+                 id, which will be marked unreachable after the re-register timeout");
+            self.agents.insert(
+                agent_id,
+                AgentEntry {
+                    info,
+                    presence: Presence::Disconnected { since: now.instant },
+                    pings_missed: 0,
+                },
+            );
         }
     }
 }

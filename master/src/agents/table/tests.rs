@@ -551,3 +551,57 @@ fn a_session_cannot_speak_for_two_agents() {
     assert!(shutdown_text(&out, 1).is_some());
     assert_eq!(f.presence("c-S2"), Some(Presence::Recovered));
 }
+
+#[test]
+fn an_admission_of_unknown_outcome_that_applied_is_found_and_marked_unreachable_in_the_term() {
+    let mut f = Fixture::new(&[]);
+    let out = f.step(Event::Register {
+        session: 1,
+        info: info(None, "h1"),
+    });
+    let out = f.apply(&out, |_| WriteOutcome::Failed {
+        maybe_applied: true,
+    });
+    assert!(closed(&out, 1));
+    assert!(f.table.wants_registry_view(f.now().instant));
+    // The admission applied after all: the registry holds an id no agent
+    // has. (A certain failure would not have asked for the view.)
+    f.step(Event::RegistryAdmitted {
+        agents: vec![info(Some("c-S9"), "h1")],
+    });
+    assert!(matches!(
+        f.presence("c-S9"),
+        Some(Presence::Disconnected { .. })
+    ));
+    let out = f.advance(Duration::from_secs(10));
+    let marked: Vec<&str> = proposals(&out)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::MarkUnreachable { agent_id, .. } => Some(agent_id.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(marked, vec!["c-S9"], "{out:?}");
+    // The doubt ends: the registry is not read for ever.
+    f.advance(ADMISSION_DOUBT);
+    assert!(!f.table.wants_registry_view(f.now().instant));
+}
+
+#[test]
+fn the_registry_view_leaves_known_and_in_flight_agents_alone() {
+    let mut f = Fixture::with(policy(), &["c-S1"], &["c-S2"], &["c-S3"]);
+    let out = f.step(Event::Reregister {
+        session: 1,
+        info: info(Some("c-S1"), "changed"),
+    });
+    assert_eq!(proposals(&out).len(), 1);
+    f.step(Event::RegistryAdmitted {
+        agents: ["c-S1", "c-S2", "c-S3"]
+            .iter()
+            .map(|id| info(Some(id), "h"))
+            .collect(),
+    });
+    assert!(matches!(f.presence("c-S1"), Some(Presence::Writing { .. })));
+    assert_eq!(f.presence("c-S2"), None);
+    assert_eq!(f.presence("c-S3"), None);
+}
