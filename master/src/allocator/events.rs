@@ -283,6 +283,9 @@ impl Allocator {
             });
         }
         let interval = self.config.allocation_interval;
+        // Nothing returned (an offer used in full) refuses nothing: such a
+        // filter could never hide anything and would only take memory.
+        let filter = filter.filter(|_| !resources.is_empty());
         let duration = filter.and_then(|f| f.effective_duration(interval));
         if let (Some(duration), Some(framework)) = (duration, self.frameworks.get_mut(framework_id))
         {

@@ -6,6 +6,7 @@ mod convert;
 mod fairness;
 mod invariants;
 mod lifecycle;
+mod roles;
 
 use std::collections::BTreeSet;
 
