@@ -57,7 +57,10 @@ impl Agent {
             return false;
         };
         self.available = rest;
-        self.held.entry(holder).or_default().add(resources);
+        // No empty holdings: a holder with nothing is no holder.
+        if !resources.is_empty() {
+            self.held.entry(holder).or_default().add(resources);
+        }
         true
     }
 

@@ -55,3 +55,11 @@ fn recovering_nothing_installs_no_filter() {
         .unwrap();
     assert_eq!(a.allocate(t0).len(), 1);
 }
+
+#[test]
+fn holding_nothing_leaves_no_holder() {
+    let mut a = cluster(&[("a1", 4.0, 1024.0)]);
+    a.hold(&fw("f1"), &agent("a1"), "r", &Resources::new())
+        .unwrap();
+    assert!(a.agent(&agent("a1")).unwrap().held.is_empty());
+}
