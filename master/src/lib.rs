@@ -24,6 +24,7 @@
 
 pub mod agent_views;
 pub mod agents;
+pub mod allocator;
 pub mod bootstrap;
 pub mod config;
 pub mod fatal;
