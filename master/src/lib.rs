@@ -21,6 +21,9 @@
 //! * [`agents`]: agent sessions on the leader; [`agent_views`]: what the
 //!   operator endpoints show of them (GET_AGENTS, `/master/slaves`,
 //!   `/master/state`, the agent metrics), as plain values.
+//! * [`allocator`]: hierarchical DRF offers, pure (events and the time
+//!   in, allocations out); the offers runtime that drives it comes with
+//!   frameworks.
 
 pub mod agent_views;
 pub mod agents;
