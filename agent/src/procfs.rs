@@ -4,6 +4,7 @@
 //! its children; the start time tells a live executor from another
 //! process that reused its pid. Parsing is pure and never panics.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The fields of `/proc/<pid>/stat` the agent uses.
@@ -93,18 +94,25 @@ pub fn parse_statm_resident_pages(text: &str) -> Option<u64> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The resident memory of every live process of session `session`, in
-/// bytes. Pages shared between them count once per process, so this
-/// over-states what the session uses, never under-states it.
-pub fn session_resident_bytes(session: i32) -> u64 {
+/// The resident memory of every session with a live process, in bytes,
+/// from one pass over `/proc` (one sampler serves every container).
+/// Pages shared between processes count once per process, so a figure
+/// over-states what a session uses, never under-states it.
+pub fn resident_by_session() -> HashMap<i32, u64> {
     // SAFETY: sysconf takes a constant and returns a value or -1.
     let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    session_members(session)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{}/statm", p.pid)).ok())
-        .filter_map(|text| parse_statm_resident_pages(&text))
-        .map(|pages| pages.saturating_mul(page))
-        .fold(0, u64::saturating_add)
+    let mut sessions: HashMap<i32, u64> = HashMap::new();
+    for p in all().into_iter().filter(ProcStat::is_alive) {
+        let Some(pages) = std::fs::read_to_string(format!("/proc/{}/statm", p.pid))
+            .ok()
+            .and_then(|text| parse_statm_resident_pages(&text))
+        else {
+            continue;
+        };
+        let total = sessions.entry(p.session).or_default();
+        *total = total.saturating_add(pages.saturating_mul(page));
+    }
+    sessions
 }
 
 #[cfg(test)]
@@ -122,10 +130,10 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_resident_memory() {
+    fn this_process_session_has_resident_memory() {
         // SAFETY: getsid(0) asks for the caller's session.
         let session = unsafe { libc::getsid(0) };
-        assert!(session_resident_bytes(session) > 0);
+        assert!(resident_by_session().get(&session).is_some_and(|b| *b > 0));
     }
 
     #[test]

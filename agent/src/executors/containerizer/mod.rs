@@ -19,8 +19,9 @@
 //!   kill.
 //!
 //! Without a usable cgroup v2 hierarchy, memory is still enforced, by
-//! sampling: the resident memory of the container's session is read every
-//! [`MEMORY_SAMPLE`], and a container over its limit is destroyed with
+//! sampling: one task reads every session's resident memory from `/proc`
+//! every [`MEMORY_SAMPLE`] (while a container watches), and a container
+//! whose session is over its limit is destroyed with
 //! REASON_CONTAINER_LIMITATION_MEMORY. A burst shorter than a sample
 //! period, or a process that left the session, escapes it; cpu is not
 //! enforced at all there.
@@ -85,6 +86,39 @@ pub struct Containerizer {
     cgroups: Option<Cgroups>,
     containers: HashMap<RunKey, Container>,
     exits: mpsc::UnboundedSender<ContainerExit>,
+    /// Without cgroups: the one sampler of every session's memory, started
+    /// with the first container.
+    memory_samples: Option<MemorySamples>,
+}
+
+/// Every session's resident memory, sampled by one task every
+/// [`MEMORY_SAMPLE`] for all containers: a scan of `/proc` per container
+/// and sample cost the agent a full scan for each running executor.
+pub type MemorySamples = tokio::sync::watch::Receiver<Arc<HashMap<i32, u64>>>;
+
+/// Starts the sampler. It scans only while some container watches, and
+/// ends when the containerizer (the last receiver's owner) is gone.
+fn start_memory_sampler() -> MemorySamples {
+    let (tx, rx) = tokio::sync::watch::channel(Arc::new(HashMap::new()));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(MEMORY_SAMPLE);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            // The containerizer's own receiver is one; watchers add theirs.
+            if tx.receiver_count() <= 1 {
+                continue;
+            }
+            let samples = tokio::task::spawn_blocking(procfs::resident_by_session)
+                .await
+                .unwrap_or_default();
+            tx.send_replace(Arc::new(samples));
+        }
+    });
+    rx
 }
 
 impl Containerizer {
@@ -114,11 +148,25 @@ impl Containerizer {
             cgroups,
             containers: HashMap::new(),
             exits,
+            memory_samples: None,
         }
     }
 
     pub fn enforces_limits(&self) -> bool {
         self.cgroups.is_some()
+    }
+
+    /// What a container without a cgroup reads its memory from (None for
+    /// one with a cgroup: the kernel limits it).
+    fn memory_samples(&mut self, cgroup: Option<&CgroupDir>) -> Option<MemorySamples> {
+        if cgroup.is_some() {
+            return None;
+        }
+        Some(
+            self.memory_samples
+                .get_or_insert_with(start_memory_sampler)
+                .clone(),
+        )
     }
 
     /// Where a run's sandbox is.
@@ -203,10 +251,17 @@ impl Containerizer {
         let watched_cgroup = cgroup.clone();
         let memory_limit = Arc::new(AtomicU64::new(limit_bytes(spec.limits)));
         let sampled_limit = memory_limit.clone();
+        let samples = self.memory_samples(cgroup.as_ref());
         let watcher = tokio::spawn(async move {
-            let limitation = watch(pid, watched_cgroup.as_ref(), &sampled_limit, async {
-                let _ = child.wait().await;
-            })
+            let limitation = watch(
+                pid,
+                watched_cgroup.as_ref(),
+                &sampled_limit,
+                samples,
+                async {
+                    let _ = child.wait().await;
+                },
+            )
             .await;
             finish(pid, watched_cgroup.as_ref());
             let _ = exits.send(ContainerExit { run, limitation });
@@ -248,12 +303,14 @@ impl Containerizer {
         // Set again by the table's next UpdateLimits for the run.
         let memory_limit = Arc::new(AtomicU64::new(0));
         let sampled_limit = memory_limit.clone();
+        let samples = self.memory_samples(cgroup.as_ref());
         let watcher = tokio::spawn(async move {
             let limitation = if alive {
                 watch(
                     pid,
                     watched_cgroup.as_ref(),
                     &sampled_limit,
+                    samples,
                     wait_foreign(pid, start_time),
                 )
                 .await
@@ -347,10 +404,15 @@ async fn watch(
     pid: i32,
     cgroup: Option<&CgroupDir>,
     memory_limit: &AtomicU64,
+    samples: Option<MemorySamples>,
     exited: impl std::future::Future<Output = ()>,
 ) -> Option<Termination> {
     let Some(dir) = cgroup else {
-        return sample_memory(pid, memory_limit, exited).await;
+        let Some(samples) = samples else {
+            exited.await;
+            return None;
+        };
+        return sample_memory(pid, memory_limit, samples, exited).await;
     };
     tokio::pin!(exited);
     let mut ticks = tokio::time::interval(OOM_POLL);
@@ -385,20 +447,25 @@ async fn watch(
 async fn sample_memory(
     pid: i32,
     memory_limit: &AtomicU64,
+    mut samples: MemorySamples,
     exited: impl std::future::Future<Output = ()>,
 ) -> Option<Termination> {
     tokio::pin!(exited);
-    let mut ticks = tokio::time::interval(MEMORY_SAMPLE);
     let mut limitation = None;
     loop {
         tokio::select! {
             _ = &mut exited => break,
-            _ = ticks.tick(), if limitation.is_none() => {
+            changed = samples.changed(), if limitation.is_none() => {
+                if changed.is_err() {
+                    // The sampler is gone with the containerizer.
+                    std::future::pending::<()>().await;
+                }
                 let limit = memory_limit.load(Ordering::Relaxed);
                 if limit == 0 {
                     continue;
                 }
-                let resident = procfs::session_resident_bytes(pid);
+                // The executor leads its session: the session id is its pid.
+                let resident = samples.borrow_and_update().get(&pid).copied().unwrap_or(0);
                 if over_memory_limit(resident, limit) {
                     tracing::warn!(pid, resident, limit, "memory limit exceeded (sampled): destroying the container");
                     limitation = Some(memory_limitation(format!(
