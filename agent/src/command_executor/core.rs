@@ -258,25 +258,17 @@ impl CommandExecutor {
     }
 
     fn timer(&mut self, timer: Timer) -> Vec<Action> {
-        match timer {
-            Timer::Escalate(_) => self
+        if let Timer::Escalate(_) = timer {
+            return self
                 .task
                 .as_ref()
                 .map(TaskRun::escalate)
-                .unwrap_or_default(),
-            Timer::Resubscribe => {
-                let tasks = self.unacknowledged_tasks();
-                self.session.resubscribe(tasks)
-            }
-            Timer::Recovery if self.session.recovery_expired() => {
-                vec![Action::Exit(ExitReason::AgentLost)]
-            }
-            Timer::Recovery => Vec::new(),
-            Timer::TerminalAck if self.session.is_subscribed() => {
-                vec![Action::Exit(ExitReason::TerminalUnacknowledged)]
-            }
-            Timer::TerminalAck => Vec::new(),
+                .unwrap_or_default();
         }
+        let unacknowledged = self.unacknowledged_tasks();
+        self.session
+            .timer(&timer, unacknowledged)
+            .unwrap_or_default()
     }
 
     /// The task, until the agent acknowledged any of its updates.

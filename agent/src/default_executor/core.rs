@@ -377,26 +377,18 @@ impl DefaultExecutor {
     }
 
     fn timer(&mut self, timer: Timer) -> Vec<Action> {
-        match timer {
-            Timer::Escalate(task_id) => self
+        if let Timer::Escalate(task_id) = &timer {
+            return self
                 .tasks
                 .iter()
                 .find(|m| m.run.id() == task_id)
                 .map(|m| m.run.escalate())
-                .unwrap_or_default(),
-            Timer::Resubscribe => {
-                let tasks = self.unacknowledged_tasks();
-                self.session.resubscribe(tasks)
-            }
-            Timer::Recovery if self.session.recovery_expired() => {
-                vec![Action::Exit(ExitReason::AgentLost)]
-            }
-            Timer::Recovery => Vec::new(),
-            Timer::TerminalAck if self.session.is_subscribed() => {
-                vec![Action::Exit(ExitReason::TerminalUnacknowledged)]
-            }
-            Timer::TerminalAck => Vec::new(),
+                .unwrap_or_default();
         }
+        let unacknowledged = self.unacknowledged_tasks();
+        self.session
+            .timer(&timer, unacknowledged)
+            .unwrap_or_default()
     }
 
     /// The tasks none of whose updates the agent acknowledged yet.

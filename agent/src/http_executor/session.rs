@@ -14,7 +14,7 @@ use mesoraft_proto::mesos::v1::{
     ExecutorId, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 
-use super::vocab::{Action, Entropy, Now, Timer};
+use super::vocab::{Action, Entropy, ExitReason, Now, Timer};
 
 /// The executor's settings the decisions depend on.
 #[derive(Debug, Clone)]
@@ -142,6 +142,27 @@ impl Session {
         }
         self.link = Link::Subscribing;
         vec![Action::Subscribe(self.subscribe_call(unacknowledged_tasks))]
+    }
+
+    /// A timer of the session itself (every executor treats them the
+    /// same); `None` for the executor's own (`Escalate`).
+    pub fn timer(
+        &mut self,
+        timer: &Timer,
+        unacknowledged_tasks: Vec<TaskInfo>,
+    ) -> Option<Vec<Action>> {
+        let actions = match timer {
+            Timer::Escalate(_) => return None,
+            Timer::Resubscribe => self.resubscribe(unacknowledged_tasks),
+            Timer::Recovery if self.recovery_expired() => {
+                vec![Action::Exit(ExitReason::AgentLost)]
+            }
+            Timer::TerminalAck if self.is_subscribed() => {
+                vec![Action::Exit(ExitReason::TerminalUnacknowledged)]
+            }
+            Timer::Recovery | Timer::TerminalAck => Vec::new(),
+        };
+        Some(actions)
     }
 
     /// The recovery timer fired while the agent is still away.

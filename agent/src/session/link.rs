@@ -190,7 +190,7 @@ fn envelope(message: agent_to_master::Message) -> AgentToMaster {
 
 /// What a gRPC status from a master means for the agent. Decided by the
 /// status code and metadata, never by the message text.
-fn refusal(addr: &MasterAddr, status: &tonic::Status) -> SessionEnd {
+pub(crate) fn refusal(addr: &MasterAddr, status: &tonic::Status) -> SessionEnd {
     match status.code() {
         Code::FailedPrecondition => {
             let leader = status

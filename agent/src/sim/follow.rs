@@ -18,7 +18,6 @@ use mesoraft_proto::agent::{agent_to_master, AgentToMaster};
 use rand::SeedableRng;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::Code;
 
 use super::book::{Ending, ReportLine};
 use super::{unix_ns, Shared};
@@ -26,7 +25,7 @@ use crate::backoff::Backoff;
 use crate::driver::Reregistration;
 use crate::masters::{MasterAddr, MasterList};
 use crate::retry::{Next, Retry};
-use crate::session::link::{SessionEnd, LEADER_METADATA};
+use crate::session::link::{self, SessionEnd};
 use crate::session::reaction::{react, register_again, Reaction};
 
 /// How long a session waits for the master's first answer (the master
@@ -244,35 +243,21 @@ async fn session(addr: &MasterAddr, agent: &mut SimAgent, shared: &Shared) -> Se
     Session { end, registered }
 }
 
-/// What a gRPC status means, from its code and metadata (the agent's
-/// reading of a refusal). A status made here from a local error (the
-/// connection was refused or broke) carries that error as its source; a
-/// master's answer carries none.
+/// What a gRPC status means: the agent's reading of a refusal, except
+/// that a status made here from a local error (the connection was refused
+/// or broke) carries that error as its source and means the master was
+/// not reached.
 fn refusal(addr: &MasterAddr, status: &tonic::Status) -> SessionEnd {
     if std::error::Error::source(status).is_some() {
         return SessionEnd::Lost(format!("{addr}: {}", status.message()));
     }
-    match status.code() {
-        Code::FailedPrecondition => match status
-            .metadata()
-            .get(LEADER_METADATA)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<MasterAddr>().ok())
-        {
-            Some(leader) => SessionEnd::Redirect(leader),
-            None => SessionEnd::NoLeader(status.message().to_string()),
-        },
-        Code::Unavailable => SessionEnd::NoLeader(format!("{addr}: {}", status.message())),
-        Code::Unauthenticated | Code::PermissionDenied => {
-            SessionEnd::Unauthorized(format!("{addr}: {}", status.message()))
-        }
-        _ => SessionEnd::Lost(format!("{addr}: {}", status.message())),
-    }
+    link::refusal(addr, status)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::link::LEADER_METADATA;
 
     #[test]
     fn a_master_answer_is_read_from_its_code_and_metadata_and_a_local_error_is_lost() {
