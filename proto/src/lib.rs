@@ -1,8 +1,9 @@
 //! Wire types shared by every mesoraft component.
 //!
 //! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's),
-//!   with [`mesos::v1::master`], the operator API's, and
-//!   [`mesos::v1::executor`], the executor API's.
+//!   with [`mesos::v1::master`], the operator API's,
+//!   [`mesos::v1::executor`], the executor API's, and
+//!   [`mesos::v1::scheduler`], the scheduler (framework) API's.
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`agent`]: the agent session with the leading master (Mesos's
 //!   agent messages on one gRPC stream).
@@ -31,6 +32,12 @@ pub mod mesos {
         /// on the agent).
         pub mod executor {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+        }
+
+        /// The scheduler API's calls and events (`POST /api/v1/scheduler`
+        /// on the masters).
+        pub mod scheduler {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
         }
     }
 }
