@@ -34,6 +34,8 @@ mod decode;
 mod encode;
 
 #[cfg(test)]
+mod scheduler_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::OnceLock;
