@@ -10,6 +10,8 @@
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
 //! * [`durable`]: writing files so that they survive a crash.
+//! * [`checked`]: protobuf request bodies read with proto2's
+//!   required-field check (which prost does not make).
 //! * [`codec`]: the gRPC codec of every service (prost's, with small
 //!   initial buffers: a leader holds a stream per agent).
 //! * [`auth`]: the cluster secret's header and token, shared by the
@@ -58,6 +60,7 @@ mod mesoraft_package {
 pub use mesoraft_package::agent;
 
 pub mod auth;
+pub mod checked;
 pub mod codec;
 pub mod durable;
 pub mod json;

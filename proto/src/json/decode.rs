@@ -294,7 +294,7 @@ fn integer_value(kind: &Kind, n: &serde_json::Number) -> Option<Value> {
 
 /// Appends the path of every required field missing in `message` or in
 /// any message it holds (`task_id.value`, `resources[1].name`).
-fn missing_required(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+pub(super) fn missing_required(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
     for field in message.descriptor().fields() {
         let path = join(prefix, field.name());
         if field.is_required() && !message.has_field(&field) {
