@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "protos/mesos/v1/mesos.proto",
             "protos/mesos/v1/master/master.proto",
             "protos/mesos/v1/executor/executor.proto",
+            "protos/mesos/v1/scheduler/scheduler.proto",
             "protos/mesoraft/raft.proto",
             "protos/mesoraft/agent.proto",
         ],

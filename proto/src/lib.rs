@@ -1,14 +1,17 @@
 //! Wire types shared by every mesoraft component.
 //!
 //! * [`mesos::v1`]: the Mesos v1 messages (names and numbers are Mesos's),
-//!   with [`mesos::v1::master`], the operator API's, and
-//!   [`mesos::v1::executor`], the executor API's.
+//!   with [`mesos::v1::master`], the operator API's,
+//!   [`mesos::v1::executor`], the executor API's, and
+//!   [`mesos::v1::scheduler`], the scheduler (framework) API's.
 //! * [`raft`]: the masters' Raft transport service.
 //! * [`agent`]: the agent session with the leading master (Mesos's
 //!   agent messages on one gRPC stream).
 //! * [`serde_pb`]: lets serde-based formats (Raft log, snapshots) carry
 //!   protobuf messages.
 //! * [`durable`]: writing files so that they survive a crash.
+//! * [`checked`]: protobuf request bodies read with proto2's
+//!   required-field check (which prost does not make).
 //! * [`codec`]: the gRPC codec of every service (prost's, with small
 //!   initial buffers: a leader holds a stream per agent).
 //! * [`auth`]: the cluster secret's header and token, shared by the
@@ -32,6 +35,12 @@ pub mod mesos {
         pub mod executor {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
         }
+
+        /// The scheduler API's calls and events (`POST /api/v1/scheduler`
+        /// on the masters).
+        pub mod scheduler {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
+        }
     }
 }
 
@@ -51,6 +60,7 @@ mod mesoraft_package {
 pub use mesoraft_package::agent;
 
 pub mod auth;
+pub mod checked;
 pub mod codec;
 pub mod durable;
 pub mod json;

@@ -222,15 +222,29 @@ fn parse_single(
     Ok(Some(parsed))
 }
 
-/// Standard base64 as Mesos writes it; padding optional.
+/// Standard base64, read as leniently as stout's decoder: whitespace is
+/// skipped, everything from the first `=` on is ignored, and the unused
+/// bits of the last character need not be zero. Anything else outside
+/// the alphabet is an error.
 fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
-        general_purpose::PAD.with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        general_purpose::NO_PAD
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
     );
+    let before_padding = s.split('=').next().unwrap_or_default();
+    let mut symbols: Vec<u8> = before_padding
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    // A lone last symbol holds no whole byte: stout drops it.
+    if symbols.len() % 4 == 1 {
+        symbols.pop();
+    }
     LENIENT
-        .decode(s)
+        .decode(&symbols)
         .map_err(|e| format!("not valid base64: {e}"))
 }
 
@@ -280,7 +294,7 @@ fn integer_value(kind: &Kind, n: &serde_json::Number) -> Option<Value> {
 
 /// Appends the path of every required field missing in `message` or in
 /// any message it holds (`task_id.value`, `resources[1].name`).
-fn missing_required(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+pub(super) fn missing_required(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
     for field in message.descriptor().fields() {
         let path = join(prefix, field.name());
         if field.is_required() && !message.has_field(&field) {

@@ -21,6 +21,8 @@
 //!   v0-named extras such as `slave_id`); `null` means unset;
 //! - numbers may come as JSON numbers or strings (`"5"`, `"1e3"`,
 //!   `"Infinity"` for floating point), booleans as `true` or `"true"`;
+//! - bytes as base64 read as stout reads it (whitespace skipped, nothing
+//!   after the first `=`, non-zero trailing bits accepted);
 //! - an enum name this side does not know unsets an optional field (proto2
 //!   rules) and is an error for a required one;
 //! - a known field of the wrong JSON type is an error naming the field's
@@ -33,6 +35,8 @@
 mod decode;
 mod encode;
 
+#[cfg(test)]
+mod scheduler_tests;
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +117,14 @@ pub fn from_json<M: prost::Message + prost::Name + Default>(
             problem: e.to_string(),
         }
     })
+}
+
+/// The paths of the required fields missing anywhere in `message` (the
+/// check [`from_json`] makes), for messages that arrive otherwise.
+pub(crate) fn missing_required(message: &prost_reflect::DynamicMessage) -> Vec<String> {
+    let mut missing = Vec::new();
+    decode::missing_required(message, "", &mut missing);
+    missing
 }
 
 /// [`from_json`] of a request body.
