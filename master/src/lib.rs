@@ -31,6 +31,7 @@ pub mod allocator;
 pub mod bootstrap;
 pub mod config;
 pub mod fatal;
+pub mod frameworks;
 pub mod http;
 pub mod identity;
 pub mod leader;
