@@ -7,42 +7,17 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::{Reason, Source};
 use mesoraft_proto::mesos::v1::TaskState;
 use mesoraft_testkit::Gate;
-use support::fake_master::{command_task, framework, FakeMaster, Received};
-use support::{free_port, mesoraft_binary, start_agent, wait_for, SandboxReaper};
+use support::fake_master::{command_task, framework, Received};
+use support::{mesoraft_binary, wait_for, AgentSetup};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-struct Setup {
-    reaper: SandboxReaper,
-    master: FakeMaster,
-    work_dir: PathBuf,
-    port: u16,
-    _tmp: tempfile::TempDir,
-}
-
-impl Setup {
-    async fn new(auto_ack: bool) -> Setup {
-        let tmp = tempfile::tempdir().unwrap();
-        let work_dir = tmp.path().join("work");
-        Setup {
-            reaper: SandboxReaper::new(&work_dir),
-            master: FakeMaster::start(auto_ack).await,
-            work_dir,
-            port: free_port(),
-            _tmp: tmp,
-        }
-    }
-
-    fn agent(&self) -> mesoraft_testkit::ProcessGroup {
-        start_agent(self.master.addr, &self.work_dir, self.port)
-    }
-
+impl AgentSetup {
     /// The one executor running, (pid, session).
     async fn executor(&self) -> (i32, i32) {
         wait_for("an executor", LIMIT, || {
@@ -75,7 +50,7 @@ fn one_uuid_per_state(updates: &[Received]) {
 
 #[tokio::test]
 async fn updates_are_delivered_after_an_agent_restart_and_copies_are_only_retries() {
-    let s = Setup::new(false).await;
+    let s = AgentSetup::new(false).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     let gate = Gate::new(s.work_dir.parent().unwrap(), "gate");
@@ -127,7 +102,7 @@ async fn updates_are_delivered_after_an_agent_restart_and_copies_are_only_retrie
 
 #[tokio::test]
 async fn the_task_of_an_executor_that_died_during_the_restart_is_lost() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master
@@ -149,7 +124,7 @@ async fn the_task_of_an_executor_that_died_during_the_restart_is_lost() {
 
 #[tokio::test]
 async fn recover_cleanup_kills_the_executors_left_running_and_forgets_the_agent() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master
@@ -180,7 +155,7 @@ async fn recover_cleanup_kills_the_executors_left_running_and_forgets_the_agent(
 
 #[tokio::test]
 async fn an_executor_of_a_framework_without_checkpointing_does_not_outlive_the_agent() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master
@@ -203,7 +178,7 @@ async fn an_executor_of_a_framework_without_checkpointing_does_not_outlive_the_a
 
 #[tokio::test]
 async fn the_executor_api_answers_bad_calls_with_the_reason() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let _agent = s.agent();
     s.master.wait_registrations(1).await;
     let url = format!("http://127.0.0.1:{}/api/v1/executor", s.port);

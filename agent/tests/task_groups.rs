@@ -11,36 +11,12 @@ use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::Source;
 use mesoraft_proto::mesos::v1::TaskState;
-use support::fake_master::{command_task, framework, FakeMaster, AGENT_ID};
-use support::{free_port, start_agent, wait_for, SandboxReaper};
+use support::fake_master::{command_task, framework, AGENT_ID};
+use support::{wait_for, AgentSetup};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-struct Setup {
-    reaper: SandboxReaper,
-    master: FakeMaster,
-    work_dir: PathBuf,
-    port: u16,
-    _tmp: tempfile::TempDir,
-}
-
-impl Setup {
-    async fn new(auto_ack: bool) -> Setup {
-        let tmp = tempfile::tempdir().unwrap();
-        let work_dir = tmp.path().join("work");
-        Setup {
-            reaper: SandboxReaper::new(&work_dir),
-            master: FakeMaster::start(auto_ack).await,
-            work_dir,
-            port: free_port(),
-            _tmp: tmp,
-        }
-    }
-
-    fn agent(&self) -> mesoraft_testkit::ProcessGroup {
-        start_agent(self.master.addr, &self.work_dir, self.port)
-    }
-
+impl AgentSetup {
     /// The sandbox of task `task` of executor `executor` (its one run).
     fn task_sandbox(&self, executor: &str, task: &str) -> PathBuf {
         let runs = self
@@ -68,7 +44,7 @@ impl Setup {
 
 #[tokio::test]
 async fn a_two_task_group_runs_in_the_default_executor_to_task_finished() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master.run_task_group(
@@ -107,7 +83,7 @@ async fn a_two_task_group_runs_in_the_default_executor_to_task_finished() {
 
 #[tokio::test]
 async fn a_failing_task_gets_the_rest_of_its_group_killed() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master.run_task_group(
@@ -144,7 +120,7 @@ async fn a_failing_task_gets_the_rest_of_its_group_killed() {
 
 #[tokio::test]
 async fn the_default_executor_of_a_checkpointing_framework_outlives_an_agent_restart() {
-    let s = Setup::new(true).await;
+    let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
     s.master.run_task_group(

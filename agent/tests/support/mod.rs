@@ -94,3 +94,32 @@ pub fn free_port() -> u16 {
     mesoraft_testkit::ports::free_listen_port(std::net::Ipv4Addr::LOCALHOST.into())
         .expect("a free port")
 }
+
+/// A fake master, a work dir and a port for one agent that a test
+/// starts (and restarts) itself, and the reaper that ends its executors.
+pub struct AgentSetup {
+    pub reaper: SandboxReaper,
+    pub master: fake_master::FakeMaster,
+    pub work_dir: PathBuf,
+    pub port: u16,
+    _tmp: tempfile::TempDir,
+}
+
+impl AgentSetup {
+    pub async fn new(auto_ack: bool) -> AgentSetup {
+        let tmp = tempfile::tempdir().unwrap();
+        let work_dir = tmp.path().join("work");
+        AgentSetup {
+            reaper: SandboxReaper::new(&work_dir),
+            master: fake_master::FakeMaster::start(auto_ack).await,
+            work_dir,
+            port: free_port(),
+            _tmp: tmp,
+        }
+    }
+
+    /// Starts the agent (again) on the same work dir and port.
+    pub fn agent(&self) -> mesoraft_testkit::ProcessGroup {
+        start_agent(self.master.addr, &self.work_dir, self.port)
+    }
+}
