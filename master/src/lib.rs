@@ -22,8 +22,8 @@
 //!   operator endpoints show of them (GET_AGENTS, `/master/slaves`,
 //!   `/master/state`, the agent metrics), as plain values.
 //! * [`allocator`]: hierarchical DRF offers, pure (events and the time
-//!   in, allocations out); the offers runtime that drives it comes with
-//!   frameworks.
+//!   in, allocations out); [`frameworks`]: the framework lifecycle of a
+//!   leader term (pure). The offers runtime that drives both comes next.
 
 pub mod agent_views;
 pub mod agents;
