@@ -20,7 +20,7 @@ use crate::backoff::Backoff;
 use crate::checkpoint::{save_agent, WorkDir};
 use crate::driver::{AgentHandle, Input};
 use crate::masters::{MasterAddr, MasterList};
-use crate::retry::{Next, Retry};
+use crate::retry::{election_delay, Next, Retry};
 pub use access::{AccessError, MasterAccess};
 use link::SessionEnd;
 
@@ -131,6 +131,7 @@ pub async fn follow_leader(
         let end = link::run(&addr, &access, agent).await;
         agent.session_ended();
         let registered = agent.registered_in_session;
+        let end = retry.read(&addr, end, registered);
         if registered {
             backoff.reset();
             list.new_round();
@@ -151,8 +152,10 @@ pub async fn follow_leader(
             SessionEnd::Unauthorized(why) => return FollowEnd::Unauthorized(why),
             SessionEnd::Fatal(why) => return FollowEnd::Fatal(why),
         }
-        if next == Next::Backoff {
-            tokio::time::sleep(backoff.next_delay_with(&mut rng)).await;
+        match next {
+            Next::Backoff => tokio::time::sleep(backoff.next_delay_with(&mut rng)).await,
+            Next::AfterElection => tokio::time::sleep(election_delay(&mut rng)).await,
+            Next::Now | Next::Stop => {}
         }
     }
 }

@@ -24,7 +24,7 @@ use super::{unix_ns, Shared};
 use crate::backoff::Backoff;
 use crate::driver::Reregistration;
 use crate::masters::{MasterAddr, MasterList};
-use crate::retry::{Next, Retry};
+use crate::retry::{election_delay, Next, Retry};
 use crate::session::link::{self, SessionEnd};
 use crate::session::reaction::{react, register_again, Reaction};
 
@@ -82,13 +82,20 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
     let mut retry = Retry::default();
     loop {
         let addr = list.next(&mut rng);
-        let session = session(&addr, &mut agent, &shared).await;
+        let mut session = session(&addr, &mut agent, &shared).await;
+        if shared.reconnect == Reconnect::Agent {
+            session.end = retry.read(&addr, session.end, session.registered);
+        }
         if session.registered {
             backoff.reset();
             list.new_round();
         }
         let round_left = shared.reconnect == Reconnect::Agent && list.round_left();
-        let next = retry.after(&session.end, session.registered, round_left);
+        let next = match retry.after(&session.end, session.registered, round_left) {
+            // The former policy knew no short wait after an election.
+            Next::AfterElection if shared.reconnect == Reconnect::Backoff => Next::Backoff,
+            next => next,
+        };
         let ending = match &session.end {
             SessionEnd::Redirect(_) => Ending::Redirected,
             SessionEnd::NoLeader(_) => Ending::NoLeader,
@@ -108,8 +115,10 @@ pub(super) async fn follow(index: usize, shared: Arc<Shared>) {
                 return;
             }
         }
-        if next == Next::Backoff {
-            tokio::time::sleep(backoff.next_delay_with(&mut rng)).await;
+        match next {
+            Next::Backoff => tokio::time::sleep(backoff.next_delay_with(&mut rng)).await,
+            Next::AfterElection => tokio::time::sleep(election_delay(&mut rng)).await,
+            Next::Now | Next::Stop => {}
         }
     }
 }
