@@ -67,8 +67,9 @@ async fn a_task_group_runs_in_the_default_executor_and_both_tasks_finish() {
     c.wait_leader(ELECTION).await;
     let (_agent, agent_id) = registered_agent(&c, "a").await;
     let fw = framework("fw-1", false);
+    let gate = mesoraft_testkit::Gate::new(c.dir.path(), "release-g1");
     let tasks = [
-        command_task("g1", &agent_id, "sleep 0.2"),
+        command_task("g1", &agent_id, &gate.wait_command()),
         command_task("g2", &agent_id, "true"),
     ];
     // A group needs an executor of type DEFAULT: refused whole otherwise.
@@ -86,6 +87,8 @@ async fn a_task_group_runs_in_the_default_executor_and_both_tasks_finish() {
 
     c.launch_body(&group_launch(&fw, &default_executor("pod"), &tasks), LIMIT)
         .await;
+    wait_running(&c, "g1").await;
+    gate.open(LIMIT).await;
     let seen = c
         .wait_tasks("both tasks of the group finished", LIMIT, |s| {
             ["g1", "g2"]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mesoraft_proto::mesos::v1::task_status::Source;
 use mesoraft_proto::mesos::v1::TaskState;
+use mesoraft_testkit::Gate;
 use support::fake_master::{command_task, framework, AGENT_ID};
 use support::{wait_for, AgentSetup};
 
@@ -47,14 +48,24 @@ async fn a_two_task_group_runs_in_the_default_executor_to_task_finished() {
     let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
+    let gate_a = Gate::new(s.work_dir.parent().unwrap(), "gate-a");
+    let gate_b = Gate::new(s.work_dir.parent().unwrap(), "gate-b");
     s.master.run_task_group(
         &framework(false),
         "pod",
         vec![
-            command_task("a", "echo \"a in $MESOS_SANDBOX\"; sleep 0.3"),
-            command_task("b", "echo b >&2; sleep 0.3"),
+            command_task(
+                "a",
+                &format!("echo \"a in $MESOS_SANDBOX\"; {}", gate_a.wait_command()),
+            ),
+            command_task("b", &format!("echo b >&2; {}", gate_b.wait_command())),
         ],
     );
+    for task in ["a", "b"] {
+        s.master.wait_update(task, TaskState::TaskRunning).await;
+    }
+    gate_a.open(LIMIT).await;
+    gate_b.open(LIMIT).await;
     for task in ["a", "b"] {
         for state in [
             TaskState::TaskStarting,
@@ -86,14 +97,19 @@ async fn a_failing_task_gets_the_rest_of_its_group_killed() {
     let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
+    let gate = Gate::new(s.work_dir.parent().unwrap(), "fail");
     s.master.run_task_group(
         &framework(false),
         "pod",
         vec![
             command_task("worker", "sleep 60"),
-            command_task("broken", "sleep 0.5; exit 3"),
+            command_task("broken", &format!("{}; exit 3", gate.wait_command())),
         ],
     );
+    // Both run before one fails.
+    s.master.wait_update("worker", TaskState::TaskRunning).await;
+    s.master.wait_update("broken", TaskState::TaskRunning).await;
+    gate.open(LIMIT).await;
     let failed = s.master.wait_update("broken", TaskState::TaskFailed).await;
     assert_eq!(
         failed.update.status.message.as_deref(),
@@ -123,10 +139,15 @@ async fn the_default_executor_of_a_checkpointing_framework_outlives_an_agent_res
     let s = AgentSetup::new(true).await;
     let agent = s.agent();
     s.master.wait_registrations(1).await;
+    let gate_a = Gate::new(s.work_dir.parent().unwrap(), "gate-a");
+    let gate_b = Gate::new(s.work_dir.parent().unwrap(), "gate-b");
     s.master.run_task_group(
         &framework(true),
         "pod",
-        vec![command_task("a", "sleep 2"), command_task("b", "sleep 2")],
+        vec![
+            command_task("a", &gate_a.wait_command()),
+            command_task("b", &gate_b.wait_command()),
+        ],
     );
     s.master.wait_update("a", TaskState::TaskRunning).await;
     s.master.wait_update("b", TaskState::TaskRunning).await;
@@ -146,6 +167,8 @@ async fn the_default_executor_of_a_checkpointing_framework_outlives_an_agent_res
     assert_eq!(reregistration.executor_infos[0].executor_id.value, "pod");
 
     // The executor subscribed again; its tasks finish under the new agent.
+    gate_a.open(LIMIT).await;
+    gate_b.open(LIMIT).await;
     for task in ["a", "b"] {
         let finished = s.master.wait_update(task, TaskState::TaskFinished).await;
         assert!(finished.session >= 1, "{task} ended after the restart");
