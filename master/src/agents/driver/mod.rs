@@ -233,9 +233,17 @@ fn admitted_infos(registry: &mesoraft_registry::Registry) -> Vec<AgentInfo> {
         .collect()
 }
 
-/// The registry's admitted agents.
-fn registry_admitted(context: &TermContext) -> Vec<AgentInfo> {
-    context.registry.read(admitted_infos)
+/// The registry's admitted agents the table holds no entry for (only
+/// those can be orphans; copying every agent's info each tick would cost
+/// a copy of the whole agent list while the doubt lasts).
+fn registry_admitted_unknown(context: &TermContext, table: &AgentTable) -> Vec<AgentInfo> {
+    context.registry.read(|r| {
+        r.admitted_agents()
+            .iter()
+            .filter(|(id, _)| !table.agents().contains_key(id.as_str()))
+            .map(|(_, a)| a.info.clone())
+            .collect()
+    })
 }
 
 /// The registry's agent lists, as the table starts from them (one read:
@@ -319,7 +327,7 @@ pub async fn run_term(context: TermContext, policy: AgentPolicy, hub: std::sync:
         let now = now();
         let mut actions = shell.table.step(event, now);
         if tick && shell.table.wants_registry_view(now.instant) {
-            let agents = registry_admitted(&context);
+            let agents = registry_admitted_unknown(&context, &shell.table);
             actions.extend(shell.table.step(Event::RegistryAdmitted { agents }, now));
         }
         shell.registrations.observe(&actions, now.unix_ns);

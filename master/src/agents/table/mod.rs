@@ -80,7 +80,8 @@ pub enum Event {
         agent_id: String,
         request: RequestId,
     },
-    /// The registry's admitted agents now, read while
+    /// The registry's admitted agents now (the driver passes only those
+    /// without an entry here), read while
     /// [`AgentTable::wants_registry_view`] says so.
     RegistryAdmitted {
         agents: Vec<AgentInfo>,
