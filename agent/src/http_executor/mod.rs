@@ -19,6 +19,8 @@ pub mod run;
 pub mod session;
 pub mod task_process;
 pub mod task_run;
+#[cfg(test)]
+pub mod testing;
 pub mod vocab;
 
 pub use env::{EnvError, ExecutorEnv};

@@ -3,43 +3,16 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::http_executor::testing::{self, at, Counter};
 use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::framework_info::Capability as FrameworkCapability;
 use mesoraft_proto::mesos::v1::task_status::Source;
 use mesoraft_proto::mesos::v1::{
-    AgentInfo, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
+    AgentInfo, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkInfo,
 };
 
-struct Counter(u8);
-
-impl Entropy for Counter {
-    fn uuid(&mut self) -> Vec<u8> {
-        self.0 += 1;
-        vec![self.0; 16]
-    }
-    fn unit(&mut self) -> f64 {
-        0.5
-    }
-}
-
 fn settings(checkpoint: bool) -> Settings {
-    Settings {
-        framework_id: FrameworkId { value: "f1".into() },
-        executor_id: ExecutorId {
-            value: "default".into(),
-        },
-        checkpoint,
-        recovery_timeout: Duration::from_secs(900),
-        subscription_backoff_max: Duration::from_secs(2),
-        shutdown_grace_period: Duration::from_secs(5),
-    }
-}
-
-fn at(base: Instant, secs: u64) -> Now {
-    Now {
-        mono: base + Duration::from_secs(secs),
-        unix_secs: 1_700_000_000.0 + secs as f64,
-    }
+    testing::settings("default", checkpoint)
 }
 
 fn id(value: &str) -> TaskId {
