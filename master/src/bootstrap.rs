@@ -241,7 +241,13 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         secret: security.secret.clone(),
         require_client_cert: security.tls.as_ref().is_some_and(|t| t.mutual),
     };
-    let agents = Arc::new(crate::agents::AgentHub::default());
+    let hub = Arc::new(crate::driver::Hub::default());
+    let driver = crate::driver::DriverConfig {
+        agents: args.agents.policy(),
+        frameworks: args.offers.framework_policy(),
+        allocator: args.offers.allocator_config(),
+        offer_timeout: args.offers.offer_timeout,
+    };
     let master = Arc::new(Master {
         id: args.id,
         address,
@@ -257,8 +263,8 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         identity: identity.clone(),
         security,
         quorum_clock,
-        agents: agents.clone(),
-        term_services: vec![crate::agents::term_service(args.agents.policy(), agents)],
+        hub: hub.clone(),
+        term_services: vec![crate::driver::term_service(driver, hub)],
     });
     let shutdown = CancellationToken::new();
     let fatal = FatalStop::default();

@@ -70,6 +70,9 @@ pub struct MasterArgs {
     #[command(flatten)]
     pub agents: AgentArgs,
 
+    #[command(flatten)]
+    pub offers: OfferArgs,
+
     /// TESTING ONLY, UNSAFE: answer GET_WEIGHTS on every master from its
     /// local, possibly stale copy. Exists so the Jepsen checker can be
     /// shown to catch stale reads.
@@ -121,6 +124,40 @@ impl AgentArgs {
             reregister_timeout: self.agent_reregister_timeout,
             removal_rate: self.agent_removal_rate_limit,
             recovery_removal_limit: self.recovery_agent_removal_limit.value(),
+        }
+    }
+}
+
+/// Allocation and offers (SPEC 9) and the framework streams (SPEC 8).
+#[derive(clap::Args, Debug, Clone)]
+pub struct OfferArgs {
+    /// A batch allocation every this long (events such as an agent
+    /// joining or resources coming back also start one at once).
+    #[arg(long, default_value = "1secs", value_parser = parse_duration)]
+    pub allocation_interval: Duration,
+
+    /// Rescind offers a framework has held this long (default: never).
+    #[arg(long, value_parser = parse_duration)]
+    pub offer_timeout: Option<Duration>,
+
+    /// HEARTBEAT period on every scheduler stream.
+    #[arg(long, default_value = "15secs", value_parser = parse_duration)]
+    pub framework_heartbeat_interval: Duration,
+}
+
+impl OfferArgs {
+    pub fn allocator_config(&self) -> crate::allocator::AllocatorConfig {
+        crate::allocator::AllocatorConfig {
+            allocation_interval: self.allocation_interval,
+            agent_order_seed: rand::random(),
+            ..crate::allocator::AllocatorConfig::default()
+        }
+    }
+
+    pub fn framework_policy(&self) -> crate::frameworks::FrameworkPolicy {
+        crate::frameworks::FrameworkPolicy {
+            heartbeat_interval: self.framework_heartbeat_interval,
+            ..crate::frameworks::FrameworkPolicy::default()
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod agents;
 pub mod allocator;
 pub mod bootstrap;
 pub mod config;
+pub mod driver;
 pub mod fatal;
 pub mod frameworks;
 pub mod http;
@@ -38,6 +39,7 @@ pub mod leader;
 pub mod members;
 pub mod removal;
 pub mod replace;
+pub mod scheduler;
 pub mod security;
 pub mod server;
 pub mod status;
@@ -85,7 +87,7 @@ pub struct Master {
     /// lease (see [`leader::effective_leader_term`]).
     pub(crate) quorum_clock: mesoraft_raft::network::QuorumClock,
     /// Where agent sessions find the current term's session table.
-    pub(crate) agents: Arc<agents::AgentHub>,
+    pub(crate) hub: Arc<driver::Hub>,
     /// What runs for each term this master leads.
     pub(crate) term_services: Vec<leader::TermService>,
 }

@@ -273,7 +273,7 @@ impl RaftStatus {
                 .filter(|(id, _)| membership.nodes.contains_key(id))
                 .filter_map(|(id, r)| Some((id, r.problem?)))
                 .collect(),
-            agents: master.agents.counts().as_ref().map(AgentCountsView::from),
+            agents: master.hub.counts().as_ref().map(AgentCountsView::from),
             membership,
         }
     }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod scheduler;
 pub mod tasks;
 
 use std::path::PathBuf;

@@ -38,7 +38,7 @@ pub async fn leader_view(master: &Master) -> Result<AgentsView, ViewUnavailable>
     master.require_leader()?;
     master.confirm_leadership().await?;
     master
-        .agents
+        .hub
         .view()
         .await
         .map_err(|_| ViewUnavailable::SessionsNotOpen)
@@ -49,7 +49,7 @@ pub async fn leader_tasks(master: &Master) -> Result<crate::tasks::TasksView, Vi
     master.require_leader()?;
     master.confirm_leadership().await?;
     master
-        .agents
+        .hub
         .tasks()
         .await
         .map_err(|_| ViewUnavailable::SessionsNotOpen)

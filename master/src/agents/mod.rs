@@ -9,27 +9,14 @@
 //!   and its version, read off the table's answers, for the operator
 //!   views.
 //! - `pace`: how the driver spreads a ping round over time (pure).
-//! - `driver`: the leader-term task that owns the table, runs its actions
-//!   and feeds it events (sessions, write outcomes, ticks).
 //! - `service`: the gRPC `AgentSessions` service: one stream per agent,
 //!   refused with the leader's address on a master that does not lead.
 
-pub mod driver;
-mod pace;
+pub(crate) mod pace;
 pub mod plan;
 pub mod policy;
 pub mod registrations;
 pub mod service;
 pub mod table;
 
-pub use driver::{AgentHub, AgentRow, AgentRowState, AgentsView};
-
-/// Agent sessions as a leader-term service: the driver of each term.
-pub fn term_service(
-    policy: policy::AgentPolicy,
-    hub: std::sync::Arc<AgentHub>,
-) -> crate::leader::TermService {
-    std::sync::Arc::new(move |context| {
-        Box::pin(driver::run_term(context, policy.clone(), hub.clone()))
-    })
-}
+pub use crate::driver::{AgentRow, AgentRowState, AgentsView};

@@ -1,7 +1,7 @@
 //! The gRPC `AgentSessions` service: one bidirectional stream per agent.
 //! A master that does not lead refuses the stream at once, naming the
 //! leader in the `mesoraft-leader` metadata when it knows it; the leader
-//! hands the stream to the current term's table (`driver.rs`) and relays
+//! hands the stream to the current term's table (`crate::driver`) and relays
 //! messages both ways until either side ends it.
 
 use std::pin::Pin;
@@ -14,7 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::driver::{Input, Outbound};
+use crate::driver::{Input, Outbound};
 use crate::leader::NotLeader;
 use crate::Master;
 
@@ -73,12 +73,12 @@ impl AgentSessions for AgentService {
             ));
         }
         self.master.require_leader().map_err(|n| refusal(&n))?;
-        let hub = &self.master.agents;
+        let hub = &self.master.hub;
         let inputs = hub
             .sender()
             .map_err(|_| Status::unavailable("the leader is still starting its agent sessions"))?;
         let session = hub.new_session_id();
-        let (outbound, responses) = mpsc::channel(super::driver::OUTBOUND_QUEUE);
+        let (outbound, responses) = mpsc::channel(crate::driver::OUTBOUND_QUEUE);
         inputs
             .send(Input::Opened { session, outbound })
             .await

@@ -98,6 +98,13 @@ impl FrameworkEntry {
         }
     }
 
+    /// Known only from agents' tasks, with no registry record: no
+    /// scheduler ever subscribed it (the internal launch path's
+    /// frameworks), so none will take its updates.
+    pub fn learned_only(&self) -> bool {
+        self.from_agents && self.stored == Stored::Absent
+    }
+
     /// The stream it is bound to, subscribed or not yet.
     pub fn stream(&self) -> Option<StreamId> {
         match self.presence {

@@ -34,7 +34,7 @@ pub async fn launch(
             .map_err(|e| ApiError::bad_request(format!("invalid launch request: {e}\n")))?;
         let launch = Launch::from_request(request).map_err(launch_refused)?;
         master.require_leader()?;
-        let answer = master.agents.launch(launch).await?;
+        let answer = master.hub.launch(launch).await?;
         answer.map_err(launch_refused)
     }
     .await;
@@ -53,7 +53,7 @@ pub async fn kill(
             .map_err(|e| ApiError::bad_request(format!("invalid kill request: {e}\n")))?;
         master.require_leader()?;
         let answer = master
-            .agents
+            .hub
             .kill(request.framework_id.value, request.task_id.value)
             .await?;
         answer.map_err(kill_refused)

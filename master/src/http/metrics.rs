@@ -33,7 +33,7 @@ pub async fn snapshot(State(master): State<Arc<Master>>) -> Response {
 fn master_snapshot(master: &Master) -> MasterSnapshot {
     let uptime = master.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
     let elected = master.require_leader().is_ok();
-    MasterSnapshot::new(elected, uptime, master.agents.counts().as_ref())
+    MasterSnapshot::new(elected, uptime, master.hub.counts().as_ref())
 }
 
 fn render_master(out: &mut String, snapshot: &MasterSnapshot) {

@@ -9,6 +9,7 @@ mod metrics;
 mod operator;
 mod raft_admin;
 mod routing;
+mod scheduler;
 mod state;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/slaves"),
     ("POST", "/api/v1"),
     ("POST", "/master/api/v1"),
+    ("POST", "/api/v1/scheduler"),
+    ("POST", "/master/api/v1/scheduler"),
     ("GET", "/raft/status"),
     ("GET", "/raft/members"),
     ("POST", "/raft/members/add"),
@@ -59,6 +62,8 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/slaves", get(state::slaves))
         .route("/api/v1", post(operator::call))
         .route("/master/api/v1", post(operator::call))
+        .route("/api/v1/scheduler", post(scheduler::call))
+        .route("/master/api/v1/scheduler", post(scheduler::call))
         .route("/raft/status", get(raft_admin::status))
         .route("/raft/members", get(raft_admin::members))
         .route("/raft/members/add", post(raft_admin::add_member))
@@ -91,8 +96,8 @@ mod tests {
 
     #[test]
     fn a_404_names_the_request_and_every_endpoint() {
-        let text = not_found_text(&Method::POST, "/api/v1/scheduler");
-        assert!(text.contains("POST /api/v1/scheduler"), "{text}");
+        let text = not_found_text(&Method::POST, "/api/v1/nothing");
+        assert!(text.contains("POST /api/v1/nothing"), "{text}");
         for (method, path) in ENDPOINTS {
             assert!(text.contains(&format!("{method} {path}\n")), "{text}");
         }

@@ -220,7 +220,7 @@ async fn mark_agent_gone(master: &Master, call: &Value) -> Result<Response, ApiE
         .agent_id
         .value;
     master.require_leader()?;
-    let answer = master.agents.mark_gone(agent_id.clone()).await?;
+    let answer = master.hub.mark_gone(agent_id.clone()).await?;
     match answer {
         MarkGoneAnswer::Done | MarkGoneAnswer::AlreadyGone => Ok(StatusCode::OK.into_response()),
         MarkGoneAnswer::Unknown => Err(ApiError::Status(

@@ -79,8 +79,8 @@ impl From<ViewUnavailable> for ApiError {
 
 /// The hub answers no call: this master leads but its agent sessions are
 /// not open (yet, or any more).
-impl From<crate::agents::driver::NotAttached> for ApiError {
-    fn from(_: crate::agents::driver::NotAttached) -> Self {
+impl From<crate::driver::NotAttached> for ApiError {
+    fn from(_: crate::driver::NotAttached) -> Self {
         ViewUnavailable::SessionsNotOpen.into()
     }
 }

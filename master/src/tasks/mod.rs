@@ -9,12 +9,14 @@
 //!   gone, back), in Mesos's shape.
 //! - [`launch`]: validating a task before it is sent to an agent.
 //! - [`render`]: the operator API's `GET_TASKS`.
+//! - [`reconcile`]: the answers to a framework's RECONCILE.
 //!
 //! The agents driver owns the table (tasks follow their agents' sessions
 //! and departures, so one task serializes both); frameworks connect to it
 //! through [`table::Action::ToFramework`] and [`table::Event::Acknowledged`].
 
 pub mod launch;
+pub mod reconcile;
 pub mod render;
 pub mod status;
 pub mod table;

@@ -17,8 +17,8 @@ use mesoraft_proto::agent::{
     StatusUpdateAcknowledgementMessage,
 };
 use mesoraft_proto::mesos::v1::{
-    AgentId, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, Task, TaskGroupInfo, TaskId,
-    TaskInfo, TaskState, TaskStatus,
+    AgentId, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, Resource, Task, TaskGroupInfo,
+    TaskId, TaskInfo, TaskState, TaskStatus,
 };
 use mesoraft_registry::TimeNs;
 
@@ -90,6 +90,16 @@ pub enum Action {
         framework_id: String,
         status: TaskStatus,
     },
+    /// The agent reported the task's end: what it used is free again
+    /// (SPEC 5: resources are freed when the latest state is terminal,
+    /// before the update is acknowledged). Ends the master decides
+    /// (agent unreachable, gone, task missing) come with the agent
+    /// leaving or re-registering, which resets its resources as a whole.
+    Released {
+        agent_id: String,
+        framework_id: String,
+        resources: Vec<Resource>,
+    },
 }
 
 /// What the operator views show.
@@ -125,6 +135,31 @@ impl TaskTable {
 
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    /// The live tasks of a framework (any agent, unreachable ones too).
+    pub fn tasks_of_framework<'a>(
+        &'a self,
+        framework_id: &'a str,
+    ) -> impl Iterator<Item = &'a Task> {
+        self.live
+            .iter()
+            .filter(move |((f, _), _)| f == framework_id)
+            .map(|(_, t)| t)
+    }
+
+    /// The live tasks on an agent.
+    pub fn tasks_on_agent<'a>(&'a self, agent_id: &str) -> impl Iterator<Item = &'a Task> {
+        self.by_agent
+            .get(agent_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.live.get(key))
+    }
+
+    /// Whether the table counts `agent_id` as unreachable.
+    pub fn is_agent_unreachable(&self, agent_id: &str) -> bool {
+        self.unreachable_agents.contains(agent_id)
     }
 
     /// Sends `task` to its agent, if it may be. `agent_registered` says
@@ -293,10 +328,18 @@ impl TaskTable {
         let key = key_of(&framework_id, &status.task_id.value);
         if let Some(task) = self.live.get_mut(&key) {
             if task.agent_id.value == agent_id {
+                let was_terminal = is_terminal(task.state);
                 task.state = update.latest_state.unwrap_or(status.state);
                 task.status_update_state = Some(status.state);
                 task.status_update_uuid = status.uuid.clone();
                 push_status(task, &status);
+                if !was_terminal && is_terminal(task.state) {
+                    out.push(Action::Released {
+                        agent_id: agent_id.clone(),
+                        framework_id: framework_id.clone(),
+                        resources: task.resources.clone(),
+                    });
+                }
             }
         }
         // Unknown tasks (launched by an earlier leader and ended before

@@ -485,3 +485,50 @@ fn a_group_is_refused_whole_when_invalid_or_any_task_id_is_live() {
     assert!(matches!(err, LaunchError::InvalidTaskGroup(_)), "{err}");
     assert_eq!(table.len(), 1);
 }
+
+#[test]
+fn a_terminal_latest_state_releases_the_task_s_resources_once() {
+    let mut table = launched(false);
+    let released = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(|a| {
+                matches!(a, Action::Released { agent_id, framework_id, resources }
+                if agent_id == "a" && framework_id == "f" && resources.len() == 1)
+            })
+            .count()
+    };
+    let running = table.step(
+        Event::Update {
+            agent_id: "a".into(),
+            update: update("f", "t", TaskState::TaskRunning, 1),
+        },
+        NOW,
+    );
+    assert_eq!(released(&running), 0);
+    // The stream's head is still RUNNING but the task has finished: the
+    // latest state frees the resources, before any acknowledgement.
+    let mut head = update("f", "t", TaskState::TaskRunning, 1);
+    head.latest_state = Some(TaskState::TaskFinished as i32);
+    assert_eq!(
+        released(&table.step(
+            Event::Update {
+                agent_id: "a".into(),
+                update: head
+            },
+            NOW
+        )),
+        1
+    );
+    let finished = update("f", "t", TaskState::TaskFinished, 2);
+    assert_eq!(
+        released(&table.step(
+            Event::Update {
+                agent_id: "a".into(),
+                update: finished
+            },
+            NOW
+        )),
+        0
+    );
+}

@@ -3,18 +3,18 @@
 //! and one task ordering both keeps them consistent (a status update is
 //! never taken from a session the agent table has already closed).
 //!
-//! Until frameworks connect to the master, every status update is
-//! delivered to an internal recipient that acknowledges it at once, so the
-//! agents' update streams advance; the frameworks API replaces it.
+//! Status updates go to their framework's scheduler stream
+//! (`frameworks.rs`); tasks that end free their resources in the
+//! allocator (`offers.rs`).
 
 use std::collections::{HashMap, VecDeque};
 
 use mesoraft_proto::agent::{master_to_agent, ReregisterSlaveMessage, StatusUpdateMessage};
-use mesoraft_proto::mesos::v1::task_status::Source;
 use mesoraft_proto::mesos::v1::{FrameworkInfo, Task};
 
-use super::super::table::{Action as AgentAction, Departure as AgentDeparture, SessionId};
 use super::Shell;
+use crate::agents::table::{Action as AgentAction, Departure as AgentDeparture, SessionId};
+use crate::tasks::launch::{Launch, LaunchError};
 use crate::tasks::table::{Action as TaskAction, Departure, Event as TaskEvent};
 
 /// What a re-registering session brought, held until the agent table
@@ -82,6 +82,7 @@ impl Shell {
                     let Some(returning) = self.returning.remove(session) else {
                         continue;
                     };
+                    self.learn_frameworks(&returning.frameworks);
                     TaskEvent::AgentReregistered {
                         agent_id: m.slave_id.value.clone(),
                         tasks: returning.tasks,
@@ -110,48 +111,42 @@ impl Shell {
         }
     }
 
+    /// A launch (internal path or ACCEPT) through the task table.
+    pub(super) fn launch(&mut self, launch: Launch) -> Result<(), LaunchError> {
+        let registered = self.table.session_of_agent(launch.agent_id()).is_some();
+        let result = match launch {
+            Launch::Task { framework, task } => self.tasks.launch(framework, task, registered),
+            Launch::Group {
+                framework,
+                executor,
+                task_group,
+            } => self
+                .tasks
+                .launch_group(framework, executor, task_group, registered),
+        };
+        result.map(|actions| self.run_tasks(actions))
+    }
+
     /// Carries out task actions, including the acknowledgements the
-    /// internal recipient answers with.
+    /// internal recipient answers with (see `deliver_update`).
     pub(super) fn run_tasks(&mut self, actions: Vec<TaskAction>) {
         let mut queue: VecDeque<TaskAction> = actions.into();
         while let Some(action) = queue.pop_front() {
             match action {
-                TaskAction::ToAgent { agent_id, message } => {
-                    match self.table.session_of_agent(&agent_id) {
-                        Some(session) => self.send(session, message),
-                        None => tracing::debug!(
-                            agent_id = %agent_id,
-                            "agent has no session; message dropped (it re-registers with the truth)"
-                        ),
-                    }
-                }
+                TaskAction::ToAgent { agent_id, message } => self.send_to_agent(&agent_id, message),
                 TaskAction::ToFramework {
                     framework_id,
                     status,
                 } => {
-                    tracing::info!(
-                        framework_id = %framework_id,
-                        task_id = %status.task_id.value,
-                        state = status.state,
-                        reason = status.reason,
-                        "task status update"
-                    );
-                    let from_agent = status.source != Some(Source::Master as i32);
-                    if let (true, Some(uuid), Some(agent_id)) =
-                        (from_agent, status.uuid.clone(), status.agent_id.clone())
-                    {
-                        let now = super::now();
-                        queue.extend(self.tasks.step(
-                            TaskEvent::Acknowledged {
-                                agent_id: agent_id.value,
-                                framework_id,
-                                task_id: status.task_id.value,
-                                uuid,
-                            },
-                            now.unix_ns,
-                        ));
+                    if let Some(ack) = self.deliver_update(framework_id, status) {
+                        queue.extend(self.tasks.step(ack, super::now().unix_ns));
                     }
                 }
+                TaskAction::Released {
+                    agent_id,
+                    framework_id,
+                    resources,
+                } => self.release(&agent_id, &framework_id, &resources),
             }
         }
     }
