@@ -167,6 +167,23 @@ impl ClientSecurity {
         }
     }
 
+    /// A client builder for the masters' port, shared by raftctl and the
+    /// scheduler library: this TLS (if any); redirects not followed (the
+    /// masters' `Location` is scheme-relative, and a POST must be sent
+    /// again with its body to the leader); no proxy from the environment
+    /// (masters are on the operator's network, and a proxy would see the
+    /// secret).
+    pub fn http_builder(&self, connect_timeout: std::time::Duration) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder();
+        if let Some(tls) = &self.tls {
+            builder = builder.use_preconfigured_tls((**tls).clone());
+        }
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(connect_timeout)
+    }
+
     /// Adds the secret to a request to a master.
     pub fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.secret {
