@@ -6,8 +6,8 @@ use mesoraft_proto::mesos::v1::offer::Operation;
 use mesoraft_proto::mesos::v1::scheduler::call::{self, Type};
 use mesoraft_proto::mesos::v1::scheduler::Call;
 use mesoraft_proto::mesos::v1::{
-    AgentId, ExecutorId, ExecutorInfo, Filters, FrameworkInfo, OfferId, TaskGroupInfo, TaskId,
-    TaskInfo, TaskStatus,
+    AgentId, CommandInfo, ExecutorId, ExecutorInfo, Filters, FrameworkInfo, OfferId, Resource,
+    TaskGroupInfo, TaskId, TaskInfo, TaskStatus,
 };
 
 fn of_type(kind: Type) -> Call {
@@ -21,6 +21,30 @@ fn of_type(kind: Type) -> Call {
 pub fn refuse_for(seconds: f64) -> Filters {
     Filters {
         refuse_seconds: Some(seconds),
+    }
+}
+
+/// A task named and identified `id` running the shell command `command`
+/// (`sh -c`) in a command executor on `agent_id`.
+pub fn command_task(
+    id: &str,
+    agent_id: &AgentId,
+    resources: Vec<Resource>,
+    command: &str,
+) -> TaskInfo {
+    TaskInfo {
+        name: id.to_string(),
+        task_id: TaskId {
+            value: id.to_string(),
+        },
+        agent_id: agent_id.clone(),
+        resources,
+        command: Some(CommandInfo {
+            shell: Some(true),
+            value: Some(command.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -186,14 +210,10 @@ mod tests {
     use mesoraft_proto::json::to_json_string;
 
     fn task(id: &str, agent: &str) -> TaskInfo {
-        TaskInfo {
-            name: id.into(),
-            task_id: TaskId { value: id.into() },
-            agent_id: AgentId {
-                value: agent.into(),
-            },
-            ..Default::default()
-        }
+        let agent = AgentId {
+            value: agent.into(),
+        };
+        command_task(id, &agent, Vec::new(), "true")
     }
 
     #[test]

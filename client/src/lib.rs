@@ -26,6 +26,11 @@
 //! # }
 //! ```
 //!
+//! `examples/echo_tasks.rs` launches N `echo` tasks and exits when they
+//! have all ended: `cargo run --release -p mesoraft-client --example
+//! echo_tasks -- --masters HOST:PORT,... --count 3`. [`execute`] is a fuller
+//! program on the same API (`mesoraft execute`).
+//!
 //! # What the scheduler does by itself
 //!
 //! * **Finds the leader.** It SUBSCRIBEs to a master of the list; a `307`
@@ -108,10 +113,12 @@ pub mod config;
 mod driver;
 pub mod error;
 pub mod event;
+pub mod execute;
 mod handle;
 pub mod masters;
 pub mod reconcile;
 pub mod recordio;
+pub mod resources;
 mod subscribe;
 pub mod tasks;
 mod transport;

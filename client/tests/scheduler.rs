@@ -7,13 +7,14 @@ mod fake;
 use std::time::Duration;
 
 use fake::{offer, subscribed, update, wait_for, FakeMaster, Mode};
+use mesoraft_client::calls::command_task;
 use mesoraft_client::reconcile::ReconcileTiming;
 use mesoraft_client::{
     framework_info, CallError, Config, Events, Scheduler, SchedulerEvent, SchedulerHandle,
     StopReason,
 };
 use mesoraft_proto::mesos::v1::scheduler::call::Type;
-use mesoraft_proto::mesos::v1::{AgentId, OfferId, TaskId, TaskInfo, TaskState};
+use mesoraft_proto::mesos::v1::{AgentId, OfferId, TaskId, TaskState};
 
 fn config(masters: &[&FakeMaster]) -> Config {
     let mut c = Config::new(
@@ -52,15 +53,23 @@ async fn expect_subscribed(events: &mut Events, master: &FakeMaster) {
     }
 }
 
-fn task(id: &str, agent: &str) -> TaskInfo {
-    TaskInfo {
-        name: id.into(),
-        task_id: TaskId { value: id.into() },
-        agent_id: AgentId {
-            value: agent.into(),
-        },
-        ..Default::default()
-    }
+/// After a lost stream: Disconnected, then the `nth` SUBSCRIBE at
+/// `master` carries the FrameworkID; the master accepts it.
+async fn expect_resubscribed(events: &mut Events, master: &FakeMaster, nth: usize) {
+    assert!(matches!(
+        next(events).await,
+        SchedulerEvent::Disconnected { .. }
+    ));
+    let subs = master.wait_calls(Type::Subscribe, nth).await;
+    let info = &subs[nth - 1]
+        .call
+        .subscribe
+        .as_ref()
+        .unwrap()
+        .framework_info;
+    assert_eq!(info.id.as_ref().unwrap().value, "f1");
+    master.send(&subscribed("f1", 15.0));
+    expect_subscribed(events, master).await;
 }
 
 #[tokio::test]
@@ -96,7 +105,16 @@ async fn follows_the_redirect_acks_updates_and_resubscribes_with_its_id() {
     };
     assert_eq!(offers[0].id.value, "o1");
     handle
-        .launch(vec![offers[0].id.clone()], vec![task("t1", "a1")], None)
+        .launch(
+            vec![offers[0].id.clone()],
+            vec![command_task(
+                "t1",
+                &AgentId { value: "a1".into() },
+                vec![],
+                "true",
+            )],
+            None,
+        )
         .await
         .unwrap();
     let accept = leader.wait_calls(Type::Accept, 1).await;
@@ -121,15 +139,7 @@ async fn follows_the_redirect_acks_updates_and_resubscribes_with_its_id() {
     // The stream ends: the scheduler says so and subscribes again, with
     // the FrameworkID it was given.
     leader.cut_stream();
-    assert!(matches!(
-        next(&mut events).await,
-        SchedulerEvent::Disconnected { .. }
-    ));
-    let subs = leader.wait_calls(Type::Subscribe, 2).await;
-    let again = &subs[1].call.subscribe.as_ref().unwrap().framework_info;
-    assert_eq!(again.id.as_ref().unwrap().value, "f1");
-    leader.send(&subscribed("f1", 15.0));
-    expect_subscribed(&mut events, &leader).await;
+    expect_resubscribed(&mut events, &leader, 2).await;
 
     // t1 is running as far as the scheduler knows: reconciled explicitly,
     // with its agent, on the new stream.
@@ -199,15 +209,7 @@ async fn a_call_answered_307_moves_the_scheduler_to_the_new_leader() {
         .unwrap_err();
     assert!(matches!(e, CallError::NotLeader { .. }), "{e}");
     assert!(e.certainly_not_acted_on());
-    assert!(matches!(
-        next(&mut events).await,
-        SchedulerEvent::Disconnected { .. }
-    ));
-    let subs = a.wait_calls(Type::Subscribe, 1).await;
-    let info = &subs[0].call.subscribe.as_ref().unwrap().framework_info;
-    assert_eq!(info.id.as_ref().unwrap().value, "f1");
-    a.send(&subscribed("f1", 15.0));
-    expect_subscribed(&mut events, &a).await;
+    expect_resubscribed(&mut events, &a, 1).await;
     handle
         .decline(vec![OfferId { value: "o1".into() }], None)
         .await
