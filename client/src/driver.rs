@@ -96,7 +96,12 @@ impl Driver {
         let mut wait = !first;
         loop {
             if wait {
-                let delay = self.backoff.next_delay(rand::random());
+                // Never sleep past the time to give up.
+                let left = attempts.left(Instant::now(), self.config.give_up_after);
+                let delay = self
+                    .backoff
+                    .next_delay(rand::random())
+                    .min(left.unwrap_or(Duration::MAX));
                 let until = tokio::time::Instant::now() + delay;
                 loop {
                     tokio::select! {

@@ -139,11 +139,23 @@ impl Attempts {
         }
     }
 
+    /// Records a failure; one said before moves to the end rather than
+    /// repeating (a dead master fails the same way every round).
     pub fn note(&mut self, note: String) {
+        self.notes.retain(|n| *n != note);
         if self.notes.len() == NOTES_KEPT {
             self.notes.remove(0);
         }
         self.notes.push(note);
+    }
+
+    /// How much of `limit` is left at `now` (None: no limit).
+    pub fn left(
+        &self,
+        now: Instant,
+        limit: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        limit.map(|l| l.saturating_sub(now.saturating_duration_since(self.since)))
     }
 
     /// The give-up error when `limit` has passed at `now`.
@@ -169,6 +181,7 @@ mod tests {
         for i in 0..7 {
             a.note(format!("m{i}: refused"));
         }
+        a.note("m3: refused".into());
         assert!(a.expired(t0 + Duration::from_secs(100), None).is_none());
         assert!(a.expired(t0, Some(Duration::from_secs(5))).is_none());
         let Some(StopReason::NoLeader { attempts, .. }) =
@@ -176,8 +189,16 @@ mod tests {
         else {
             panic!("expected NoLeader");
         };
-        assert_eq!(attempts.first().unwrap(), "m2: refused");
-        assert_eq!(attempts.len(), NOTES_KEPT);
+        assert_eq!(
+            attempts,
+            [
+                "m2: refused",
+                "m4: refused",
+                "m5: refused",
+                "m6: refused",
+                "m3: refused"
+            ]
+        );
     }
 
     #[test]

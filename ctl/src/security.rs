@@ -18,8 +18,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub struct SecurityArgs {
     /// File holding the cluster secret (at least 16 bytes; surrounding
     /// whitespace ignored), the same one the masters of the group use.
-    /// raftctl sends it on every request; without it, masters that require
-    /// it refuse membership changes.
+    /// Sent on every request; masters that require it refuse changes
+    /// (membership, frameworks' calls) without it.
     #[arg(long, env = "MESORAFT_CLUSTER_SECRET_FILE", value_name = "PATH")]
     pub cluster_secret_file: Option<PathBuf>,
 
@@ -42,7 +42,7 @@ pub struct SecurityArgs {
     pub tls_key: Option<PathBuf>,
 
     /// PEM CA certificate(s) the masters' certificates are checked
-    /// against. With it (or --tls-cert), raftctl speaks HTTPS; without
+    /// against. With it (or --tls-cert), requests go over HTTPS; without
     /// it, server certificates are checked against the system's roots.
     #[arg(long, env = "MESORAFT_TLS_CA", value_name = "PATH")]
     pub tls_ca: Option<PathBuf>,
