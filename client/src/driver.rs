@@ -28,9 +28,12 @@ use crate::transport::{describe, Session, Transport};
 /// What the handle (and the driver's own background calls) tell the driver.
 #[derive(Debug)]
 pub enum Control {
-    /// The leader moved (a call got 307/503): drop the stream, subscribe again.
+    /// The leader moved (a call on stream `stream_id` got 307/503): drop
+    /// that stream and subscribe again. A call answered after the
+    /// scheduler had already moved names an older stream and is ignored.
     Reconnect {
         reason: String,
+        stream_id: String,
     },
     Stop(StopReason),
 }
@@ -177,7 +180,12 @@ impl Driver {
                     last = tokio::time::Instant::now();
                 }
                 ctl = self.control.recv() => match ctl {
-                    Some(Control::Reconnect { reason }) => return Flow::Reconnect(reason),
+                    Some(Control::Reconnect { reason, stream_id: of }) if of == stream_id => {
+                        return Flow::Reconnect(reason)
+                    }
+                    Some(Control::Reconnect { .. }) => {
+                        tracing::debug!("a call on an older stream found its master not leading")
+                    }
                     Some(Control::Stop(r)) => return Flow::Stop(r),
                     None => {}
                 },
@@ -305,6 +313,7 @@ impl Driver {
                                 "{what} found {} no longer leading: {detail}",
                                 session.master
                             ),
+                            stream_id: session.stream_id,
                         });
                     }
                 }

@@ -56,6 +56,7 @@ impl SchedulerHandle {
             Err(CallError::NotLeader { master, detail }) => {
                 let _ = self.control.send(Control::Reconnect {
                     reason: format!("a call found {master} no longer leading: {detail}"),
+                    stream_id: session.stream_id.clone(),
                 });
             }
             Err(_) => {}
