@@ -67,18 +67,8 @@ pub struct LeaderCall<'a> {
 
 impl Client {
     pub fn new(timeout: Duration, security: ClientSecurity) -> Result<Self, CtlError> {
-        let mut builder = reqwest::Client::builder();
-        if let Some(tls) = &security.tls {
-            builder = builder.use_preconfigured_tls((**tls).clone());
-        }
-        let http = builder
-            // Redirects are followed by hand: the Location is scheme-relative
-            // and a POST must be re-sent with its body to the leader.
-            .redirect(reqwest::redirect::Policy::none())
-            // Masters are on the operator's network; a proxy from the
-            // environment would only get in the way.
-            .no_proxy()
-            .connect_timeout(timeout)
+        let http = security
+            .http_builder(timeout)
             .user_agent(concat!("raftctl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CtlError::Local(format!("cannot build the HTTP client: {e}")))?;

@@ -18,8 +18,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub struct SecurityArgs {
     /// File holding the cluster secret (at least 16 bytes; surrounding
     /// whitespace ignored), the same one the masters of the group use.
-    /// raftctl sends it on every request; without it, masters that require
-    /// it refuse membership changes.
+    /// Sent on every request; masters that require it refuse changes
+    /// (membership, frameworks' calls) without it.
     #[arg(long, env = "MESORAFT_CLUSTER_SECRET_FILE", value_name = "PATH")]
     pub cluster_secret_file: Option<PathBuf>,
 
@@ -42,7 +42,7 @@ pub struct SecurityArgs {
     pub tls_key: Option<PathBuf>,
 
     /// PEM CA certificate(s) the masters' certificates are checked
-    /// against. With it (or --tls-cert), raftctl speaks HTTPS; without
+    /// against. With it (or --tls-cert), requests go over HTTPS; without
     /// it, server certificates are checked against the system's roots.
     #[arg(long, env = "MESORAFT_TLS_CA", value_name = "PATH")]
     pub tls_ca: Option<PathBuf>,
@@ -165,6 +165,23 @@ impl ClientSecurity {
         } else {
             "http"
         }
+    }
+
+    /// A client builder for the masters' port, shared by raftctl and the
+    /// scheduler library: this TLS (if any); redirects not followed (the
+    /// masters' `Location` is scheme-relative, and a POST must be sent
+    /// again with its body to the leader); no proxy from the environment
+    /// (masters are on the operator's network, and a proxy would see the
+    /// secret).
+    pub fn http_builder(&self, connect_timeout: std::time::Duration) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder();
+        if let Some(tls) = &self.tls {
+            builder = builder.use_preconfigured_tls((**tls).clone());
+        }
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(connect_timeout)
     }
 
     /// Adds the secret to a request to a master.

@@ -1,4 +1,5 @@
-//! `mesoraft`: the master, the agent, and a local test cluster.
+//! `mesoraft`: the master, the agent, a local test cluster, and
+//! `execute` (a command run as tasks through the scheduler library).
 
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ enum Cmd {
     Agent(Box<mesoraft_agent::AgentArgs>),
     /// Run a local group of masters and agents on loopback until Ctrl-C.
     Local(LocalArgs),
+    /// Run a shell command as tasks on the cluster (like mesos-execute):
+    /// print their state changes, stream their output, exit with their
+    /// status.
+    Execute(Box<mesoraft_client::execute::ExecuteArgs>),
     /// Simulate many agents in one process (for benchmarks).
     #[command(name = "agent-sim", hide = true)]
     AgentSim(Box<mesoraft_agent::sim::SimArgs>),
@@ -58,12 +63,16 @@ enum Cmd {
     DefaultExecutor,
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "info,openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn",
-        )
-    });
+/// Logs to stderr; RUST_LOG overrides the default filter. `quiet`: only
+/// warnings by default (a command whose stderr is its report, `execute`).
+fn init_logging(quiet: bool) {
+    let default = if quiet {
+        "warn"
+    } else {
+        "info,openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -73,11 +82,12 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Cmd::Execute(_)));
     let result = match cli.command {
         Cmd::Master(args) => run_master(*args).await,
         Cmd::Agent(args) => run_agent(*args).await,
         Cmd::Local(args) => run_local(args).await,
+        Cmd::Execute(args) => return run_execute(*args).await,
         Cmd::AgentSim(args) => run_agent_sim(*args).await,
         Cmd::Executor => {
             return exit_with(
@@ -151,6 +161,18 @@ async fn run_agent_sim(args: mesoraft_agent::sim::SimArgs) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `mesoraft execute`: the tasks' exit status, or 2 when the scheduler
+/// could not run them (no leader, refused, removed).
+async fn run_execute(args: mesoraft_client::execute::ExecuteArgs) -> std::process::ExitCode {
+    match mesoraft_client::execute::run(args).await {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("mesoraft execute: error: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// The end of `mesoraft executor` / `mesoraft default-executor`: the
 /// executor's exit code.
 fn exit_with(
@@ -211,6 +233,11 @@ async fn run_local(args: LocalArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nraftctl --masters {} --cluster-secret-file {} status    # again, any time",
+        group.addresses.join(","),
+        group.secret_file.display()
+    );
+    println!(
+        "mesoraft execute --masters {} --cluster-secret-file {} --name hello --command 'echo hello'    # run a task",
         group.addresses.join(","),
         group.secret_file.display()
     );
