@@ -66,6 +66,9 @@ impl AgentSessions for AgentService {
         request: Request<Streaming<AgentToMaster>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
         let headers = request.metadata().clone().into_headers();
+        // Where the agent connects from: the address frameworks reach its
+        // HTTP endpoints at (Mesos's agent PID), given in offers.
+        let peer_ip = request.remote_addr().map(|a| a.ip());
         if !self.master.security.authorizes(&headers) {
             return Err(Status::unauthenticated(
                 "missing or wrong cluster secret token; start the agent with the cluster's \
@@ -80,7 +83,11 @@ impl AgentSessions for AgentService {
         let session = hub.new_session_id();
         let (outbound, responses) = mpsc::channel(crate::driver::OUTBOUND_QUEUE);
         inputs
-            .send(Input::Opened { session, outbound })
+            .send(Input::Opened {
+                session,
+                outbound,
+                peer_ip,
+            })
             .await
             .map_err(|_| Status::unavailable("leadership ended"))?;
         let mut inbound = request.into_inner();

@@ -23,6 +23,7 @@ pub(crate) enum Input {
     Opened {
         session: SessionId,
         outbound: mpsc::Sender<Outbound>,
+        peer_ip: Option<std::net::IpAddr>,
     },
     Message {
         session: SessionId,

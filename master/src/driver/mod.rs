@@ -179,6 +179,7 @@ pub async fn run_term(context: TermContext, config: DriverConfig, hub: std::sync
     let mut shell = Shell {
         table: AgentTable::recover(config.agents.clone(), registry_agents, start.instant),
         sessions: HashMap::new(),
+        session_ips: HashMap::new(),
         writes: FuturesUnordered::new(),
         replies: HashMap::new(),
         next_request: 0,
@@ -281,6 +282,8 @@ type WriteFuture =
 struct Shell {
     table: AgentTable,
     sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
+    /// The address each session comes from (for `Offer.url`).
+    session_ips: HashMap<SessionId, std::net::IpAddr>,
     writes: FuturesUnordered<WriteFuture>,
     replies: HashMap<RequestId, oneshot::Sender<MarkGoneAnswer>>,
     next_request: RequestId,
@@ -315,8 +318,15 @@ impl Shell {
     /// are handled here (views, launches, scheduler calls).
     fn input(&mut self, input: Input) -> Option<Event> {
         match input {
-            Input::Opened { session, outbound } => {
+            Input::Opened {
+                session,
+                outbound,
+                peer_ip,
+            } => {
                 self.sessions.insert(session, outbound);
+                if let Some(ip) = peer_ip {
+                    self.session_ips.insert(session, ip);
+                }
                 None
             }
             Input::Message { session, message } => {
@@ -346,6 +356,7 @@ impl Shell {
             }
             Input::Closed { session } => {
                 self.sessions.remove(&session);
+                self.session_ips.remove(&session);
                 self.returning.remove(&session);
                 self.registrations.closed(session);
                 self.agent_session_closed(session);

@@ -399,10 +399,17 @@ impl Shell {
             scheme: "http".to_string(),
             address: Address {
                 hostname: Some(hostname.clone()),
-                ip: hostname
-                    .parse::<std::net::IpAddr>()
-                    .ok()
-                    .map(|ip| ip.to_string()),
+                ip: self
+                    .table
+                    .session_of_agent(&allocation.agent_id.0)
+                    .and_then(|session| self.session_ips.get(&session))
+                    .map(|ip| ip.to_string())
+                    .or_else(|| {
+                        hostname
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                            .map(|ip| ip.to_string())
+                    }),
                 port: port.unwrap_or(5051),
             },
             path: Some("/slave(1)".to_string()),
