@@ -15,15 +15,7 @@ const ELECTION: Duration = Duration::from_secs(20);
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn group_with_agent() -> (Cluster, AgentProc) {
-    let c = Cluster::start_with(3, |m| m.agent_health(fast_health()));
-    c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (agent_id, _) = agent.wait_registered(1, LIMIT).await;
-    c.wait_agents("the agent active on the leader", LIMIT, |s| {
-        s.active.contains(&agent_id)
-    })
-    .await;
+    let (c, agent, _, _) = support::agents::group_with_agent(ELECTION, LIMIT).await;
     (c, agent)
 }
 

@@ -19,17 +19,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// A group with a leader and one registered agent; returns the leader's
 /// address too.
 async fn group_with_agent() -> (Cluster, AgentProc, String, String) {
-    let c = Cluster::start_with(3, |m| m.agent_health(fast_health()));
-    let leader = c.wait_leader(ELECTION).await;
-    let mut agent = AgentProc::new(&c, "a");
-    agent.spawn();
-    let (agent_id, _) = agent.wait_registered(1, LIMIT).await;
-    c.wait_agents("the agent active on the leader", LIMIT, |s| {
-        s.active.contains(&agent_id)
-    })
-    .await;
-    let addr = c.addr(leader);
-    (c, agent, agent_id, addr)
+    support::agents::group_with_agent(ELECTION, LIMIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

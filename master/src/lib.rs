@@ -18,12 +18,18 @@
 //!   binding pristine masters to unbound slots (leader), reacting to a
 //!   refusal by the group.
 //! * [`security`]: the cluster secret and TLS of the port.
-//! * [`agents`]: agent sessions on the leader; [`agent_views`]: what the
-//!   operator endpoints show of them (GET_AGENTS, `/master/slaves`,
-//!   `/master/state`, the agent metrics), as plain values.
+//! * [`driver`]: the leader-term task that owns the agent, task and
+//!   framework tables, the allocator and the outstanding offers, and
+//!   carries out their actions; [`driver::Hub`] is where requests find it.
+//! * [`agents`]: agent sessions on the leader (pure table, gRPC service);
+//!   [`agent_views`]: what the operator endpoints show of them
+//!   (GET_AGENTS, `/master/slaves`, `/master/state`, the agent metrics).
+//! * [`tasks`]: the leader's task table, launch validation and
+//!   reconciliation answers (pure).
 //! * [`allocator`]: hierarchical DRF offers, pure (events and the time
 //!   in, allocations out); [`frameworks`]: the framework lifecycle of a
-//!   leader term (pure). The offers runtime that drives both comes next.
+//!   leader term (pure); [`scheduler`]: the scheduler API's calls,
+//!   events, offer book and ACCEPT planning (pure).
 
 pub mod agent_views;
 pub mod agents;

@@ -38,7 +38,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let grpc_routes = tonic::service::Routes::new(grpc.into_server())
-        .add_service(crate::agents::service::AgentService::new(master.clone()).into_server())
+        .add_service(crate::driver::agent_service::AgentService::new(master.clone()).into_server())
         .into_axum_router();
     let app = by_protocol(crate::http::router(master.clone()), grpc_routes);
     let tls = master.security.tls.as_ref().and_then(|t| t.server.clone());

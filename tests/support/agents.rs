@@ -245,3 +245,23 @@ impl Cluster {
         None
     }
 }
+
+/// A fresh group of three masters (fast health checks) with a leader and
+/// one registered agent ("a"), active on the leader: the group, the
+/// agent, its id and the leader's address.
+pub async fn group_with_agent(
+    election: Duration,
+    limit: Duration,
+) -> (Cluster, AgentProc, String, String) {
+    let c = Cluster::start_with(3, |m| m.agent_health(fast_health()));
+    let leader = c.wait_leader(election).await;
+    let mut agent = AgentProc::new(&c, "a");
+    agent.spawn();
+    let (agent_id, _) = agent.wait_registered(1, limit).await;
+    c.wait_agents("the agent active on the leader", limit, |s| {
+        s.active.contains(&agent_id)
+    })
+    .await;
+    let addr = c.addr(leader);
+    (c, agent, agent_id, addr)
+}

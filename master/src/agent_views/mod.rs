@@ -14,7 +14,7 @@ pub mod v1;
 
 use mesoraft_proto::mesos::v1::AgentInfo;
 
-use crate::agents::{AgentRow, AgentRowState};
+use crate::driver::{AgentRow, AgentRowState};
 
 /// Where an agent of the view is listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) mod fixtures {
 
     use super::*;
     use crate::agents::registrations::Registration;
-    use crate::agents::AgentsView;
+    use crate::driver::AgentsView;
 
     pub fn info(id: &str, hostname: &str) -> AgentInfo {
         AgentInfo {

@@ -1,7 +1,7 @@
 //! The one edge of the agent views: the leader's view of its agents, read
 //! after a quorum confirmed the leadership (as every operator read is).
 
-use crate::agents::AgentsView;
+use crate::driver::AgentsView;
 use crate::leader::NotLeader;
 use crate::Master;
 

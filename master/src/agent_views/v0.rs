@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::model::{self, Model};
 use super::{agent_pid, listing, Listing};
-use crate::agents::{AgentRow, AgentsView};
+use crate::driver::{AgentRow, AgentsView};
 use mesoraft_proto::mesos::v1::AgentInfo;
 
 /// A registered agent, as `/master/slaves` lists it.

@@ -7,7 +7,7 @@ use mesoraft_proto::mesos::v1::master::Response;
 use mesoraft_proto::mesos::v1::{AgentId, TimeInfo};
 
 use super::{agent_pid, listing, Listing};
-use crate::agents::AgentsView;
+use crate::driver::AgentsView;
 
 /// Registered agents, the recovered ones (admitted before this leader's
 /// term and not back yet), and, beyond Mesos, the unreachable ones.

@@ -9,14 +9,9 @@
 //!   and its version, read off the table's answers, for the operator
 //!   views.
 //! - `pace`: how the driver spreads a ping round over time (pure).
-//! - `service`: the gRPC `AgentSessions` service: one stream per agent,
-//!   refused with the leader's address on a master that does not lead.
 
 pub(crate) mod pace;
 pub mod plan;
 pub mod policy;
 pub mod registrations;
-pub mod service;
 pub mod table;
-
-pub use crate::driver::{AgentRow, AgentRowState, AgentsView};

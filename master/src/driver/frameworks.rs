@@ -105,6 +105,14 @@ impl Shell {
         self.framework_step(Event::Tick);
     }
 
+    /// The info the framework table holds for a framework.
+    pub(super) fn framework_info(&self, framework_id: &str) -> Option<FrameworkInfo> {
+        self.frameworks
+            .frameworks()
+            .get(framework_id)
+            .map(|e| e.info.clone())
+    }
+
     /// Frameworks a re-registering agent runs tasks of.
     pub(super) fn learn_frameworks(&mut self, infos: &[FrameworkInfo]) {
         for info in infos {
@@ -151,8 +159,8 @@ impl Shell {
             }
             Action::Propose { write, command } => self.propose(WriteOf::Frameworks(write), command),
             Action::Answer { request, answer } => {
-                if let Some(reply) = self.call_replies.remove(&request) {
-                    let _ = reply.send(call_result(answer));
+                if let Some((framework_id, reply)) = self.call_replies.remove(&request) {
+                    let _ = reply.send(call_result(&framework_id, answer));
                 }
             }
             Action::FrameworkActivated { framework_id, info } => {
@@ -302,7 +310,8 @@ impl Shell {
             )),
             SchedulerCall::Teardown => {
                 self.next_call += 1;
-                self.call_replies.insert(self.next_call, reply);
+                self.call_replies
+                    .insert(self.next_call, (framework_id.clone(), reply));
                 let request = self.next_call;
                 return self.framework_step(Event::Teardown {
                     framework_id,
@@ -315,7 +324,8 @@ impl Shell {
             } => {
                 self.set_suppressed_roles(&framework_id, suppressed_roles);
                 self.next_call += 1;
-                self.call_replies.insert(self.next_call, reply);
+                self.call_replies
+                    .insert(self.next_call, (framework_id.clone(), reply));
                 let request = self.next_call;
                 return self.framework_step(Event::UpdateFramework {
                     framework_id,
@@ -430,12 +440,7 @@ impl Shell {
     /// RECONCILE: implicit (no tasks named) or explicit; the answers go
     /// to the framework's stream as UPDATE events without uuids.
     fn reconcile(&mut self, framework_id: &str, requests: &[(String, Option<String>)]) {
-        let Some(info) = self
-            .frameworks
-            .frameworks()
-            .get(framework_id)
-            .map(|e| e.info.clone())
-        else {
+        let Some(info) = self.framework_info(framework_id) else {
             return;
         };
         let now_ns = super::now().unix_ns;
@@ -475,11 +480,11 @@ impl Shell {
 }
 
 /// A framework table's answer to a waiting call.
-fn call_result(answer: CallAnswer) -> Result<(), CallRefusal> {
+fn call_result(framework_id: &str, answer: CallAnswer) -> Result<(), CallRefusal> {
     match answer {
         CallAnswer::Done => Ok(()),
         CallAnswer::UnknownFramework | CallAnswer::NotSubscribed => {
-            Err(CallRefusal::NotSubscribed("this framework".into()))
+            Err(CallRefusal::NotSubscribed(framework_id.to_string()))
         }
         CallAnswer::Removed => Err(CallRefusal::Invalid(
             crate::frameworks::REMOVED_MESSAGE.to_string(),

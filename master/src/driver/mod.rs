@@ -10,12 +10,14 @@
 //! its framework; an agent leaving rescinds offers and changes tasks; a
 //! framework's removal kills tasks on agents. One owner orders all of it
 //! without locks or cross-task races. Each concern's I/O is its own
-//! file: `agents`, `tasks`, `frameworks`, `offers`.
+//! file: `agents`, `tasks`, `frameworks`, `offers`; [`agent_service`] is
+//! the gRPC service that hands agent streams to it.
 //!
 //! When the term ends the driver drops every session's and stream's
 //! sender, which ends every agent stream and scheduler stream: agents and
 //! frameworks go and find the new leader.
 
+pub mod agent_service;
 mod agents;
 mod frameworks;
 mod hub;
@@ -295,7 +297,10 @@ struct Shell {
     returning: tasks::ReturningSessions,
     frameworks: FrameworkTable,
     streams: HashMap<crate::frameworks::StreamId, frameworks::SchedulerStream>,
-    call_replies: HashMap<crate::frameworks::RequestId, oneshot::Sender<Result<(), CallRefusal>>>,
+    /// TEARDOWN and UPDATE_FRAMEWORK calls waiting for the registry, with
+    /// their framework.
+    call_replies:
+        HashMap<crate::frameworks::RequestId, (String, oneshot::Sender<Result<(), CallRefusal>>)>,
     next_call: crate::frameworks::RequestId,
     allocator: Allocator,
     offers: OfferBook,

@@ -237,12 +237,7 @@ impl Shell {
         operations: Vec<Operation>,
         filters: Option<Filters>,
     ) {
-        let Some(info) = self
-            .frameworks
-            .frameworks()
-            .get(framework_id)
-            .map(|e| e.info.clone())
-        else {
+        let Some(info) = self.framework_info(framework_id) else {
             return;
         };
         let taken = self.offers.take(framework_id, offer_ids);

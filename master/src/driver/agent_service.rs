@@ -14,7 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::driver::{Input, Outbound};
+use super::{Input, Outbound};
 use crate::leader::NotLeader;
 use crate::Master;
 
@@ -81,7 +81,7 @@ impl AgentSessions for AgentService {
             .sender()
             .map_err(|_| Status::unavailable("the leader is still starting its agent sessions"))?;
         let session = hub.new_session_id();
-        let (outbound, responses) = mpsc::channel(crate::driver::OUTBOUND_QUEUE);
+        let (outbound, responses) = mpsc::channel(super::OUTBOUND_QUEUE);
         inputs
             .send(Input::Opened {
                 session,
