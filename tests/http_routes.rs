@@ -39,7 +39,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("GET", "/"),
         ("GET", "/nope"),
         ("GET", "/master/nothing-here"),
-        ("POST", "/api/v1/scheduler"),
+        ("POST", "/api/v1/nothing"),
         // A gRPC path asked over plain HTTP/1.1 is not a gRPC call.
         ("POST", "/mesoraft.raft.Raft/Vote"),
     ] {
@@ -58,6 +58,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
     for (method, path) in [
         ("DELETE", "/version"),
         ("GET", "/api/v1"),
+        ("GET", "/api/v1/scheduler"),
         ("POST", "/raft/status"),
     ] {
         let (status, _, _) = send(&c, &addr, method, path).await;
