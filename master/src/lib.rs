@@ -24,6 +24,9 @@
 //! * [`agents`]: agent sessions on the leader (pure table, gRPC service);
 //!   [`agent_views`]: what the operator endpoints show of them
 //!   (GET_AGENTS, `/master/slaves`, `/master/state`, the agent metrics).
+//! * [`framework_views`]: what the operator endpoints show of frameworks
+//!   and tasks (GET_FRAMEWORKS, GET_STATE, `/master/frameworks`,
+//!   `/master/tasks`).
 //! * [`tasks`]: the leader's task table, launch validation and
 //!   reconciliation answers (pure).
 //! * [`allocator`]: hierarchical DRF offers, pure (events and the time
@@ -38,11 +41,13 @@ pub mod bootstrap;
 pub mod config;
 pub mod driver;
 pub mod fatal;
+pub mod framework_views;
 pub mod frameworks;
 pub mod http;
 pub mod identity;
 pub mod leader;
 pub mod members;
+pub mod metrics;
 pub mod removal;
 pub mod replace;
 pub mod scheduler;

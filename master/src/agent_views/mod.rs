@@ -1,12 +1,10 @@
 //! What the operator endpoints show of the agents, as plain values built
 //! from the leader's [`AgentsView`]: Mesos's v1 `GET_AGENTS` answer
 //! ([`v1`]), the v0 `/master/slaves` and `/master/state` documents ([`v0`],
-//! with Mesos's resource [`model`]) and the agent figures of
-//! `/metrics/snapshot` ([`metrics`]). Pure, but for [`read`], which
+//! with Mesos's resource [`model`]). Pure, but for [`read`], which
 //! fetches the view on a confirmed leader: the HTTP handlers read, call
 //! these and send the result.
 
-pub mod metrics;
 pub mod model;
 pub mod read;
 pub mod v0;
@@ -92,6 +90,8 @@ pub(crate) mod fixtures {
             info: info(id, &format!("host-{id}")),
             state,
             registration,
+            allocated: Vec::new(),
+            offered: Vec::new(),
         }
     }
 

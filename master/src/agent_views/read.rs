@@ -55,6 +55,33 @@ pub async fn leader_tasks(master: &Master) -> Result<crate::tasks::TasksView, Vi
         .map_err(|_| ViewUnavailable::SessionsNotOpen)
 }
 
+/// Agents, frameworks and tasks as this master, confirmed leader, knows
+/// them (one step of its driver).
+pub async fn leader_cluster(
+    master: &Master,
+) -> Result<crate::framework_views::ClusterView, ViewUnavailable> {
+    master.require_leader()?;
+    master.confirm_leadership().await?;
+    master
+        .hub
+        .cluster()
+        .await
+        .map_err(|_| ViewUnavailable::SessionsNotOpen)
+}
+
+/// The frameworks as this master, confirmed leader, knows them.
+pub async fn leader_frameworks(
+    master: &Master,
+) -> Result<crate::framework_views::FrameworksView, ViewUnavailable> {
+    master.require_leader()?;
+    master.confirm_leadership().await?;
+    master
+        .hub
+        .frameworks()
+        .await
+        .map_err(|_| ViewUnavailable::SessionsNotOpen)
+}
+
 /// This master's own part of `/master/state`.
 pub fn master_part(master: &Master) -> super::v0::MasterPart {
     let secs = |t: std::time::SystemTime| {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::model::{self, Model};
 use super::{agent_pid, listing, Listing};
 use crate::driver::{AgentRow, AgentsView};
+use crate::framework_views::v0::{FrameworkDoc, FrameworksDoc};
 use mesoraft_proto::mesos::v1::AgentInfo;
 
 /// A registered agent, as `/master/slaves` lists it.
@@ -86,8 +87,8 @@ fn slave(row: &AgentRow, active: bool) -> Slave {
         registered_time: registration.map(|r| seconds(r.registered_ns)),
         reregistered_time: registration.and_then(|r| r.reregistered_ns).map(seconds),
         resources: model::resources(resources),
-        used_resources: model::resources(&[]),
-        offered_resources: model::resources(&[]),
+        used_resources: model::resources(&row.allocated),
+        offered_resources: model::resources(&row.offered),
         reserved_resources: Default::default(),
         unreserved_resources: model::resources(&unreserved),
         active,
@@ -125,8 +126,8 @@ pub struct MasterPart {
     pub cluster_id: Option<String>,
 }
 
-/// `GET /master/state`, with the agent part filled; frameworks and tasks
-/// are empty until frameworks are served.
+/// `GET /master/state`: the master, its agents, and the frameworks with
+/// their tasks.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct State {
     pub version: String,
@@ -150,8 +151,8 @@ pub struct State {
     pub cluster: Option<String>,
     pub slaves: Vec<Slave>,
     pub recovered_slaves: Vec<SlaveInfo>,
-    pub frameworks: Vec<serde_json::Value>,
-    pub completed_frameworks: Vec<serde_json::Value>,
+    pub frameworks: Vec<FrameworkDoc>,
+    pub completed_frameworks: Vec<FrameworkDoc>,
     pub orphan_tasks: Vec<serde_json::Value>,
     pub unregistered_frameworks: Vec<String>,
 }
@@ -165,7 +166,8 @@ fn master_pid(info: &mesoraft_proto::mesos::v1::MasterInfo) -> String {
     )
 }
 
-pub fn state(master: MasterPart, view: &AgentsView) -> State {
+/// `frameworks`: the framework part ([`crate::framework_views::v0`]).
+pub fn state(master: MasterPart, view: &AgentsView, frameworks: FrameworksDoc) -> State {
     let Slaves {
         slaves,
         recovered_slaves,
@@ -189,8 +191,8 @@ pub fn state(master: MasterPart, view: &AgentsView) -> State {
         cluster: master.cluster_id,
         slaves,
         recovered_slaves,
-        frameworks: Vec::new(),
-        completed_frameworks: Vec::new(),
+        frameworks: frameworks.frameworks,
+        completed_frameworks: frameworks.completed_frameworks,
         orphan_tasks: Vec::new(),
         unregistered_frameworks: Vec::new(),
     }
@@ -261,7 +263,8 @@ mod tests {
             },
             cluster_id: Some("c0ffee".into()),
         };
-        let doc = serde_json::to_value(state(master, &fixtures::view())).unwrap();
+        let doc = serde_json::to_value(state(master, &fixtures::view(), FrameworksDoc::default()))
+            .unwrap();
         assert_eq!(doc["activated_slaves"], 1);
         assert_eq!(doc["deactivated_slaves"], 1);
         assert_eq!(doc["unreachable_slaves"], 1);

@@ -7,7 +7,7 @@ use mesoraft_proto::mesos::v1::master::Response;
 use mesoraft_proto::mesos::v1::{AgentId, TimeInfo};
 
 use super::{agent_pid, listing, Listing};
-use crate::driver::AgentsView;
+use crate::driver::{AgentRow, AgentsView};
 
 /// Registered agents, the recovered ones (admitted before this leader's
 /// term and not back yet), and, beyond Mesos, the unreachable ones.
@@ -17,28 +17,7 @@ pub fn get_agents(view: &AgentsView) -> Response {
     for row in &view.agents {
         match listing(row) {
             Listing::Recovered => recovered_agents.push(row.info.clone()),
-            Listing::Registered { active } => {
-                let registration = row.registration.as_ref();
-                agents.push(Agent {
-                    pid: Some(agent_pid(&row.info)),
-                    total_resources: row.info.resources.clone(),
-                    active,
-                    // Set by operator DEACTIVATE_AGENT, which we do not serve.
-                    deactivated: Some(false),
-                    version: registration
-                        .and_then(|r| r.version.clone())
-                        .unwrap_or_default(),
-                    registered_time: registration.map(|r| TimeInfo {
-                        nanoseconds: r.registered_ns,
-                    }),
-                    reregistered_time: registration
-                        .and_then(|r| r.reregistered_ns)
-                        .map(|nanoseconds| TimeInfo { nanoseconds }),
-                    agent_info: row.info.clone(),
-                    allocated_resources: Vec::new(),
-                    offered_resources: Vec::new(),
-                });
-            }
+            Listing::Registered { active } => agents.push(agent(row, active)),
         }
     }
     let unreachable_agents = view
@@ -59,6 +38,31 @@ pub fn get_agents(view: &AgentsView) -> Response {
             unreachable_agents,
         }),
         ..Response::default()
+    }
+}
+
+/// A registered agent as GET_AGENTS lists it (also the AGENT_ADDED event
+/// of the operator stream).
+pub fn agent(row: &AgentRow, active: bool) -> Agent {
+    let registration = row.registration.as_ref();
+    Agent {
+        pid: Some(agent_pid(&row.info)),
+        total_resources: row.info.resources.clone(),
+        active,
+        // Set by operator DEACTIVATE_AGENT, which we do not serve.
+        deactivated: Some(false),
+        version: registration
+            .and_then(|r| r.version.clone())
+            .unwrap_or_default(),
+        registered_time: registration.map(|r| TimeInfo {
+            nanoseconds: r.registered_ns,
+        }),
+        reregistered_time: registration
+            .and_then(|r| r.reregistered_ns)
+            .map(|nanoseconds| TimeInfo { nanoseconds }),
+        agent_info: row.info.clone(),
+        allocated_resources: row.allocated.clone(),
+        offered_resources: row.offered.clone(),
     }
 }
 

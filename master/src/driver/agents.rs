@@ -3,7 +3,7 @@
 //! operator's view of the agents.
 
 use mesoraft_proto::agent::{agent_to_master, master_to_agent, MasterToAgent};
-use mesoraft_proto::mesos::v1::AgentInfo;
+use mesoraft_proto::mesos::v1::{AgentInfo, Resource};
 use tokio::sync::mpsc;
 
 use super::{AgentRow, AgentRowState, AgentsView, Shell, WriteOf};
@@ -23,7 +23,11 @@ impl Shell {
         self.registrations.observe(&actions, now.unix_ns);
         self.follow_agents(&actions);
         self.offer_agents(&actions);
+        self.watch_agents(&actions);
         self.run(actions);
+        for (agent_id, message) in std::mem::take(&mut self.after_registration) {
+            self.send_to_agent(&agent_id, message);
+        }
         self.forget_departed_registrations();
     }
 
@@ -96,21 +100,33 @@ impl Shell {
         }
     }
 
-    pub(super) fn view(&self) -> AgentsView {
+    /// An agent of the table as the views show it.
+    pub(super) fn agent_row(
+        &self,
+        id: &str,
+        entry: &crate::agents::table::AgentEntry,
+        (allocated, offered): (Vec<Resource>, Vec<Resource>),
+    ) -> AgentRow {
+        AgentRow {
+            registration: self.registrations.get(id).cloned(),
+            info: entry.info.clone(),
+            allocated,
+            offered,
+            state: match entry.presence {
+                Presence::Connected { .. } => AgentRowState::Active,
+                Presence::Disconnected { .. } => AgentRowState::Disconnected,
+                Presence::Recovered => AgentRowState::Recovered,
+                Presence::Writing { .. } => AgentRowState::Changing,
+            },
+        }
+    }
+
+    pub(super) fn view_with(&self, holdings: &super::views::Holdings) -> AgentsView {
         let agents = self
             .table
             .agents()
             .iter()
-            .map(|(id, entry)| AgentRow {
-                registration: self.registrations.get(id).cloned(),
-                info: entry.info.clone(),
-                state: match entry.presence {
-                    Presence::Connected { .. } => AgentRowState::Active,
-                    Presence::Disconnected { .. } => AgentRowState::Disconnected,
-                    Presence::Recovered => AgentRowState::Recovered,
-                    Presence::Writing { .. } => AgentRowState::Changing,
-                },
-            })
+            .map(|(id, entry)| self.agent_row(id, entry, holdings.on_agent(id)))
             .collect();
         AgentsView {
             agents,

@@ -124,6 +124,7 @@ impl Shell {
             }
             self.framework_step(Event::Learned { info: info.clone() });
             self.allocator_add_framework(&id, info, false);
+            self.watch_framework(&id);
         }
     }
 
@@ -173,16 +174,27 @@ impl Shell {
                     .map(|s| s.suppressed_roles.clone())
                     .unwrap_or_default();
                 self.framework_activated(&framework_id, &info, &suppressed);
+                self.watch_framework(&framework_id);
             }
             Action::FrameworkUpdated { framework_id, info } => {
                 self.framework_roles_changed(&framework_id, &info);
+                self.watch_framework(&framework_id);
             }
             Action::FrameworkDeactivated { framework_id } => {
-                self.framework_deactivated(&framework_id)
+                self.framework_deactivated(&framework_id);
+                self.watch_framework(&framework_id);
             }
             Action::FrameworkRemoved { framework_id } => {
                 self.framework_removed(&framework_id);
                 self.shut_down_framework_on_agents(&framework_id);
+                let ended = self.tasks.step(
+                    TaskEvent::FrameworkRemoved {
+                        framework_id: framework_id.clone(),
+                    },
+                    super::now().unix_ns,
+                );
+                self.run_tasks(ended);
+                self.watch_framework_removed(&framework_id);
             }
         }
     }
@@ -213,6 +225,24 @@ impl Shell {
         };
         self.send_event(stream, event);
         true
+    }
+
+    /// Mesos tells every subscribed framework that an agent was lost
+    /// (FAILURE with only the agent id), after the agent's task updates:
+    /// schedulers drop what they planned for it.
+    pub(super) fn agent_lost(&mut self, agent_id: &str) {
+        let streams: Vec<StreamId> = self
+            .frameworks
+            .frameworks()
+            .values()
+            .filter_map(|entry| match entry.presence {
+                Presence::Connected { stream, .. } => Some(stream),
+                _ => None,
+            })
+            .collect();
+        for stream in streams {
+            self.send_event(stream, events::failure(agent_id, None, None));
+        }
     }
 
     /// A status update for a framework: sent on its stream when it is

@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use mesoraft_proto::agent::agent_to_master;
+use mesoraft_proto::mesos::v1::master::Event as OperatorEvent;
 use mesoraft_proto::mesos::v1::scheduler::Event as SchedulerEvent;
 use mesoraft_proto::mesos::v1::{FrameworkInfo, MasterInfo};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AgentsView, Outbound};
 use crate::agents::table::{AgentCounts, MarkGoneAnswer, SessionId};
+use crate::framework_views::{ClusterView, FrameworksView};
 use crate::frameworks::StreamId;
+use crate::metrics::LeaderCounts;
 use crate::scheduler::SchedulerCall;
 use crate::tasks::launch::{KillError, Launch, LaunchError};
 use crate::tasks::TasksView;
@@ -38,6 +41,16 @@ pub(crate) enum Input {
     },
     View {
         reply: oneshot::Sender<AgentsView>,
+    },
+    Frameworks {
+        reply: oneshot::Sender<FrameworksView>,
+    },
+    Cluster {
+        reply: oneshot::Sender<ClusterView>,
+    },
+    OperatorSubscribe {
+        events: mpsc::Sender<OperatorEvent>,
+        reply: oneshot::Sender<()>,
     },
     Launch {
         launch: Box<Launch>,
@@ -114,7 +127,7 @@ pub struct Hub {
     next_stream: AtomicU64,
     /// The counts of the last step, for status and metrics (None while
     /// not leading).
-    counts: Mutex<Option<AgentCounts>>,
+    counts: Mutex<Option<LeaderCounts>>,
 }
 
 impl Hub {
@@ -133,7 +146,13 @@ impl Hub {
         self.next_stream.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// The agent counts of the last step, for status.
     pub fn counts(&self) -> Option<AgentCounts> {
+        self.leader_counts().map(|c| c.agents)
+    }
+
+    /// The figures of the last step, for metrics.
+    pub fn leader_counts(&self) -> Option<LeaderCounts> {
         self.counts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -152,7 +171,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn publish(&self, counts: AgentCounts) {
+    pub(super) fn publish(&self, counts: LeaderCounts) {
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some(counts);
     }
 
@@ -205,6 +224,25 @@ impl Hub {
 
     pub async fn view(&self) -> Result<AgentsView, NotAttached> {
         self.ask(|reply| Input::View { reply }).await
+    }
+
+    pub async fn frameworks(&self) -> Result<FrameworksView, NotAttached> {
+        self.ask(|reply| Input::Frameworks { reply }).await
+    }
+
+    /// Opens an operator event stream: SUBSCRIBED, then every change,
+    /// follow on `events` until the term ends or the reader falls behind.
+    pub async fn operator_subscribe(
+        &self,
+        events: mpsc::Sender<OperatorEvent>,
+    ) -> Result<(), NotAttached> {
+        self.ask(|reply| Input::OperatorSubscribe { events, reply })
+            .await
+    }
+
+    /// Agents, frameworks and tasks as one step of the driver sees them.
+    pub async fn cluster(&self) -> Result<ClusterView, NotAttached> {
+        self.ask(|reply| Input::Cluster { reply }).await
     }
 
     /// Opens a scheduler stream for a SUBSCRIBE; SUBSCRIBED (or ERROR)

@@ -23,6 +23,8 @@ mod frameworks;
 mod hub;
 mod offers;
 mod tasks;
+mod views;
+mod watchers;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,6 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use hub::Input;
 pub use hub::{CallRefusal, Hub, NotAttached, OpenedStream, Subscription};
+pub use watchers::WATCHER_QUEUE;
 
 use crate::agents::pace::{PingSpread, PING_SLICE};
 use crate::agents::policy::AgentPolicy;
@@ -86,6 +89,10 @@ pub struct AgentRow {
     /// Its registration with this leader; None while it has not
     /// (re-)registered in this term.
     pub registration: Option<Registration>,
+    /// What its non-terminal tasks hold, merged per role.
+    pub allocated: Vec<mesoraft_proto::mesos::v1::Resource>,
+    /// What its outstanding offers hold, merged per role.
+    pub offered: Vec<mesoraft_proto::mesos::v1::Resource>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,11 +205,13 @@ pub async fn run_term(context: TermContext, config: DriverConfig, hub: std::sync
         offers: OfferBook::new(offer_prefix),
         offer_timeout: config.offer_timeout,
         allocation_due: None,
+        watchers: Vec::new(),
+        after_registration: Vec::new(),
     };
     shell.frameworks_recovered();
     let (tx, mut rx) = mpsc::channel(INPUT_QUEUE);
     hub.attach(term, tx);
-    hub.publish(shell.table.counts());
+    hub.publish(shell.leader_counts());
     let mut last_published = tokio::time::Instant::now();
     let mut counts_stale = false;
     loop {
@@ -243,20 +252,20 @@ pub async fn run_term(context: TermContext, config: DriverConfig, hub: std::sync
                 continue;
             }
             _ = tokio::time::sleep_until(last_published + COUNTS_MAX_AGE), if counts_stale => {
-                hub.publish(shell.table.counts());
+                hub.publish(shell.leader_counts());
                 last_published = tokio::time::Instant::now();
                 counts_stale = false;
                 continue;
             }
         };
-        // Counting walks every agent: at most once per COUNTS_MAX_AGE, not
+        // Counting walks every agent and task: at most once per COUNTS_MAX_AGE, not
         // once per message (a failover brings one message per agent within
         // seconds), yet soon after a change, not only at the next tick.
         let tick = matches!(event, Event::Tick);
         let publish = tick || last_published.elapsed() >= COUNTS_MAX_AGE;
         shell.agent_event(event, tick);
         if publish {
-            hub.publish(shell.table.counts());
+            hub.publish(shell.leader_counts());
             last_published = tokio::time::Instant::now();
         }
         counts_stale = !publish;
@@ -266,7 +275,8 @@ pub async fn run_term(context: TermContext, config: DriverConfig, hub: std::sync
         term,
         sessions = shell.sessions.len(),
         streams = shell.streams.len(),
-        "leadership ended: agent sessions and scheduler streams closed"
+        operator_streams = shell.watchers.len(),
+        "leadership ended: agent sessions, scheduler and operator streams closed"
     );
 }
 
@@ -307,6 +317,11 @@ struct Shell {
     offer_timeout: Option<Duration>,
     /// When the allocation an event called for runs.
     allocation_due: Option<tokio::time::Instant>,
+    /// Operator event streams.
+    watchers: Vec<watchers::Watcher>,
+    /// Messages for agents that must follow the answer to their
+    /// (re-)registration, sent once the agent table's actions ran.
+    after_registration: Vec<(String, master_to_agent::Message)>,
 }
 
 impl Shell {
@@ -376,7 +391,20 @@ impl Shell {
                 })
             }
             Input::View { reply } => {
-                let _ = reply.send(self.view());
+                let _ = reply.send(self.agents_view());
+                None
+            }
+            Input::Frameworks { reply } => {
+                let _ = reply.send(self.frameworks_view());
+                None
+            }
+            Input::Cluster { reply } => {
+                let _ = reply.send(self.cluster_view());
+                None
+            }
+            Input::OperatorSubscribe { events, reply } => {
+                self.operator_subscribe(events);
+                let _ = reply.send(());
                 None
             }
             Input::Launch { launch, reply } => {

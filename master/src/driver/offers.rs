@@ -376,10 +376,16 @@ impl Shell {
     }
 
     fn offer_of(&mut self, allocation: Allocation, now: Instant) -> Offer {
+        let outstanding = self.offers.make(allocation, now).clone();
+        self.offer_proto(&outstanding)
+    }
+
+    /// The `Offer` message of an outstanding offer.
+    pub(super) fn offer_proto(&self, outstanding: &Outstanding) -> Offer {
         let (hostname, port, attributes) = self
             .table
             .agents()
-            .get(&allocation.agent_id.0)
+            .get(&outstanding.agent_id)
             .map(|e| {
                 (
                     e.info.hostname.clone(),
@@ -396,7 +402,7 @@ impl Shell {
                 hostname: Some(hostname.clone()),
                 ip: self
                     .table
-                    .session_of_agent(&allocation.agent_id.0)
+                    .session_of_agent(&outstanding.agent_id)
                     .and_then(|session| self.session_ips.get(&session))
                     .map(|ip| ip.to_string())
                     .or_else(|| {
@@ -410,7 +416,6 @@ impl Shell {
             path: Some("/slave(1)".to_string()),
             ..Url::default()
         };
-        let outstanding = self.offers.make(allocation, now);
         Offer {
             id: OfferId {
                 value: outstanding.id.clone(),
@@ -457,7 +462,7 @@ impl Shell {
 
 /// Resources of a task or an ACCEPT in their allocation role (`*` when
 /// they carry none).
-fn role_resources(list: &[Resource]) -> Option<(String, Resources)> {
+pub(super) fn role_resources(list: &[Resource]) -> Option<(String, Resources)> {
     if list.iter().all(|r| r.allocation_info.is_none()) {
         return Resources::from_proto(list)
             .ok()

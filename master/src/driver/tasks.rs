@@ -74,6 +74,7 @@ impl Shell {
     pub(super) fn follow_agents(&mut self, actions: &[AgentAction]) {
         let now = super::now();
         for action in actions {
+            let mut completed = Vec::new();
             let event = match action {
                 AgentAction::Send {
                     session,
@@ -82,6 +83,7 @@ impl Shell {
                     let Some(returning) = self.returning.remove(session) else {
                         continue;
                     };
+                    completed = self.completed_frameworks_in(&returning.tasks);
                     self.learn_frameworks(&returning.frameworks);
                     TaskEvent::AgentReregistered {
                         agent_id: m.slave_id.value.clone(),
@@ -108,6 +110,56 @@ impl Shell {
             };
             let task_actions = self.tasks.step(event, now.unix_ns);
             self.run_tasks(task_actions);
+            if let AgentAction::Departed { agent_id, .. } = action {
+                self.agent_lost(agent_id);
+            }
+            if let AgentAction::Send {
+                message: master_to_agent::Message::SlaveReregistered(m),
+                ..
+            } = action
+            {
+                self.end_completed_frameworks(&m.slave_id.value, completed);
+            }
+        }
+    }
+
+    /// The completed frameworks a returning agent still runs tasks of
+    /// (their ShutdownFramework was lost with its session).
+    fn completed_frameworks_in(&self, tasks: &[Task]) -> Vec<String> {
+        let ids: std::collections::BTreeSet<&str> = tasks
+            .iter()
+            .map(|t| t.framework_id.value.as_str())
+            .filter(|id| self.frameworks.is_completed(id))
+            .collect();
+        ids.into_iter().map(str::to_string).collect()
+    }
+
+    /// Ends what a returning agent reported of completed frameworks and
+    /// tells it, once its re-registration is answered, to shut them down.
+    fn end_completed_frameworks(&mut self, agent_id: &str, completed: Vec<String>) {
+        for framework_id in completed {
+            tracing::info!(
+                agent_id,
+                framework_id = %framework_id,
+                "returning agent runs tasks of a completed framework; shutting it down there"
+            );
+            let ended = self.tasks.step(
+                TaskEvent::FrameworkRemoved {
+                    framework_id: framework_id.clone(),
+                },
+                super::now().unix_ns,
+            );
+            self.run_tasks(ended);
+            self.after_registration.push((
+                agent_id.to_string(),
+                master_to_agent::Message::ShutdownFramework(
+                    mesoraft_proto::agent::ShutdownFrameworkMessage {
+                        framework_id: mesoraft_proto::mesos::v1::FrameworkId {
+                            value: framework_id,
+                        },
+                    },
+                ),
+            ));
         }
     }
 
@@ -133,11 +185,15 @@ impl Shell {
         let mut queue: VecDeque<TaskAction> = actions.into();
         while let Some(action) = queue.pop_front() {
             match action {
-                TaskAction::ToAgent { agent_id, message } => self.send_to_agent(&agent_id, message),
+                TaskAction::ToAgent { agent_id, message } => {
+                    self.watch_launch(&message);
+                    self.send_to_agent(&agent_id, message)
+                }
                 TaskAction::ToFramework {
                     framework_id,
                     status,
                 } => {
+                    self.watch_update(&framework_id, &status);
                     if let Some(ack) = self.deliver_update(framework_id, status) {
                         queue.extend(self.tasks.step(ack, super::now().unix_ns));
                     }

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 
 use super::answer;
-use crate::agent_views::metrics::MasterSnapshot;
+use crate::metrics::{self as figures, Figure};
 use crate::status::{committed_index, RaftStatus};
 use crate::Master;
 
@@ -20,29 +20,20 @@ pub async fn prometheus(State(master): State<Arc<Master>>) -> impl IntoResponse 
     let committed = committed_index(&master.raft).await;
     let status = RaftStatus::collect(&master, committed);
     let mut text = render(&status);
-    render_master(&mut text, &master_snapshot(&master));
+    text.push_str(&figures::prometheus(&master_figures(&master)));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 pub async fn snapshot(State(master): State<Arc<Master>>) -> Response {
-    answer::document(&master_snapshot(&master))
+    answer::document(&figures::snapshot(&master_figures(&master)))
 }
 
-/// Answered by any master: the agent figures are the leader's, zero
+/// Answered by any master: the leader figures are the leader's, zero
 /// elsewhere.
-fn master_snapshot(master: &Master) -> MasterSnapshot {
+fn master_figures(master: &Master) -> Vec<Figure> {
     let uptime = master.started_at.elapsed().map_or(0.0, |d| d.as_secs_f64());
     let elected = master.require_leader().is_ok();
-    MasterSnapshot::new(elected, uptime, master.hub.counts().as_ref())
-}
-
-fn render_master(out: &mut String, snapshot: &MasterSnapshot) {
-    for (name, help, kind, value) in snapshot.prometheus() {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
-    }
+    figures::figures(elected, uptime, master.hub.leader_counts().as_ref())
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, kind: &str, value: Option<u64>) {

@@ -7,6 +7,7 @@ mod info;
 mod internal;
 mod metrics;
 mod operator;
+mod operator_stream;
 mod raft_admin;
 mod routing;
 mod scheduler;
@@ -35,6 +36,10 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/state"),
     ("GET", "/master/slaves"),
     ("GET", "/slaves"),
+    ("GET", "/master/frameworks"),
+    ("GET", "/frameworks"),
+    ("GET", "/master/tasks"),
+    ("GET", "/tasks"),
     ("POST", "/api/v1"),
     ("POST", "/master/api/v1"),
     ("POST", "/api/v1/scheduler"),
@@ -60,6 +65,10 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/state", get(state::state))
         .route("/master/slaves", get(state::slaves))
         .route("/slaves", get(state::slaves))
+        .route("/master/frameworks", get(state::frameworks))
+        .route("/frameworks", get(state::frameworks))
+        .route("/master/tasks", get(state::tasks))
+        .route("/tasks", get(state::tasks))
         .route("/api/v1", post(operator::call))
         .route("/master/api/v1", post(operator::call))
         .route("/api/v1/scheduler", post(scheduler::call))

@@ -21,10 +21,11 @@ use super::answer;
 use super::body::LimitedBody;
 use super::routing::{refused, ApiError, Routed};
 use crate::agent_views::{
-    read::{leader_tasks, leader_view},
+    read::{leader_cluster, leader_frameworks, leader_tasks, leader_view},
     v1,
 };
 use crate::agents::table::MarkGoneAnswer;
+use crate::framework_views;
 use crate::Master;
 
 /// Response header of a GET_MASTER answered by the leader: the Raft term
@@ -120,6 +121,15 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
             let view = leader_tasks(master).await?;
             Ok(answer::proto(&crate::tasks::render::get_tasks(&view)))
         }
+        "GET_FRAMEWORKS" => {
+            let view = leader_frameworks(master).await?;
+            Ok(answer::proto(&framework_views::v1::get_frameworks(&view)))
+        }
+        "GET_STATE" => {
+            let view = leader_cluster(master).await?;
+            Ok(answer::proto(&framework_views::v1::get_state(&view)))
+        }
+        "SUBSCRIBE" => super::operator_stream::subscribe(master).await,
         "MARK_AGENT_GONE" => mark_agent_gone(master, &value).await,
         "UPDATE_WEIGHTS" => {
             let body = call.update_weights.ok_or_else(|| {
@@ -129,7 +139,8 @@ async fn handle(master: &Master, headers: &HeaderMap, body: &[u8]) -> Result<Res
         }
         other => Err(ApiError::bad_request(format!(
             "unsupported operator call type {other:?}; supported: GET_HEALTH, GET_VERSION, \
-             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_AGENTS, GET_TASKS, MARK_AGENT_GONE\n"
+             GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_AGENTS, GET_TASKS, GET_FRAMEWORKS, \
+             GET_STATE, SUBSCRIBE, MARK_AGENT_GONE\n"
         ))),
     }
 }

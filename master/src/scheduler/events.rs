@@ -5,7 +5,6 @@ use mesoraft_proto::mesos::v1::scheduler::{event, Event};
 use mesoraft_proto::mesos::v1::{
     AgentId, ExecutorId, FrameworkId, MasterInfo, Offer, OfferId, TaskStatus,
 };
-use prost::Message;
 
 use super::call::Format;
 
@@ -101,8 +100,9 @@ pub fn failure(agent_id: &str, executor_id: Option<&str>, status: Option<i32>) -
     }
 }
 
-/// One RecordIO record: `<decimal length>\n<that many bytes>`.
-pub fn record(event: &Event, format: Format) -> Vec<u8> {
+/// One RecordIO record: `<decimal length>\n<that many bytes>` (also the
+/// operator API's event stream).
+pub fn record<M: prost::Message + prost::Name>(event: &M, format: Format) -> Vec<u8> {
     let payload = match format {
         Format::Json => mesoraft_proto::json::to_json_string(event).into_bytes(),
         Format::Protobuf => event.encode_to_vec(),
@@ -114,6 +114,8 @@ pub fn record(event: &Event, format: Format) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
 
     #[test]

@@ -67,6 +67,11 @@ impl OfferBook {
         self.offers.get(id)
     }
 
+    /// Every outstanding offer, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Outstanding> {
+        self.offers.values()
+    }
+
     /// Records an allocation as a new offer and returns it.
     pub fn make(&mut self, allocation: Allocation, now: Instant) -> &Outstanding {
         self.next += 1;

@@ -44,6 +44,9 @@ pub enum MasterReason {
     /// Its agent re-registered without it: the agent never got it, or it
     /// ended and its updates were lost with the agent's work dir.
     MissingOnAgent,
+    /// Its framework was removed (torn down, or its failover timeout ran
+    /// out): its agents kill it and send no more updates for it.
+    FrameworkRemoved,
 }
 
 /// The update the master sends the framework of `task` for `reason`, at
@@ -101,6 +104,12 @@ pub fn master_update(
             Reason::Reconciliation,
             None,
             "Task is unknown to the agent".to_string(),
+        ),
+        MasterReason::FrameworkRemoved => (
+            TaskState::TaskKilled,
+            Reason::FrameworkRemoved,
+            None,
+            "Framework removed".to_string(),
         ),
     };
     TaskStatus {

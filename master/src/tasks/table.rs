@@ -10,7 +10,7 @@
 //! Tasks of an unreachable agent stay live, in their UNREACHABLE (or LOST)
 //! state, because the agent may come back with them (SPEC 3).
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use mesoraft_proto::agent::{
     master_to_agent, KillTaskMessage, RunTaskGroupMessage, RunTaskMessage, StatusUpdate,
@@ -72,6 +72,10 @@ pub enum Event {
         agent_id: String,
         departure: Departure,
     },
+    /// The framework was completed in the registry: its live tasks end
+    /// here (TASK_KILLED, as Mesos's master records them), since its
+    /// agents drop the updates of a framework they shut down.
+    FrameworkRemoved { framework_id: String },
 }
 
 /// What the shell must do.
@@ -111,6 +115,27 @@ pub struct TasksView {
     pub frameworks: Vec<FrameworkInfo>,
 }
 
+/// The task figures of the metrics (Mesos's `master/tasks_*`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskCounts {
+    /// Live tasks by their current state.
+    pub live: BTreeMap<TaskState, u64>,
+    /// Tasks that ended in this leader's term, by their terminal state,
+    /// counted when the leader stops keeping them live (terminal update
+    /// acknowledged, or ended by the master).
+    pub ended: BTreeMap<TaskState, u64>,
+}
+
+impl TaskCounts {
+    pub fn live_in(&self, state: TaskState) -> u64 {
+        self.live.get(&state).copied().unwrap_or(0)
+    }
+
+    pub fn ended_in(&self, state: TaskState) -> u64 {
+        self.ended.get(&state).copied().unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct TaskTable {
     live: HashMap<TaskKey, Task>,
@@ -118,6 +143,7 @@ pub struct TaskTable {
     frameworks: HashMap<String, FrameworkInfo>,
     unreachable_agents: HashSet<String>,
     completed: VecDeque<Task>,
+    ended: BTreeMap<TaskState, u64>,
 }
 
 fn key_of(framework_id: &str, task_id: &str) -> TaskKey {
@@ -135,6 +161,11 @@ impl TaskTable {
 
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    /// Every live task, in no particular order.
+    pub fn live_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.live.values()
     }
 
     /// The live tasks of a framework (any agent, unreachable ones too).
@@ -290,8 +321,23 @@ impl TaskTable {
                 agent_id,
                 departure,
             } => self.on_departed(agent_id, departure, now_ns, &mut out),
+            Event::FrameworkRemoved { framework_id } => {
+                self.on_framework_removed(&framework_id, now_ns, &mut out)
+            }
         }
         out
+    }
+
+    pub fn counts(&self) -> TaskCounts {
+        let mut live = BTreeMap::new();
+        for task in self.live.values() {
+            let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskUnknown);
+            *live.entry(state).or_insert(0) += 1;
+        }
+        TaskCounts {
+            live,
+            ended: self.ended.clone(),
+        }
     }
 
     pub fn view(&self) -> TasksView {
@@ -469,6 +515,19 @@ impl TaskTable {
         }
     }
 
+    fn on_framework_removed(&mut self, framework_id: &str, now_ns: TimeNs, out: &mut Vec<Action>) {
+        let keys: Vec<TaskKey> = self
+            .live
+            .keys()
+            .filter(|(f, _)| f == framework_id)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.end_by_master(&key, MasterReason::FrameworkRemoved, now_ns, out);
+        }
+        self.frameworks.remove(framework_id);
+    }
+
     // --- helpers ------------------------------------------------------------
 
     fn framework(&self, framework_id: &str) -> FrameworkInfo {
@@ -545,6 +604,8 @@ impl TaskTable {
             return;
         };
         self.unindex(&task.agent_id.value.clone(), key);
+        let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskUnknown);
+        *self.ended.entry(state).or_insert(0) += 1;
         if self.completed.len() == COMPLETED_TASKS_KEPT {
             self.completed.pop_front();
         }

@@ -9,7 +9,7 @@
 //! Leading the same term again, it would give its next entry the lost
 //! entry's log id; the followers take it for the entry they hold, and the
 //! replicas diverge with an acknowledged write lost on the leader
-//! (`tests/leader_restart.rs`).
+//! (`tests/e2e/leader_restart.rs`).
 //!
 //! So a restarted master keeps its vote's term but drops its commitment:
 //! it starts as a follower that voted for itself, and leads again only by

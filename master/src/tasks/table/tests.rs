@@ -335,6 +335,35 @@ fn a_gone_agent_ends_its_tasks_gone_by_operator_or_lost() {
 }
 
 #[test]
+fn a_removed_framework_s_tasks_end_killed_and_complete() {
+    let mut table = launched(true);
+    let actions = table.step(
+        Event::FrameworkRemoved {
+            framework_id: "f".into(),
+        },
+        NOW,
+    );
+    assert_eq!(
+        statuses_to_framework(&actions),
+        vec![(
+            TaskState::TaskKilled as i32,
+            Some(Reason::FrameworkRemoved as i32)
+        )]
+    );
+    assert!(table.task("f", "t").is_none());
+    let completed = table.view().completed_tasks;
+    assert_eq!(completed[0].state, TaskState::TaskKilled as i32);
+    // Another framework's removal leaves nothing to do.
+    let none = table.step(
+        Event::FrameworkRemoved {
+            framework_id: "other".into(),
+        },
+        NOW,
+    );
+    assert!(none.is_empty());
+}
+
+#[test]
 fn kill_goes_to_the_agent_of_a_live_task_only() {
     let mut table = launched(false);
     let actions = table.kill("f", "t").unwrap();

@@ -4,7 +4,7 @@
 //! their state across partitions, failovers, agent restarts and
 //! MARK_AGENT_GONE (SPEC 3, 4, 5, 7).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! a restored copy of an old one, must not vote or acknowledge entries as
 //! the member it was; removing and adding it again brings it back.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -16,7 +16,7 @@
 //! so that no one else campaigns meanwhile) and checks that the
 //! acknowledged write survives and every replica ends with one registry.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

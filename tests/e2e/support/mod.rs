@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod operator_stream;
 pub mod scheduler;
 pub mod tasks;
 

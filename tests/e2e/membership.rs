@@ -1,6 +1,6 @@
 //! Membership changes and raftctl against real master processes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

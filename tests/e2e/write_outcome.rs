@@ -7,7 +7,7 @@
 //! client to resend, and the command applies twice. Once handed to Raft, a
 //! write that did not commit must be answered 504 (outcome unknown).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A master whose Raft core stopped on a fatal error exits non-zero with a
 //! log line saying so, so that a supervisor restarts it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

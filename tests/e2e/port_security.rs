@@ -3,7 +3,7 @@
 //! sent, the group keeps its leader and term. Also: TLS for the port, with
 //! mutual TLS for peers.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Size limits: oversized input is refused with an answer naming the
 //! limit, and writes at the limits replicate without stalling the group.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

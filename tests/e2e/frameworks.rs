@@ -1,15 +1,17 @@
 //! Frameworks end to end through the Mesos v1 scheduler HTTP API, on a
 //! real master group and real agents (SPEC 8 and 9): subscribe, offers,
 //! launch, status updates and acknowledgements, decline with
-//! refuse_seconds, revive, suppress, kill, reconcile, teardown, and the
-//! HTTP rules (redirects, media types, stream ids).
+//! refuse_seconds, revive, suppress, kill, reconcile, teardown, the HTTP
+//! rules (redirects, media types, stream ids), and what operators see of
+//! it (views and the event stream).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use serde_json::json;
 use support::agents::*;
+use support::operator_stream::*;
 use support::scheduler::*;
 use support::*;
 
@@ -242,4 +244,129 @@ async fn a_resubscription_takes_over_and_a_torn_down_framework_is_refused_for_go
         .unwrap();
     let body = response.text().await.unwrap();
     assert!(body.contains("Framework has been removed"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_see_frameworks_and_tasks_in_the_views_and_on_the_event_stream() {
+    let (c, _agent, agent_id, leader) = group_with_agent().await;
+    let mut watch = OperatorStream::subscribe(&c, &leader).await;
+    let subscribed = watch.next_matching("SUBSCRIBED", LIMIT, |_| true).await;
+    let state = &subscribed["subscribed"]["get_state"];
+    assert_eq!(
+        state["get_agents"]["agents"][0]["agent_info"]["id"]["value"],
+        agent_id.as_str(),
+        "{subscribed}"
+    );
+
+    let mut s = TestScheduler::subscribe(&c, &leader, framework_info("views", true), LIMIT).await;
+    let fid = s.framework_id.clone();
+    let added = watch
+        .next_matching("FRAMEWORK_ADDED", LIMIT, |_| true)
+        .await;
+    let framework = &added["framework_added"]["framework"];
+    assert_eq!(framework["framework_info"]["id"]["value"], fid.as_str());
+    assert_eq!(framework["active"], true, "{added}");
+
+    let offers = s.next_event("OFFERS", LIMIT).await;
+    let offer = offers["offers"]["offers"][0].clone();
+    let task = task_for(&offer, "long", "sleep 600", 0.25, 32.0);
+    assert_eq!(s.launch(&offer, vec![task], 0.0).await.code, 202);
+    let task_added = watch.next_matching("TASK_ADDED", LIMIT, |_| true).await;
+    assert_eq!(task_added["task_added"]["task"]["task_id"]["value"], "long");
+    assert_eq!(task_added["task_added"]["task"]["state"], "TASK_STAGING");
+    s.wait_state("long", "TASK_RUNNING", LIMIT).await;
+    watch
+        .next_matching("TASK_UPDATED", LIMIT, |e| {
+            e["task_updated"]["state"] == "TASK_RUNNING"
+        })
+        .await;
+
+    // v1: GET_FRAMEWORKS and GET_STATE.
+    let (code, body) = c
+        .operator_follow(&leader, &json!({"type": "GET_FRAMEWORKS"}))
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let listed = &doc["get_frameworks"]["frameworks"][0];
+    assert_eq!(listed["framework_info"]["id"]["value"], fid.as_str());
+    assert_eq!(listed["connected"], true);
+    let cpus = |list: &serde_json::Value| -> f64 {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["name"] == "cpus")
+            .map(|r| r["scalar"]["value"].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    assert!(
+        (cpus(&listed["allocated_resources"]) - 0.25).abs() < 1e-9,
+        "{body}"
+    );
+    let (code, body) = c
+        .operator_follow(&leader, &json!({"type": "GET_STATE"}))
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let state = &doc["get_state"];
+    assert_eq!(state["get_tasks"]["tasks"][0]["task_id"]["value"], "long");
+    assert_eq!(state["get_tasks"]["tasks"][0]["state"], "TASK_RUNNING");
+    assert_eq!(
+        state["get_frameworks"]["frameworks"][0]["framework_info"]["id"]["value"],
+        fid.as_str()
+    );
+    let agent = &state["get_agents"]["agents"][0];
+    assert!(
+        (cpus(&agent["allocated_resources"]) - 0.25).abs() < 1e-9,
+        "{body}"
+    );
+
+    // v0: /master/frameworks, /master/tasks, /master/state.
+    let frameworks = get_json(&c, &leader, "/master/frameworks").await;
+    let f = &frameworks["frameworks"][0];
+    assert_eq!(f["id"], fid.as_str(), "{frameworks}");
+    assert_eq!(f["tasks"][0]["id"], "long");
+    assert_eq!(f["tasks"][0]["state"], "TASK_RUNNING");
+    assert_eq!(f["used_resources"]["cpus"], 0.25);
+    let tasks = get_json(&c, &leader, "/master/tasks").await;
+    assert_eq!(tasks["tasks"][0]["id"], "long", "{tasks}");
+    assert_eq!(tasks["tasks"][0]["slave_id"], agent_id.as_str());
+    let state = get_json(&c, &leader, "/master/state").await;
+    assert_eq!(state["frameworks"][0]["id"], fid.as_str());
+    assert_eq!(state["slaves"][0]["used_resources"]["cpus"], 0.25);
+
+    // Mesos's figures: published by the leader at most 100 ms late.
+    wait_for("the task and framework in the metrics", LIMIT, || async {
+        let figures = get_json(&c, &leader, "/metrics/snapshot").await;
+        (figures["master/tasks_running"] == 1.0
+            && figures["master/frameworks_active"] == 1.0
+            && figures["master/frameworks_connected"] == 1.0)
+            .then_some(())
+    })
+    .await;
+
+    // Teardown: the framework is removed and its task killed.
+    assert_eq!(s.call(json!({"type": "TEARDOWN"})).await.code, 202);
+    let removed = watch
+        .next_matching("FRAMEWORK_REMOVED", LIMIT, |_| true)
+        .await;
+    assert_eq!(
+        removed["framework_removed"]["framework_info"]["id"]["value"],
+        fid.as_str()
+    );
+    watch
+        .next_matching("TASK_UPDATED", LIMIT, |e| {
+            e["task_updated"]["state"] == "TASK_KILLED"
+        })
+        .await;
+    let frameworks = get_json(&c, &leader, "/master/frameworks").await;
+    assert_eq!(frameworks["frameworks"], json!([]), "{frameworks}");
+    assert_eq!(frameworks["completed_frameworks"][0]["id"], fid.as_str());
+    wait_for("the killed task counted", LIMIT, || async {
+        let figures = get_json(&c, &leader, "/metrics/snapshot").await;
+        (figures["master/tasks_killed"] == 1.0 && figures["master/tasks_running"] == 0.0)
+            .then_some(())
+    })
+    .await;
 }

@@ -3,7 +3,7 @@
 //! depose a healthy leader, and a group of one master elects itself after
 //! a restart (openraft's own election timer is off, so nothing else would).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

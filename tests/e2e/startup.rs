@@ -1,6 +1,6 @@
 //! Forming a group and the start-up refusals that protect it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `/master/state`, `/metrics/snapshot` and `raftctl status`. The leader
 //! answers (with nothing to list); other masters redirect to it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The replicated master group, end to end: real `mesoraft master`
 //! processes on loopback.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! master group through failovers, partitions (SIGSTOP), restarts and the
 //! operator's MARK_AGENT_GONE (SPEC 2, 3 and 7).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

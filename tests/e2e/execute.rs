@@ -3,7 +3,7 @@
 //! the command, streams its output from the agent's sandbox and exits
 //! with its status.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 use std::time::Duration;

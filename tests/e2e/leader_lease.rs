@@ -13,7 +13,7 @@
 //! was elected. (Overlapping intervals alone would not prove it: a master
 //! stopped between its lease check and its reply answers late, correctly.)
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! machine is still writing that snapshot; a crash in between must not
 //! leave a log compacted past the snapshot on disk.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! request to an unknown path is a plain 404 naming the endpoints, and a
 //! known path with the wrong method a 405.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
