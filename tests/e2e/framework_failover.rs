@@ -93,24 +93,6 @@ async fn reconciled(s: &mut TestScheduler, task_id: &str) -> Value {
     .await
 }
 
-/// What SUBSCRIBE with `info` (which names its id) gets at `addr`: the
-/// whole body of a stream the master ends.
-async fn refused_subscription(c: &Cluster, addr: &str, info: &Value) -> String {
-    let http = reqwest::Client::builder().timeout(LIMIT).build().unwrap();
-    let response = http
-        .post(c.url(addr, "/api/v1/scheduler"))
-        .header("Content-Type", "application/json")
-        .body(
-            json!({"type": "SUBSCRIBE", "framework_id": info["id"],
-                   "subscribe": {"framework_info": info}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("the master answers SUBSCRIBE");
-    response.text().await.unwrap_or_default()
-}
-
 /// Waits until `addr`'s `/master/frameworks` document satisfies `check`.
 async fn wait_frameworks(c: &Cluster, addr: &str, what: &str, check: impl Fn(&Value) -> bool) {
     wait_for(what, LIMIT, || async {

@@ -10,6 +10,7 @@
 
 pub mod agents;
 pub mod operator_stream;
+pub mod records;
 pub mod scheduler;
 pub mod tasks;
 

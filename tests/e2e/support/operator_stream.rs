@@ -1,25 +1,15 @@
 //! The operator API's event stream (`SUBSCRIBE` on `/api/v1`) as a test
 //! reads it, and plain GETs of the v0 documents.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
-use super::scheduler::take_records;
+use super::records::EventStream;
 use super::Cluster;
 
 pub struct OperatorStream {
-    events: mpsc::UnboundedReceiver<Value>,
-    seen: VecDeque<Value>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for OperatorStream {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
+    events: EventStream,
 }
 
 impl OperatorStream {
@@ -28,7 +18,7 @@ impl OperatorStream {
         // A client of its own: the cluster's has a per-request timeout,
         // which would cut the stream.
         let http = reqwest::Client::new();
-        let mut response = http
+        let response = http
             .post(c.url(addr, "/api/v1"))
             .header("Content-Type", "application/json")
             .body(json!({"type": "SUBSCRIBE"}).to_string())
@@ -36,22 +26,8 @@ impl OperatorStream {
             .await
             .expect("the master answers SUBSCRIBE");
         assert_eq!(response.status().as_u16(), 200, "operator SUBSCRIBE");
-        let (tx, events) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(async move {
-            let mut buffer = Vec::new();
-            while let Ok(Some(chunk)) = response.chunk().await {
-                buffer.extend_from_slice(&chunk);
-                for event in take_records(&mut buffer) {
-                    if tx.send(event).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
         OperatorStream {
-            events,
-            seen: VecDeque::new(),
-            reader,
+            events: EventStream::read("operator", response),
         }
     }
 
@@ -63,22 +39,7 @@ impl OperatorStream {
         limit: Duration,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        if let Some(i) = self.seen.iter().position(|e| e["type"] == kind && pred(e)) {
-            return self.seen.remove(i).unwrap();
-        }
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.events.recv()).await {
-                Ok(Some(e)) if e["type"] == kind && pred(&e) => return e,
-                Ok(Some(e)) => self.seen.push_back(e),
-                Ok(None) => panic!(
-                    "the operator stream ended waiting for {kind}: {:?}",
-                    self.seen
-                ),
-                Err(_) => panic!("no {kind} operator event within {limit:?}: {:?}", self.seen),
-            }
-        }
+        self.events.next_matching(kind, limit, pred).await
     }
 }
 

@@ -3,12 +3,11 @@
 //! RecordIO event stream read chunk by chunk), written from the Mesos
 //! documentation rather than from the master's code.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
+use super::records::EventStream;
 use super::Cluster;
 
 /// The answer of a call.
@@ -24,16 +23,7 @@ pub struct TestScheduler {
     pub url: String,
     pub framework_id: String,
     pub stream_id: String,
-    events: mpsc::UnboundedReceiver<Value>,
-    /// Events read while waiting for another kind.
-    seen: VecDeque<Value>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestScheduler {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
+    events: EventStream,
 }
 
 /// A framework's info in Mesos JSON.
@@ -44,28 +34,6 @@ pub fn framework_info(name: &str, partition_aware: bool) -> Value {
         json!([])
     };
     json!({"user": "root", "name": name, "checkpoint": true, "capabilities": capabilities})
-}
-
-/// Decodes the RecordIO records complete in `buffer`, leaving the rest.
-pub fn take_records(buffer: &mut Vec<u8>) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let Some(newline) = buffer.iter().position(|b| *b == b'\n') else {
-            return out;
-        };
-        let len: usize = std::str::from_utf8(&buffer[..newline])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .expect("a RecordIO length");
-        if buffer.len() < newline + 1 + len {
-            return out;
-        }
-        let record: Vec<u8> = buffer
-            .drain(..newline + 1 + len)
-            .skip(newline + 1)
-            .collect();
-        out.push(serde_json::from_slice(&record).expect("a JSON event"));
-    }
 }
 
 impl TestScheduler {
@@ -81,7 +49,7 @@ impl TestScheduler {
         if let Some(id) = info.get("id") {
             call["framework_id"] = id.clone();
         }
-        let mut response = http
+        let response = http
             .post(&url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
@@ -101,26 +69,12 @@ impl TestScheduler {
             .and_then(|v| v.to_str().ok())
             .expect("Mesos-Stream-Id header")
             .to_string();
-        let (tx, events) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(async move {
-            let mut buffer = Vec::new();
-            while let Ok(Some(chunk)) = response.chunk().await {
-                buffer.extend_from_slice(&chunk);
-                for event in take_records(&mut buffer) {
-                    if tx.send(event).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
         let mut scheduler = TestScheduler {
             http,
             url,
             framework_id: String::new(),
             stream_id,
-            events,
-            seen: VecDeque::new(),
-            reader,
+            events: EventStream::read("scheduler", response),
         };
         let subscribed = scheduler.next_event("SUBSCRIBED", limit).await;
         scheduler.framework_id = subscribed["subscribed"]["framework_id"]["value"]
@@ -143,56 +97,17 @@ impl TestScheduler {
         limit: Duration,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        if let Some(i) = self.seen.iter().position(|e| e["type"] == kind && pred(e)) {
-            return self.seen.remove(i).unwrap();
-        }
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.events.recv()).await {
-                Ok(Some(e)) if e["type"] == kind && pred(&e) => return e,
-                Ok(Some(e)) => self.seen.push_back(e),
-                Ok(None) => panic!(
-                    "the event stream ended while waiting for {kind}; seen {:?}",
-                    self.seen
-                ),
-                Err(_) => panic!("no {kind} event within {limit:?}; seen {:?}", self.seen),
-            }
-        }
+        self.events.next_matching(kind, limit, pred).await
     }
 
     /// Whether an event of `kind` arrives within `within`.
     pub async fn sees(&mut self, kind: &str, within: Duration) -> bool {
-        if self.seen.iter().any(|e| e["type"] == kind) {
-            return true;
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.events.recv()).await {
-                Ok(Some(e)) => {
-                    let hit = e["type"] == kind;
-                    self.seen.push_back(e);
-                    if hit {
-                        return true;
-                    }
-                }
-                Ok(None) | Err(_) => return false,
-            }
-        }
+        self.events.sees(kind, within).await
     }
 
     /// Whether the event stream has ended (the master closed it).
     pub async fn stream_ends(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.events.recv()).await {
-                Ok(Some(e)) => self.seen.push_back(e),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
+        self.events.ends(within).await
     }
 
     /// Sends a call of this framework on its stream.
@@ -281,6 +196,27 @@ impl TestScheduler {
             }
         }
     }
+}
+
+/// What SUBSCRIBE with `info` (which names its id) gets at `addr`: the
+/// whole body of a stream the master ends.
+pub async fn refused_subscription(c: &Cluster, addr: &str, info: &Value) -> String {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let response = http
+        .post(c.url(addr, "/api/v1/scheduler"))
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"type": "SUBSCRIBE", "framework_id": info["id"],
+                   "subscribe": {"framework_info": info}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("the master answers SUBSCRIBE");
+    response.text().await.unwrap_or_default()
 }
 
 /// A command task for `offer`'s agent in Mesos JSON.
