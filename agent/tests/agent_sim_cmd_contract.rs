@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mesoraft_agent::sim::{Reconnect, SimArgs};
+use mesoraft_agent::sim::{Reconnect, SimArgs, TaskMode};
 use mesoraft_testkit::AgentSimCmd;
 
 #[derive(Parser)]
@@ -38,7 +38,7 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
     let defaults = parse(&base());
     assert_eq!(defaults.masters, "127.0.0.1:7001,127.0.0.1:7002");
     assert_eq!(defaults.agents, 250);
-    let options = 9;
+    let options = 11;
     for combo in 0..(1u32 << options) {
         let on = |i: u32| combo & (1 << i) != 0;
         let mut cmd = base();
@@ -68,6 +68,12 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
         }
         if on(8) {
             cmd = cmd.reconnect("backoff");
+        }
+        if on(9) {
+            cmd = cmd.resources("cpus:1;mem:512;ports:[1-2]");
+        }
+        if on(10) {
+            cmd = cmd.tasks(if on(0) { "run" } else { "finish" });
         }
         let a = parse(&cmd);
         let or = |set: bool, given: String, default: &String| {
@@ -119,6 +125,25 @@ fn every_command_the_test_kit_builds_parses_as_simulator_flags() {
                 defaults.reconnect
             }
         );
+        assert_eq!(
+            a.resources,
+            or(
+                on(9),
+                "cpus:1;mem:512;ports:[1-2]".into(),
+                &defaults.resources
+            )
+        );
+        let mode = match (on(10), on(0)) {
+            (false, _) => defaults.tasks,
+            (true, true) => TaskMode::Run,
+            (true, false) => TaskMode::Finish,
+        };
+        assert_eq!(a.tasks, mode);
         assert!(a.config().is_ok(), "{:?}", cmd.args());
     }
+    assert_eq!(
+        defaults.tasks,
+        TaskMode::Ignore,
+        "registration benches launch nothing"
+    );
 }

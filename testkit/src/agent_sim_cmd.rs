@@ -26,6 +26,8 @@ pub struct AgentSimCmd {
     registration_backoff_factor: Option<Duration>,
     agents_per_connection: Option<usize>,
     reconnect: Option<String>,
+    resources: Option<String>,
+    tasks: Option<String>,
 }
 
 impl AgentSimCmd {
@@ -43,6 +45,8 @@ impl AgentSimCmd {
             registration_backoff_factor: None,
             agents_per_connection: None,
             reconnect: None,
+            resources: None,
+            tasks: None,
         }
     }
 
@@ -94,6 +98,20 @@ impl AgentSimCmd {
         self
     }
 
+    /// Every agent's resources, in Mesos's syntax
+    /// (`cpus:8;mem:16384;ports:[31000-32000]`).
+    pub fn resources(mut self, resources: impl Into<String>) -> Self {
+        self.resources = Some(resources.into());
+        self
+    }
+
+    /// `--tasks`: what launched tasks do: `ignore`, `run` (TASK_RUNNING)
+    /// or `finish` (TASK_RUNNING then TASK_FINISHED at once).
+    pub fn tasks(mut self, mode: impl Into<String>) -> Self {
+        self.tasks = Some(mode.into());
+        self
+    }
+
     /// The whole argument vector after the program name, beginning with
     /// the `agent-sim` subcommand.
     pub fn args(&self) -> Vec<String> {
@@ -131,6 +149,8 @@ impl AgentSimCmd {
                 self.agents_per_connection.map(|n| n.to_string()),
             ),
             ("--reconnect", self.reconnect.clone()),
+            ("--resources", self.resources.clone()),
+            ("--tasks", self.tasks.clone()),
         ];
         for (flag, value) in text {
             if let Some(value) = value {

@@ -48,6 +48,8 @@ pub struct Tally {
     pub lost: u64,
     /// Agents stopped for good.
     pub stopped: u64,
+    /// Status updates sent for launched or killed tasks (`--tasks`).
+    pub updates_sent: u64,
 }
 
 impl Tally {
@@ -166,6 +168,7 @@ mod tests {
                 no_leader: 0,
                 lost: 3,
                 stopped: 0,
+                updates_sent: 0,
             }
         );
         // An unregistered session's end never drives the gauge below zero.

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::book::{Ending, ReportLine};
+use super::tasks;
 use super::{unix_ns, Shared};
 use crate::backoff::Backoff;
 use crate::driver::Reregistration;
@@ -236,9 +237,13 @@ async fn session(addr: &MasterAddr, agent: &mut SimAgent, shared: &Shared) -> Se
                 Vec::new()
             }
             Reaction::Shutdown(why) => break SessionEnd::Shutdown(why),
-            // Simulated agents run nothing: task messages and
-            // acknowledgements need no answer.
-            Reaction::Forward(_) | Reaction::Ignore(_) => Vec::new(),
+            // Task messages are answered as `--tasks` says, from the
+            // id the master gave; acknowledgements need no answer.
+            Reaction::Forward(message) => match agent.id.as_deref() {
+                Some(agent_id) => task_updates(shared, agent_id, &message),
+                None => Vec::new(),
+            },
+            Reaction::Ignore(_) => Vec::new(),
         };
         for message in replies {
             if outbound.send(envelope(message)).await.is_err() {
@@ -250,6 +255,24 @@ async fn session(addr: &MasterAddr, agent: &mut SimAgent, shared: &Shared) -> Se
         }
     };
     Session { end, registered }
+}
+
+/// The status updates `message` calls for, stamped now.
+fn task_updates(
+    shared: &Shared,
+    agent_id: &str,
+    message: &mesoraft_proto::agent::master_to_agent::Message,
+) -> Vec<agent_to_master::Message> {
+    let planned = tasks::answer(shared.task_mode, message);
+    if planned.is_empty() {
+        return Vec::new();
+    }
+    shared.tally(|t| t.updates_sent += planned.len() as u64);
+    let now = unix_ns() as f64 / 1e9;
+    planned
+        .into_iter()
+        .map(|p| tasks::update_message(p, agent_id, uuid::Uuid::new_v4().as_bytes().to_vec(), now))
+        .collect()
 }
 
 /// What a gRPC status means: the agent's reading of a refusal, except

@@ -17,12 +17,14 @@
 //! - [`pool`]: the shared connections.
 //! - [`follow`]: one agent's sessions.
 //! - [`report`]: the report file's writer.
+//! - [`tasks`]: the updates launched tasks report (`--tasks`; pure).
 
 pub mod book;
 pub mod fleet;
 pub mod follow;
 pub mod pool;
 pub mod report;
+pub mod tasks;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -39,6 +41,7 @@ use book::{ReportLine, Tally, UnixNs};
 use fleet::{Fleet, DEFAULT_RESOURCES};
 pub use follow::Reconnect;
 use pool::{ChannelPool, MAX_STREAMS_PER_CONNECTION};
+pub use tasks::TaskMode;
 
 /// The most agents one simulator runs.
 pub const MAX_AGENTS: usize = 1_000_000;
@@ -110,6 +113,12 @@ pub struct SimArgs {
     /// attempt (backoff: the agent's former policy, for comparison).
     #[arg(long, value_enum, default_value_t = Reconnect::Agent)]
     pub reconnect: Reconnect,
+
+    /// What launched tasks do: nothing (ignore), report TASK_RUNNING and
+    /// stay (run), or report TASK_RUNNING then TASK_FINISHED at once
+    /// (finish). Kills are answered with TASK_KILLED unless ignored.
+    #[arg(long, value_enum, default_value_t = TaskMode::Ignore)]
+    pub tasks: TaskMode,
 }
 
 /// A flag that does not hold; each names its flag.
@@ -166,6 +175,7 @@ pub struct SimConfig {
     pub registration_backoff_factor: Duration,
     pub agents_per_connection: usize,
     pub reconnect: Reconnect,
+    pub task_mode: TaskMode,
 }
 
 impl SimArgs {
@@ -212,6 +222,7 @@ impl SimArgs {
             registration_backoff_factor: self.registration_backoff_factor,
             agents_per_connection: self.agents_per_connection,
             reconnect: self.reconnect,
+            task_mode: self.tasks,
         })
     }
 }
@@ -230,6 +241,7 @@ struct Shared {
     masters: Vec<MasterAddr>,
     backoff_factor: Duration,
     reconnect: Reconnect,
+    task_mode: TaskMode,
     auth_header: Option<MetadataValue<Ascii>>,
     pool: ChannelPool,
     attempt_slots: Semaphore,
@@ -308,6 +320,7 @@ pub async fn run(args: SimArgs, stop: impl Future<Output = ()>) -> Result<Tally,
         masters: config.masters.clone(),
         backoff_factor: config.registration_backoff_factor,
         reconnect: config.reconnect,
+        task_mode: config.task_mode,
         auth_header,
         pool: ChannelPool::new(config.agents_per_connection),
         attempt_slots: Semaphore::new(config.connect_rate),

@@ -29,6 +29,7 @@ fn defaults_give_a_thousand_agents_with_ten_tasks_each() {
     assert_eq!(c.registration_backoff_factor, Duration::from_secs(1));
     assert!(c.report.is_none() && c.cluster_secret_file.is_none());
     assert_eq!(c.reconnect, Reconnect::Agent);
+    assert_eq!(c.task_mode, TaskMode::Ignore);
     assert_eq!(c.fleet.name(3), "sim-3");
     assert_eq!(c.fleet.hostname(3), "sim-agent-3");
 }
@@ -60,6 +61,8 @@ fn every_flag() {
         "1",
         "--reconnect",
         "backoff",
+        "--tasks",
+        "finish",
     ])
     .unwrap()
     .config()
@@ -75,6 +78,7 @@ fn every_flag() {
     assert_eq!(c.registration_backoff_factor, Duration::from_millis(500));
     assert_eq!(c.agents_per_connection, 1);
     assert_eq!(c.reconnect, Reconnect::Backoff);
+    assert_eq!(c.task_mode, TaskMode::Finish);
 }
 
 #[test]
@@ -100,4 +104,9 @@ fn bad_flags_are_named() {
         .unwrap_err()
         .to_string();
     assert!(masters.starts_with("--masters"), "{masters}");
+    let mode = parse(&["--masters", "a:1", "--tasks", "sleep"])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(mode.contains("--tasks"), "{mode}");
 }

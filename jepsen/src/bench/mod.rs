@@ -1,6 +1,7 @@
 //! `jepsen bench`: performance figures of a real master group (failover
 //! time, idle stability, write throughput), optionally next to etcd on the
-//! same machine, and the masters with many simulated agents (`agents`). Groups are started with the harness's cluster code and
+//! same machine, the masters with many simulated agents (`agents`), and
+//! frameworks launching tasks through offers (`scheduling`). Groups are started with the harness's cluster code and
 //! removed afterwards; progress goes to stderr, the tables to stdout.
 
 pub mod agents;
@@ -8,6 +9,7 @@ pub mod etcd;
 pub mod failover;
 pub mod group;
 pub mod report;
+pub mod scheduling;
 pub mod stability;
 pub mod stats;
 pub mod system;
@@ -38,7 +40,12 @@ pub enum Which {
     /// CPU of health checks, kill -9 of the leader until every agent
     /// re-registered.
     Agents,
-    /// failover, throughput, then stability (not agents).
+    /// Frameworks launching short tasks through offers (v1 scheduler
+    /// API): launches per second, ACCEPT -> TASK_RUNNING latency, leader
+    /// memory per task; then two frameworks' DRF shares over time.
+    Scheduling,
+    /// failover, throughput, then stability (not agents, not
+    /// scheduling).
     All,
 }
 
@@ -140,6 +147,44 @@ pub struct BenchArgs {
     #[arg(long)]
     pub snapshot_logs: Option<u64>,
 
+    /// scheduling: simulated agents (one simulator process).
+    #[arg(long, default_value_t = 100)]
+    pub sched_agents: usize,
+    /// scheduling: tasks the launching framework runs; in the DRF part,
+    /// tasks each framework wants (the agents are sized so that one
+    /// framework's tasks fill the cluster).
+    #[arg(long, default_value_t = 10_000)]
+    pub sched_tasks: u64,
+    /// scheduling: cpus of each task.
+    #[arg(long, default_value_t = 0.01)]
+    pub task_cpus: f64,
+    /// scheduling: mem (MB) of each task.
+    #[arg(long, default_value_t = 1.0)]
+    pub task_mem: f64,
+    /// scheduling: tasks (one LAUNCH operation each) per ACCEPT at most.
+    #[arg(long, default_value_t = 100)]
+    pub tasks_per_offer: u64,
+    /// scheduling: tasks launched whose updates have not all arrived, at
+    /// most, per framework (the master closes a scheduler stream whose
+    /// event queue of 4096 fills up; each task sends two updates).
+    #[arg(long, default_value_t = 1000)]
+    pub max_in_flight: u64,
+    /// scheduling: what launched tasks do on the simulated agents:
+    /// finish (TASK_RUNNING then TASK_FINISHED at once) or run (they stay
+    /// running; memory is then per live task).
+    #[arg(long, default_value = "finish", value_parser = ["finish", "run"])]
+    pub sched_task_end: String,
+    /// scheduling: how long the two frameworks' shares are sampled.
+    #[arg(long, default_value_t = 20.0)]
+    pub drf_seconds: f64,
+    /// scheduling: tasks each of the two frameworks launches per offer at
+    /// most (few, so that many allocations decide the shares).
+    #[arg(long, default_value_t = 10)]
+    pub drf_tasks_per_offer: u64,
+    /// scheduling: skip the two-framework DRF part.
+    #[arg(long)]
+    pub no_drf: bool,
+
     /// Where the masters run: loopback (default, like etcd) or the
     /// harness's network namespaces.
     #[arg(long, value_enum, default_value = "loopback")]
@@ -220,6 +265,44 @@ impl BenchArgs {
                 bail!("{flag} must be > 0 and at most 3600");
             }
         }
+        if !(1..=scheduling::MAX_AGENTS).contains(&self.sched_agents) {
+            bail!(
+                "--sched-agents must be between 1 and {}",
+                scheduling::MAX_AGENTS
+            );
+        }
+        if !(1..=scheduling::MAX_TASKS).contains(&self.sched_tasks) {
+            bail!(
+                "--sched-tasks must be between 1 and {}",
+                scheduling::MAX_TASKS
+            );
+        }
+        if !(self.task_cpus >= 0.001 && self.task_cpus <= 64.0) {
+            bail!("--task-cpus must be between 0.001 and 64");
+        }
+        if !(self.task_mem >= 0.001 && self.task_mem <= 1_048_576.0) {
+            bail!("--task-mem must be between 0.001 and 1048576");
+        }
+        for (flag, v) in [
+            ("--tasks-per-offer", self.tasks_per_offer),
+            ("--drf-tasks-per-offer", self.drf_tasks_per_offer),
+        ] {
+            if !(1..=scheduling::MAX_TASKS_PER_ACCEPT).contains(&v) {
+                bail!(
+                    "{flag} must be between 1 and {} (an ACCEPT body stays under the master's 1 MiB)",
+                    scheduling::MAX_TASKS_PER_ACCEPT
+                );
+            }
+        }
+        if !(1..=scheduling::MAX_TASKS).contains(&self.max_in_flight) {
+            bail!(
+                "--max-in-flight must be between 1 and {}",
+                scheduling::MAX_TASKS
+            );
+        }
+        if !(self.drf_seconds >= 1.0 && self.drf_seconds <= 3600.0) {
+            bail!("--drf-seconds must be between 1 and 3600");
+        }
         if self.writers.is_empty() || self.writers.iter().any(|w| !(1..=4096).contains(w)) {
             bail!("--writers must list counts between 1 and 4096");
         }
@@ -239,7 +322,8 @@ impl BenchArgs {
     }
 
     pub fn runs(&self, which: Which) -> bool {
-        self.which == which || (self.which == Which::All && which != Which::Agents)
+        self.which == which
+            || (self.which == Which::All && !matches!(which, Which::Agents | Which::Scheduling))
     }
 
     /// The command line, for the printed parameters and the JSON.
@@ -554,6 +638,11 @@ async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result
         let reports = agents::run(ctx).await;
         println!("\n{}", agents::print::agents(ctx, &reports));
         out.insert("agents".into(), serde_json::to_value(&reports)?);
+    }
+    if a.runs(Which::Scheduling) {
+        let report = scheduling::run(ctx).await;
+        println!("\n{}", scheduling::print::scheduling(ctx, &report));
+        out.insert("scheduling".into(), serde_json::to_value(&report)?);
     }
     Ok(())
 }

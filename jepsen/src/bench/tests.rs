@@ -278,3 +278,55 @@ fn the_agents_bench_has_its_own_options_and_is_not_part_of_all() {
     assert!(invalid(&["agents", "--idle-seconds", "0"]));
     assert!(parse(&["agents", "--sim-reconnect", "fast"]).is_err());
 }
+
+#[test]
+fn the_scheduling_bench_has_its_own_options_and_is_not_part_of_all() {
+    let a = parse(&["scheduling"]).unwrap();
+    assert_eq!(a.which, Which::Scheduling);
+    assert_eq!((a.sched_agents, a.sched_tasks), (100, 10_000));
+    assert_eq!((a.task_cpus, a.task_mem), (0.01, 1.0));
+    assert_eq!((a.tasks_per_offer, a.drf_tasks_per_offer), (100, 10));
+    assert_eq!(a.max_in_flight, 1000);
+    assert_eq!((a.sched_task_end.as_str(), a.drf_seconds), ("finish", 20.0));
+    assert!(!a.no_drf);
+    assert!(a.validate().is_ok());
+    assert!(a.runs(Which::Scheduling) && !a.runs(Which::Agents));
+    assert!(!parse(&["all"]).unwrap().runs(Which::Scheduling));
+    let b = parse(&[
+        "scheduling",
+        "--sched-agents",
+        "10",
+        "--sched-tasks",
+        "500",
+        "--sched-task-end",
+        "run",
+        "--no-drf",
+    ])
+    .unwrap();
+    assert_eq!((b.sched_agents, b.sched_tasks), (10, 500));
+    assert!(b.no_drf && b.sched_task_end == "run");
+    assert!(parse(&["scheduling", "--sched-task-end", "sleep"]).is_err());
+    for bad in [
+        &["scheduling", "--sched-agents", "0"][..],
+        &["scheduling", "--sched-tasks", "0"],
+        &["scheduling", "--task-cpus", "0"],
+        &["scheduling", "--task-mem", "NaN"],
+        &["scheduling", "--tasks-per-offer", "5000"],
+        &["scheduling", "--drf-tasks-per-offer", "0"],
+        &["scheduling", "--drf-seconds", "0.5"],
+        &["scheduling", "--max-in-flight", "0"],
+    ] {
+        let args = parse(bad).unwrap();
+        assert!(args.validate().is_err(), "{bad:?} was accepted");
+    }
+}
+
+#[test]
+fn drf_agents_are_sized_so_one_framework_fills_the_cluster() {
+    assert_eq!(
+        scheduling::drf_agent_resources(10_000, 0.01, 100),
+        "cpus:1;mem:16384;disk:65536;ports:[31000-32000]"
+    );
+    // Never smaller than one task.
+    assert!(scheduling::drf_agent_resources(1, 0.5, 100).starts_with("cpus:0.5;"));
+}

@@ -10,7 +10,8 @@
 //! Non-scalar resources (ports, sets) do not count toward shares.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::resources::Quantities;
 use super::scalar::Scalar;
@@ -34,9 +35,41 @@ pub fn dominant_share(allocation: &Quantities, total: &Quantities) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A weighted share as a totally ordered key. Shares are finite and not
+/// negative (weights are checked), so `total_cmp` agrees with `<` here
+/// and never needs a fallback for NaN.
+#[derive(Debug, Clone, Copy)]
+struct ShareKey(f64);
+
+impl PartialEq for ShareKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for ShareKey {}
+
+impl PartialOrd for ShareKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ShareKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// A client's place in the order: weighted share, then allocations,
+/// then name. The name is shared with the client's record, so moving a
+/// client in the order copies no string.
+type OrderKey = (ShareKey, u64, Arc<str>);
+
 /// One client as the sorter sees it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Client {
+    name: Arc<str>,
     allocation: Quantities,
     weight: f64,
     /// How many allocations the client has received: the first tie-break.
@@ -46,11 +79,40 @@ struct Client {
     active: bool,
 }
 
+impl Client {
+    fn new(name: &str) -> Client {
+        Client {
+            name: Arc::from(name),
+            allocation: Quantities::new(),
+            weight: DEFAULT_WEIGHT,
+            allocations: 0,
+            active: false,
+        }
+    }
+
+    fn weighted_share(&self, total: &Quantities) -> f64 {
+        dominant_share(&self.allocation, total) / self.weight
+    }
+
+    fn key(&self, total: &Quantities) -> OrderKey {
+        (
+            ShareKey(self.weighted_share(total)),
+            self.allocations,
+            self.name.clone(),
+        )
+    }
+}
+
 /// The DRF order of a set of clients, against one cluster total.
+///
+/// The active clients are kept in order as they change, so an allocation
+/// round that asks for the first client once per agent pays a logarithm
+/// per allocation instead of a sort of every client per agent.
 #[derive(Debug, Clone, Default)]
 pub struct DrfSorter {
     total: Quantities,
     clients: BTreeMap<String, Client>,
+    order: BTreeSet<OrderKey>,
 }
 
 impl DrfSorter {
@@ -58,43 +120,62 @@ impl DrfSorter {
         DrfSorter {
             total,
             clients: BTreeMap::new(),
+            order: BTreeSet::new(),
+        }
+    }
+
+    /// Applies `change` to the client `name` (created with the default
+    /// weight, inactive, if unknown), keeping the order in step.
+    fn update(&mut self, name: &str, change: impl FnOnce(&mut Client)) {
+        if !self.clients.contains_key(name) {
+            self.clients.insert(name.to_string(), Client::new(name));
+        }
+        let Some(client) = self.clients.get_mut(name) else {
+            return;
+        };
+        if client.active {
+            self.order.remove(&client.key(&self.total));
+        }
+        change(client);
+        if client.active {
+            self.order.insert(client.key(&self.total));
         }
     }
 
     /// Adds (or updates the weight, past allocation count and activity
     /// of) a client; its allocation is left as it is.
     pub fn add_client(&mut self, name: &str, weight: f64, allocations: u64, active: bool) {
-        let client = self.clients.entry(name.to_string()).or_default();
-        client.weight = weight;
-        client.allocations = allocations;
-        client.active = client.active || active;
+        self.update(name, |client| {
+            client.weight = weight;
+            client.allocations = allocations;
+            client.active = client.active || active;
+        });
     }
 
     /// Records `quantities` allocated to `name` (adding the client,
     /// inactive and with the default weight, if it is unknown). When
     /// `counted`, the allocation counts as one more for the tie-break.
     pub fn allocated(&mut self, name: &str, quantities: &Quantities, counted: bool) {
-        let client = self
-            .clients
-            .entry(name.to_string())
-            .or_insert_with(|| Client {
-                weight: DEFAULT_WEIGHT,
-                ..Client::default()
-            });
-        for (kind, amount) in quantities {
-            let entry = client.allocation.entry(kind.clone()).or_default();
-            *entry = entry.saturating_add(*amount);
-        }
-        if counted {
-            client.allocations += 1;
-        }
+        self.update(name, |client| {
+            for (kind, amount) in quantities {
+                match client.allocation.get_mut(kind) {
+                    Some(entry) => *entry = entry.saturating_add(*amount),
+                    None => {
+                        client.allocation.insert(kind.clone(), *amount);
+                    }
+                }
+            }
+            if counted {
+                client.allocations += 1;
+            }
+        });
     }
 
     /// The weighted dominant share of `name` (0 for an unknown client).
     pub fn share(&self, name: &str) -> f64 {
         self.clients
             .get(name)
-            .map(|c| self.weighted_share(c))
+            .map(|c| c.weighted_share(&self.total))
             .unwrap_or(0.0)
     }
 
@@ -106,25 +187,15 @@ impl DrfSorter {
             .unwrap_or(0.0)
     }
 
-    fn weighted_share(&self, client: &Client) -> f64 {
-        dominant_share(&client.allocation, &self.total) / client.weight
+    /// The active clients, first to be offered first, without copying:
+    /// callers that need only the first eligible client stop early.
+    pub fn in_order(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(|(_, _, name)| &**name)
     }
 
     /// The active clients, first to be offered first.
     pub fn sorted(&self) -> Vec<String> {
-        let mut keyed: Vec<(f64, u64, &String)> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.active)
-            .map(|(name, c)| (self.weighted_share(c), c.allocations, name))
-            .collect();
-        keyed.sort_by(|a, b| {
-            a.0.partial_cmp(&b.0)
-                .unwrap_or(Ordering::Equal)
-                .then(a.1.cmp(&b.1))
-                .then(a.2.cmp(b.2))
-        });
-        keyed.into_iter().map(|(_, _, name)| name.clone()).collect()
+        self.in_order().map(str::to_string).collect()
     }
 }
 

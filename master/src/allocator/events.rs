@@ -17,7 +17,7 @@ use super::filters::{OfferFilter, RefuseFilter};
 use super::model::{
     AgentId, AgentView, AllocatorConfig, AllocatorError, FrameworkId, Held, Released,
 };
-use super::resources::Resources;
+use super::resources::{Quantities, Resources};
 use super::state::{Agent, Framework, Holder};
 
 /// The master's allocator state; see the module documentation.
@@ -31,6 +31,12 @@ pub struct Allocator {
     /// received: DRF's first tie-break.
     pub(super) role_allocations: BTreeMap<String, u64>,
     pub(super) holder_allocations: BTreeMap<Holder, u64>,
+    /// The scalars of every agent's total, and of everything each holder
+    /// holds over all agents, kept as they change: an allocation round
+    /// starts from these instead of summing every agent (DRF needs only
+    /// the sums).
+    pub(super) total: Quantities,
+    pub(super) held_sums: BTreeMap<Holder, Quantities>,
     pub(super) rng: StdRng,
 }
 
@@ -44,6 +50,33 @@ impl Allocator {
             weights: BTreeMap::new(),
             role_allocations: BTreeMap::new(),
             holder_allocations: BTreeMap::new(),
+            total: Quantities::new(),
+            held_sums: BTreeMap::new(),
+        }
+    }
+
+    /// `resources` now held by `holder` (in the sums; the agent's record
+    /// is the caller's).
+    pub(super) fn count_held(&mut self, holder: &Holder, resources: &Resources) {
+        match self.held_sums.get_mut(holder) {
+            Some(sum) => resources.add_scalars_to(sum),
+            None => {
+                let mut sum = Quantities::new();
+                resources.add_scalars_to(&mut sum);
+                if !sum.is_empty() {
+                    self.held_sums.insert(holder.clone(), sum);
+                }
+            }
+        }
+    }
+
+    /// `resources` no longer held by `holder`.
+    fn count_released(&mut self, holder: &Holder, resources: &Resources) {
+        if let Some(sum) = self.held_sums.get_mut(holder) {
+            resources.sub_scalars_from(sum);
+            if sum.is_empty() {
+                self.held_sums.remove(holder);
+            }
         }
     }
 
@@ -73,6 +106,10 @@ impl Allocator {
                 });
             }
         }
+        agent.total.add_scalars_to(&mut self.total);
+        for (holder, resources) in &agent.held {
+            self.count_held(holder, resources);
+        }
         self.agents.insert(agent_id, agent);
         Ok(())
     }
@@ -92,8 +129,11 @@ impl Allocator {
                 held: Box::new(held),
             });
         };
-        agent.total = total;
+        let old = std::mem::replace(&mut agent.total, total);
         agent.available = available;
+        let new = agent.total.clone();
+        old.sub_scalars_from(&mut self.total);
+        new.add_scalars_to(&mut self.total);
         Ok(())
     }
 
@@ -106,6 +146,10 @@ impl Allocator {
             .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
         for framework in self.frameworks.values_mut() {
             framework.forget_agent(agent_id);
+        }
+        agent.total.sub_scalars_from(&mut self.total);
+        for (holder, resources) in &agent.held {
+            self.count_released(holder, resources);
         }
         Ok(agent.held_list())
     }
@@ -157,6 +201,9 @@ impl Allocator {
             .remove(framework_id)
             .ok_or_else(|| AllocatorError::UnknownFramework(framework_id.clone()))?;
         self.holder_allocations
+            .retain(|holder, _| &holder.framework_id != framework_id);
+        // Everything it held is released below.
+        self.held_sums
             .retain(|holder, _| &holder.framework_id != framework_id);
         let mut released = Vec::new();
         for (agent_id, agent) in &mut self.agents {
@@ -282,6 +329,7 @@ impl Allocator {
                 resources: Box::new(resources.clone()),
             });
         }
+        self.count_released(&holder, resources);
         let interval = self.config.allocation_interval;
         // Nothing returned (an offer used in full) refuses nothing: such a
         // filter could never hide anything and would only take memory.
@@ -312,13 +360,14 @@ impl Allocator {
             framework_id: framework_id.clone(),
             role: role.to_string(),
         };
-        if !agent.hold(holder, resources) {
+        if !agent.hold(holder.clone(), resources) {
             return Err(AllocatorError::NotAvailable {
                 agent_id: agent_id.clone(),
                 requested: Box::new(resources.clone()),
                 available: Box::new(agent.available.clone()),
             });
         }
+        self.count_held(&holder, resources);
         Ok(())
     }
 

@@ -14,6 +14,15 @@ pub struct FrameworkId(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AgentId(pub String);
 
+// Frameworks are looked up by the names the DRF sorter keeps; the
+// derived order of the newtype is the order of its string, as `Borrow`
+// requires.
+impl std::borrow::Borrow<str> for FrameworkId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl From<&str> for FrameworkId {
     fn from(s: &str) -> FrameworkId {
         FrameworkId(s.to_string())

@@ -110,6 +110,31 @@ impl Resources {
         self.scalars.clone()
     }
 
+    /// Adds the scalar amounts to `into` (a running sum of quantities).
+    pub fn add_scalars_to(&self, into: &mut Quantities) {
+        for (name, amount) in &self.scalars {
+            match into.get_mut(name) {
+                Some(sum) => *sum = sum.saturating_add(*amount),
+                None => {
+                    into.insert(name.clone(), *amount);
+                }
+            }
+        }
+    }
+
+    /// Takes the scalar amounts off `from` (never below zero); kinds that
+    /// reach zero are dropped, so equal sums compare equal.
+    pub fn sub_scalars_from(&self, from: &mut Quantities) {
+        for (name, amount) in &self.scalars {
+            if let Some(sum) = from.get_mut(name) {
+                *sum = sum.saturating_sub(*amount);
+                if sum.is_zero() {
+                    from.remove(name);
+                }
+            }
+        }
+    }
+
     /// Adds everything of `other` to `self`.
     pub fn add(&mut self, other: &Resources) {
         for (name, amount) in &other.scalars {

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use super::drf::DrfSorter;
 use super::events::Allocator;
 use super::model::{AgentId, Allocation, FrameworkId};
-use super::resources::{Quantities, Resources};
+use super::resources::Resources;
 use super::state::Holder;
 
 /// The DRF sorters of one round.
@@ -36,7 +36,15 @@ impl Allocator {
             framework.expire_filters(now);
         }
         let mut sorters = self.build_sorters();
-        let mut order: Vec<AgentId> = self.agents.keys().cloned().collect();
+        // Only agents with something worth offering take part: nothing
+        // is freed during a round, so the others would be skipped anyway,
+        // and a full cluster then costs no copy of every agent's id.
+        let mut order: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, agent)| self.allocatable(&agent.available))
+            .map(|(id, _)| id.clone())
+            .collect();
         order.shuffle(&mut self.rng);
 
         let mut out = Vec::new();
@@ -50,15 +58,13 @@ impl Allocator {
 
     /// Offers one agent to the first framework DRF puts first, if any.
     fn allocate_agent(&mut self, agent_id: &AgentId, sorters: &mut Sorters) -> Option<Allocation> {
-        let available = self.agents.get(agent_id)?.available.clone();
-        if !self.allocatable(&available) {
+        let agent = self.agents.get(agent_id)?;
+        if !self.allocatable(&agent.available) {
             return None;
         }
-        let chosen = self.choose(agent_id, &available, sorters)?;
-        let agent = self.agents.get_mut(agent_id)?;
-        if !agent.hold(chosen.clone(), &available) {
-            return None;
-        }
+        let chosen = self.choose(agent_id, &agent.available, sorters)?;
+        let available = self.agents.get_mut(agent_id)?.hold_all(chosen.clone());
+        self.count_held(&chosen, &available);
         let quantities = available.quantities();
         sorters.roles.allocated(&chosen.role, &quantities, true);
         if let Some(sorter) = sorters.frameworks_by_role.get_mut(&chosen.role) {
@@ -84,18 +90,19 @@ impl Allocator {
         available: &Resources,
         sorters: &Sorters,
     ) -> Option<Holder> {
-        for role in sorters.roles.sorted() {
-            let Some(by_framework) = sorters.frameworks_by_role.get(&role) else {
+        for role in sorters.roles.in_order() {
+            let Some(by_framework) = sorters.frameworks_by_role.get(role) else {
                 continue;
             };
-            for name in by_framework.sorted() {
-                let framework_id = FrameworkId(name);
-                let Some(framework) = self.frameworks.get(&framework_id) else {
+            for name in by_framework.in_order() {
+                let Some(framework) = self.frameworks.get(name) else {
                     continue;
                 };
-                if framework.offerable_in(&role) && !framework.filtered(&role, agent_id, available)
-                {
-                    return Some(Holder { framework_id, role });
+                if framework.offerable_in(role) && !framework.filtered(role, agent_id, available) {
+                    return Some(Holder {
+                        framework_id: FrameworkId(name.to_string()),
+                        role: role.to_string(),
+                    });
                 }
             }
         }
@@ -115,11 +122,7 @@ impl Allocator {
     /// Sorters holding every role and framework with their current
     /// allocations against the cluster total.
     fn build_sorters(&self) -> Sorters {
-        let mut total = Resources::new();
-        for agent in self.agents.values() {
-            total.add(&agent.total);
-        }
-        let total: Quantities = total.quantities();
+        let total = &self.total;
         let mut sorters = Sorters {
             roles: DrfSorter::new(total.clone()),
             frameworks_by_role: BTreeMap::new(),
@@ -143,16 +146,13 @@ impl Allocator {
                     .add_client(&framework_id.0, 1.0, count, active);
             }
         }
-        for agent in self.agents.values() {
-            for (holder, resources) in &agent.held {
-                let quantities = resources.quantities();
-                sorters.roles.allocated(&holder.role, &quantities, false);
-                sorters
-                    .frameworks_by_role
-                    .entry(holder.role.clone())
-                    .or_insert_with(|| DrfSorter::new(total.clone()))
-                    .allocated(&holder.framework_id.0, &quantities, false);
-            }
+        for (holder, quantities) in &self.held_sums {
+            sorters.roles.allocated(&holder.role, quantities, false);
+            sorters
+                .frameworks_by_role
+                .entry(holder.role.clone())
+                .or_insert_with(|| DrfSorter::new(total.clone()))
+                .allocated(&holder.framework_id.0, quantities, false);
         }
         sorters
     }

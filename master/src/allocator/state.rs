@@ -64,6 +64,17 @@ impl Agent {
         true
     }
 
+    /// Moves everything available to `holder` and returns it: the
+    /// allocation round's whole-agent offer, without the containment
+    /// check and copy a partial hold needs.
+    pub fn hold_all(&mut self, holder: Holder) -> Resources {
+        let taken = std::mem::take(&mut self.available);
+        if !taken.is_empty() {
+            self.held.entry(holder).or_default().add(&taken);
+        }
+        taken
+    }
+
     /// Moves `resources` from `holder` back to available; false (and
     /// nothing changed) if the holder does not hold them all.
     pub fn release(&mut self, holder: &Holder, resources: &Resources) -> bool {

@@ -2,12 +2,14 @@
 //! agent, available plus everything held equals the total, whatever
 //! sequence of events (valid or refused) the allocator went through.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::super::{Allocator, AllocatorConfig, RefuseFilter, Resources, Scalar};
+use super::super::state::Holder;
+use super::super::{Allocator, AllocatorConfig, Quantities, RefuseFilter, Resources, Scalar};
 use super::{agent, fw, ports, res, roles};
 
 const AGENTS: [&str; 5] = ["a1", "a2", "a3", "a4", "a5"];
@@ -58,6 +60,19 @@ fn random_total(rng: &mut StdRng) -> Resources {
 }
 
 fn check(a: &Allocator, step: usize, op: u32) {
+    // The sums a round starts from are those of the agents' records.
+    let mut total = Quantities::new();
+    let mut held: BTreeMap<Holder, Quantities> = BTreeMap::new();
+    for agent in a.agents.values() {
+        agent.total.add_scalars_to(&mut total);
+        for (holder, resources) in &agent.held {
+            let sum = held.entry(holder.clone()).or_default();
+            resources.add_scalars_to(sum);
+        }
+    }
+    held.retain(|_, sum| !sum.is_empty());
+    assert_eq!(a.total, total, "step {step} op {op}: cluster total");
+    assert_eq!(a.held_sums, held, "step {step} op {op}: held sums");
     for id in a.agent_ids() {
         let view = a.agent(id).unwrap();
         let mut sum = view.available.clone();
