@@ -135,7 +135,16 @@ fn bench_failover_and_throughput_print_their_figures() {
     ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
     }
-    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("mesoraft ")).collect();
+    // Table rows: the system, then the writer count (an errors line
+    // after the table also starts with the system's name).
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            words.next() == Some("mesoraft")
+                && words.next().is_some_and(|w| w.parse::<u32>().is_ok())
+        })
+        .collect();
     assert_eq!(rows.len(), 2, "one row per writer count:\n{out}");
     let figures: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();

@@ -69,16 +69,65 @@ pub fn build_release() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether every one of `binaries` exists and is newer than every source
+/// of the workspace (`.rs`, `.proto`, `Cargo.toml`, `Cargo.lock`). Under
+/// `cargo test --workspace` the binaries were just linked from these
+/// sources: building them again from the root package alone would
+/// resolve features differently, rebuild half the workspace for minutes
+/// and replace the binaries the other tests use.
+pub fn newer_than_sources(binaries: &[PathBuf]) -> bool {
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let Some(oldest_binary) = binaries
+        .iter()
+        .map(|b| modified(b))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    let Some(oldest_binary) = oldest_binary.into_iter().min() else {
+        return false;
+    };
+    let root = workspace_root();
+    let target = target_dir();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if path.is_dir() {
+                // Build output, history and run stores hold no sources.
+                if path != target && !name.starts_with('.') && name != "store" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let source = name.ends_with(".rs")
+                || name.ends_with(".proto")
+                || name == "Cargo.toml"
+                || name == "Cargo.lock";
+            if source && modified(&path).is_none_or(|t| t > oldest_binary) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// The real binaries: from `bin_dir` if given, else the release target
 /// dir, built first unless `no_build`.
 pub fn real(bin_dir: Option<&Path>, no_build: bool) -> anyhow::Result<Binaries> {
     let dir = match bin_dir {
         Some(d) => d.to_path_buf(),
         None => {
-            if !no_build {
+            let dir = target_dir().join("release");
+            if !no_build && !newer_than_sources(&[dir.join("mesoraft"), dir.join("raftctl")]) {
                 build_release()?;
             }
-            target_dir().join("release")
+            dir
         }
     };
     let master = dir.join("mesoraft");
