@@ -647,5 +647,30 @@ async fn run_selected(ctx: &Ctx, out: &mut Map<String, Value>) -> anyhow::Result
     Ok(())
 }
 
+/// A document a master serves at `path` (`/metrics/snapshot`,
+/// `/master/frameworks`, ...), None if it does not answer with JSON in
+/// `limit`.
+pub(crate) async fn master_json(
+    http: &reqwest::Client,
+    addr: &str,
+    path: &str,
+    limit: Duration,
+) -> Option<Value> {
+    http.get(format!("http://{addr}{path}"))
+        .timeout(limit)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// One figure of the master's `/metrics/snapshot`.
+pub(crate) async fn master_figure(http: &reqwest::Client, addr: &str, name: &str) -> Option<f64> {
+    let figures = master_json(http, addr, "/metrics/snapshot", Duration::from_secs(2)).await?;
+    figures.get(name)?.as_f64()
+}
+
 #[cfg(test)]
 mod tests;

@@ -283,19 +283,11 @@ fn rss_all(group: &MesoGroup) -> BTreeMap<u64, Option<u64>> {
 /// `master/slaves_active` and `master/slaves_recovered` of the master at
 /// `addr`.
 async fn agent_counts(http: &reqwest::Client, addr: &str) -> Option<(f64, f64)> {
-    let url = format!("http://{addr}/metrics/snapshot");
-    let v: serde_json::Value = http
-        .get(url)
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let figures =
+        super::master_json(http, addr, "/metrics/snapshot", Duration::from_secs(2)).await?;
     Some((
-        v.get("master/slaves_active")?.as_f64()?,
-        v.get("master/slaves_recovered")?.as_f64()?,
+        figures.get("master/slaves_active")?.as_f64()?,
+        figures.get("master/slaves_recovered")?.as_f64()?,
     ))
 }
 

@@ -60,9 +60,9 @@ pub const ROLE: &str = "bench";
 /// The agents' resources in the launch measurement (the simulator's
 /// default, spelled out for the report).
 pub const LAUNCH_AGENT_RESOURCES: &str = "cpus:8;mem:16384;disk:65536;ports:[31000-32000]";
-/// How long the allocations and sessions get to settle before memory is
-/// read.
-const SETTLE: Duration = Duration::from_secs(2);
+/// How long the leader may take to settle (no task staging or starting)
+/// before its memory is read after the launches.
+const SETTLE: Duration = Duration::from_secs(30);
 const GROUP_UP: Duration = Duration::from_secs(60);
 const SUBSCRIBED_WITHIN: Duration = Duration::from_secs(30);
 
@@ -272,7 +272,6 @@ async fn measure_launch(ctx: &Ctx, report: &mut LaunchReport) -> anyhow::Result<
     )
     .await?;
     report.registered_s = Some(took.as_secs_f64());
-    tokio::time::sleep(SETTLE).await;
     report.leader_rss_before_kib = procfs::rss_kib(c.leader_pid);
     let sub = subscribe(&c, "bench-launch").await?;
     let work = Work {
@@ -319,7 +318,7 @@ async fn measure_launch(ctx: &Ctx, report: &mut LaunchReport) -> anyhow::Result<
         outcome.ended_window_s.unwrap_or(f64::NAN)
     );
     report.outcome = Some(outcome);
-    tokio::time::sleep(SETTLE).await;
+    settled(&c, SETTLE).await;
     report.leader_rss_after_kib = procfs::rss_kib(c.leader_pid);
     report.leader_kib_per_task = match (report.leader_rss_before_kib, report.leader_rss_after_kib) {
         (Some(b), Some(after)) => kib_per_task(b, after, a.sched_tasks),
@@ -333,19 +332,36 @@ async fn measure_launch(ctx: &Ctx, report: &mut LaunchReport) -> anyhow::Result<
 
 /// `used_resources` plus `offered_resources` of each framework in
 /// `/master/frameworks`, as dominant shares of `total`, in the order of
+/// Waits (at most `limit`) until the leader has no task staging or
+/// starting: every launch has been answered, so what it holds is what
+/// the tasks cost.
+async fn settled(c: &Cluster, limit: Duration) {
+    let settled = crate::wait::until(
+        std::time::Instant::now() + limit,
+        Duration::from_millis(100),
+        || async {
+            let mut pending = 0.0;
+            for name in ["master/tasks_staging", "master/tasks_starting"] {
+                pending += super::master_figure(&c.http, &c.leader_addr, name).await?;
+            }
+            (pending == 0.0).then_some(())
+        },
+    )
+    .await;
+    if settled.is_none() {
+        eprintln!("bench: the leader still has tasks staging or starting after {limit:?}");
+    }
+}
+
 /// `ids`; None if the master does not show them.
 async fn master_shares(c: &Cluster, ids: &[String], total: Amounts) -> Option<Vec<f64>> {
-    let url = format!("http://{}/master/frameworks", c.leader_addr);
-    let v: Value = c
-        .http
-        .get(url)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let v = super::master_json(
+        &c.http,
+        &c.leader_addr,
+        "/master/frameworks",
+        Duration::from_secs(10),
+    )
+    .await?;
     let frameworks = v["frameworks"].as_array()?;
     let amounts = |model: &Value| {
         Amounts::new(
@@ -378,7 +394,6 @@ async fn measure_drf(ctx: &Ctx, report: &mut DrfReport) -> anyhow::Result<()> {
     let per_agent_cpus = a.sched_tasks as f64 * a.task_cpus / a.sched_agents.max(1) as f64;
     let total = Amounts::new(per_agent_cpus.max(a.task_cpus), 16384.0, 65536.0)
         .times(a.sched_agents as i64);
-    tokio::time::sleep(SETTLE).await;
     report.leader_rss_before_kib = procfs::rss_kib(c.leader_pid);
     let mut subs = Vec::new();
     for name in ["bench-drf-a", "bench-drf-b"] {

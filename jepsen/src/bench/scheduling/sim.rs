@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use mesoraft_testkit::{log_tail, AgentSimCmd, ProcessGroup};
 
+use crate::bench::master_figure;
+
 /// How often the leader's agent count is read while waiting.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -67,7 +69,8 @@ impl Agents {
         Ok(())
     }
 
-    /// Waits until the leader at `addr` counts every agent active.
+    /// Waits until the leader at `addr` counts every agent active; fails
+    /// early if the simulator exits.
     pub async fn wait_registered(
         &mut self,
         http: &reqwest::Client,
@@ -76,35 +79,28 @@ impl Agents {
     ) -> anyhow::Result<Duration> {
         let start = Instant::now();
         let deadline = start + limit;
-        let url = format!("http://{addr}/metrics/snapshot");
+        let count = self.count as f64;
         loop {
-            self.check_running()?;
-            let active = active_agents(http, &url).await;
-            if active.is_some_and(|n| n >= self.count as f64) {
+            // A second at a time, so that a simulator that died is seen.
+            let slice_end = deadline.min(Instant::now() + Duration::from_secs(1));
+            let all_active = crate::wait::until(slice_end, POLL, || async {
+                let active = master_figure(http, addr, "master/slaves_active").await?;
+                (active >= count).then_some(())
+            })
+            .await;
+            if all_active.is_some() {
                 return Ok(start.elapsed());
             }
+            self.check_running()?;
             if Instant::now() >= deadline {
+                let active = master_figure(http, addr, "master/slaves_active").await;
                 bail!(
                     "the leader counts {active:?} active agents, not {}, after {limit:?}",
                     self.count
                 );
             }
-            tokio::time::sleep(POLL).await;
         }
     }
-}
-
-async fn active_agents(http: &reqwest::Client, url: &str) -> Option<f64> {
-    let v: serde_json::Value = http
-        .get(url)
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    v.get("master/slaves_active")?.as_f64()
 }
 
 impl Drop for Agents {
