@@ -18,8 +18,11 @@
 pub use mesoraft_registry::MAX_COMMAND_BYTES;
 
 /// Most bytes of encoded commands in one proposal (one log entry). Each
-/// command counts its JSON length plus one separator.
-pub const MAX_PROPOSAL_BYTES: usize = 4 * 1024 * 1024;
+/// command counts its JSON length plus one separator. Room for the largest
+/// command and little more: an entry travels whole in one AppendEntries,
+/// which openraft abandons after one heartbeat interval (see
+/// [`REPLICATION_MAX_BYTES`]).
+pub const MAX_PROPOSAL_BYTES: usize = MAX_COMMAND_BYTES + 64 * 1024;
 
 /// What a log entry adds around its commands: log id and JSON framing.
 pub const ENTRY_OVERHEAD_BYTES: usize = 64 * 1024;
@@ -30,7 +33,16 @@ pub const MAX_ENTRY_BYTES: usize = MAX_PROPOSAL_BYTES + ENTRY_OVERHEAD_BYTES;
 
 /// One AppendEntries carries entries until their encoded size reaches this
 /// (at least one entry, at most [`REPLICATION_MAX_ENTRIES`]).
-pub const REPLICATION_MAX_BYTES: usize = 1024 * 1024;
+///
+/// openraft 0.9 gives an AppendEntries one heartbeat interval (50 ms by
+/// default) to be encoded, sent, decoded, stored and fsynced, and resends
+/// the same range when that passes. An RPC that cannot make it in time on a
+/// loaded machine is resent for ever and the leader loses its quorum: with
+/// 4 MiB entries and 1 MiB here (RPCs up to 5 MiB), 64 writes of the largest
+/// command kept a 3-master group on 2 busy cores from committing for over a
+/// minute. Small RPCs cost little throughput: the follower's fsync, not the
+/// bytes, is most of a round trip.
+pub const REPLICATION_MAX_BYTES: usize = 512 * 1024;
 pub const REPLICATION_MAX_ENTRIES: usize = 1024;
 
 /// Snapshot bytes per InstallSnapshot RPC. openraft 0.9 applies its
@@ -55,6 +67,10 @@ pub const LARGEST_SNAPSHOT_RPC_BYTES: usize = SNAPSHOT_CHUNK_BYTES + RPC_OVERHEA
 pub const GRPC_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(MAX_COMMAND_BYTES < MAX_PROPOSAL_BYTES);
+/// What one AppendEntries may carry at most, so that it fits a heartbeat
+/// interval on a loaded machine (see [`REPLICATION_MAX_BYTES`]).
+const APPEND_ENTRIES_BUDGET_BYTES: usize = 2 * 1024 * 1024;
+const _: () = assert!(LARGEST_APPEND_ENTRIES_BYTES <= APPEND_ENTRIES_BUDGET_BYTES);
 const _: () = assert!(LARGEST_APPEND_ENTRIES_BYTES < GRPC_MAX_MESSAGE_BYTES);
 const _: () = assert!(LARGEST_SNAPSHOT_RPC_BYTES < GRPC_MAX_MESSAGE_BYTES);
 

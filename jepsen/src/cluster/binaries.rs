@@ -118,7 +118,8 @@ pub fn newer_than_sources(binaries: &[PathBuf]) -> bool {
 }
 
 /// The real binaries: from `bin_dir` if given, else the release target
-/// dir, built first unless `no_build`.
+/// dir, built first unless `no_build` or they are newer than every source
+/// ([`newer_than_sources`]).
 pub fn real(bin_dir: Option<&Path>, no_build: bool) -> anyhow::Result<Binaries> {
     let dir = match bin_dir {
         Some(d) => d.to_path_buf(),

@@ -176,6 +176,22 @@ impl RaftGrpcService {
     }
 }
 
+/// Runs what a leader's RPC asked for to its end, even when the leader
+/// stops waiting. openraft drops an AppendEntries it sent after one
+/// heartbeat interval, but the entries it carried still reach this node's
+/// log (the Raft core takes them whatever becomes of the caller). Were the
+/// leader's contact recorded only by an answer that is still awaited, a
+/// follower slow to store large entries (a loaded machine, a slow disk)
+/// would count itself unheard while it is being replicated to, campaign,
+/// and depose a leader that reaches it every heartbeat.
+async fn run_detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| Status::internal(format!("Raft request handler failed: {e}")))
+}
+
 fn bad_payload(e: serde_json::Error) -> Status {
     Status::invalid_argument(format!("undecodable Raft payload: {e}"))
 }
@@ -209,12 +225,17 @@ impl raft_server::Raft for RaftGrpcService {
             Promise::default()
         };
         self.witness(&addressing, witnessed)?;
-        let result = self.raft.append_entries(req).await;
-        if let Ok(resp) = &result {
-            if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
-                self.contact.touch();
+        let (raft, contact) = (self.raft.clone(), self.contact.clone());
+        let result = run_detached(async move {
+            let result = raft.append_entries(req).await;
+            if let Ok(resp) = &result {
+                if !matches!(resp, AppendEntriesResponse::HigherVote(_)) {
+                    contact.touch();
+                }
             }
-        }
+            result
+        })
+        .await?;
         self.reply(&result)
     }
 
@@ -253,10 +274,40 @@ impl raft_server::Raft for RaftGrpcService {
             Promise::default()
         };
         self.witness(&addressing, witnessed)?;
-        let result = self.raft.install_snapshot(req).await;
-        if result.is_ok() {
-            self.contact.touch();
-        }
+        let (raft, contact) = (self.raft.clone(), self.contact.clone());
+        let result = run_detached(async move {
+            let result = raft.install_snapshot(req).await;
+            if result.is_ok() {
+                contact.touch();
+            }
+            result
+        })
+        .await?;
         self.reply(&result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_detached;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn detached_work_finishes_after_its_caller_gives_up() {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let call = run_detached(async move {
+            let _ = go_rx.await;
+            let _ = done_tx.send(());
+        });
+        // The caller gives up while the work is under way, as openraft
+        // does when its heartbeat-long timeout ends.
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), call).await;
+        assert!(gave_up.is_err(), "the work cannot have finished yet");
+        go_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), done_rx)
+            .await
+            .expect("the work was abandoned with its caller")
+            .unwrap();
     }
 }

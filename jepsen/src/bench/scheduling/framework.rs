@@ -311,7 +311,7 @@ mod tests {
         let mut buffer = format!("{}\n{a}{}\n{}", a.len(), b.len(), &b[..5]).into_bytes();
         let events = take_records(&mut buffer).unwrap();
         assert_eq!(events, [json!({"type": "HEARTBEAT"})]);
-        buffer.extend_from_slice(b[5..].as_bytes());
+        buffer.extend_from_slice(&b.as_bytes()[5..]);
         let events = take_records(&mut buffer).unwrap();
         assert_eq!(events[0]["type"], "OFFERS");
         assert!(buffer.is_empty());
