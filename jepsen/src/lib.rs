@@ -28,6 +28,7 @@ pub mod results;
 pub mod runner;
 pub mod schedule;
 pub mod spec;
+pub mod tasks_record;
 pub mod wait;
 pub mod workload;
 

@@ -10,6 +10,7 @@ pub mod leadership;
 pub mod map;
 pub mod register;
 pub mod sequence;
+pub mod tasks;
 pub mod wgl;
 pub mod window;
 
