@@ -63,6 +63,7 @@ impl SledKv {
             move |source| KvError::Io { path: p, source }
         };
         durable::create_dir_durable(&path).map_err(io_err(&path))?;
+        remove_unfinished_snapshots(&path).map_err(io_err(&path))?;
 
         let db = sled::Config::new()
             .path(&path)
@@ -94,6 +95,40 @@ impl SledKv {
     fn err(&self, e: sled::Error) -> KvError {
         sled_err(&self.path, e)
     }
+}
+
+/// Removes sled's page-cache snapshots that a crash left half written.
+///
+/// sled writes its snapshot to `snap.<lsn>.generating`, fsyncs it and
+/// renames it to `snap.<lsn>`; the rename is its commit point, and older
+/// snapshots are removed only after it. But sled 0.34.7 reads back the
+/// greatest `snap.*` file name, `.generating` ones included, and refuses to
+/// open on a bad checksum ("Read corrupted data"): a kill -9 while it
+/// wrote one left a master that could never start again. Such a file is
+/// never a complete snapshot, so removing it leaves sled the last complete
+/// one and its log, as after any crash.
+fn remove_unfinished_snapshots(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = false;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(path = %entry.path().display(),
+                "removing a sled snapshot left unfinished by a crash");
+            std::fs::remove_file(entry.path())?;
+            removed = true;
+        }
+    }
+    if removed {
+        durable::sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 fn sled_err(path: &Path, e: sled::Error) -> KvError {
@@ -263,6 +298,34 @@ impl KvStore for SledKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store killed while sled wrote its page-cache snapshot opens again
+    /// with everything it had flushed.
+    #[tokio::test]
+    async fn a_half_written_sled_snapshot_does_not_stop_the_store_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv");
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            db.insert(b"k", b"v".to_vec()).unwrap();
+            db.flush().unwrap();
+        }
+        // What a kill -9 in the middle of sled's snapshot write leaves.
+        std::fs::write(
+            path.join("snap.00000000FFFFFFFF.generating"),
+            b"half of a snapshot, no checksum",
+        )
+        .unwrap();
+        assert!(
+            sled::Config::new().path(&path).open().is_err(),
+            "sled itself no longer trips over the unfinished snapshot"
+        );
+
+        let kv = SledKv::open(&path, crate::storage::Durability::default())
+            .await
+            .unwrap();
+        assert_eq!(kv.db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    }
 
     #[test]
     fn blob_bookkeeping_follows_the_files_present() {
