@@ -70,7 +70,9 @@ pub fn build_release() -> anyhow::Result<()> {
 }
 
 /// Whether every one of `binaries` exists and is newer than every source
-/// of the workspace (`.rs`, `.proto`, `Cargo.toml`, `Cargo.lock`). Under
+/// they are built from (`.rs`, `.proto`, `Cargo.toml`, `Cargo.lock`; not
+/// this harness, which they do not depend on, nor tests, benches and
+/// examples, so that editing those does not trigger a rebuild). Under
 /// `cargo test --workspace` the binaries were just linked from these
 /// sources: building them again from the root package alone would
 /// resolve features differently, rebuild half the workspace for minutes
@@ -99,8 +101,13 @@ pub fn newer_than_sources(binaries: &[PathBuf]) -> bool {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if path.is_dir() {
-                // Build output, history and run stores hold no sources.
-                if path != target && !name.starts_with('.') && name != "store" {
+                // Build output, history and run stores hold no sources of
+                // the binaries; neither do the harness and the test code.
+                let not_built_in = ["store", "jepsen", "tests", "benches", "examples"];
+                if path != target
+                    && !name.starts_with('.')
+                    && !not_built_in.contains(&name.as_ref())
+                {
                     stack.push(path);
                 }
                 continue;
