@@ -126,7 +126,12 @@ async fn a_burst_of_largest_writes_then_a_small_write_all_succeed() {
         async move { write_weights(c, &format!("largest write {n}"), &body).await }
     });
     futures::future::join_all(writes).await;
-    write_weights(&c, "the small write after the burst", &update_weights("small", 3.0)).await;
+    write_weights(
+        &c,
+        "the small write after the burst",
+        &update_weights("small", 3.0),
+    )
+    .await;
 
     let leader = c.wait_leader(LIMIT).await;
     for id in [1, 2, 3] {

@@ -245,8 +245,7 @@ fn observe(history: &[Op]) -> Observed {
                     });
             }
             TASK_ACK if kind == OpType::Ok => {
-                let (Some(ask), Some(at)) = (AckAsk::of(&op.invoke.value), op.return_time())
-                else {
+                let (Some(ask), Some(at)) = (AckAsk::of(&op.invoke.value), op.return_time()) else {
                     continue;
                 };
                 seen.counts.acks += 1;

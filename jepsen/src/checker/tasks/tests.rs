@@ -37,8 +37,16 @@ impl Run {
         };
         let p = self.process();
         let done = (kind != OpType::Info).then_some(t + 5);
-        self.b
-            .op(p, TASK_LAUNCH, None, ask.to_value(), t, kind, Value::Null, done);
+        self.b.op(
+            p,
+            TASK_LAUNCH,
+            None,
+            ask.to_value(),
+            t,
+            kind,
+            Value::Null,
+            done,
+        );
         self
     }
 
@@ -175,7 +183,10 @@ fn clean_run() -> Run {
         .kill("lost", "t2", 10_000)
         .status("lost", "t2", "TASK_KILLED", Some("u4"), 10_100)
         .ack("lost", "t2", "u4", 10_200)
-        .markers(&[("pa", "t1", 1, "/a1/t1/r1"), ("lost", "t2", 1, "/a1/t2/r1")], 11_000)
+        .markers(
+            &[("pa", "t1", 1, "/a1/t1/r1"), ("lost", "t2", 1, "/a1/t2/r1")],
+            11_000,
+        )
         .final_reconcile(11_100)
         // Answers to reconciliation after the end are the end again.
         .status("pa", "t1", "TASK_FINISHED", None, 11_110);
@@ -222,7 +233,10 @@ fn a_task_run_in_two_sandboxes_is_caught() {
 fn a_refused_launch_that_runs_is_caught() {
     let mut r = clean_run();
     r.status("pa", "t3", "TASK_RUNNING", Some("u9"), 300);
-    assert_eq!(rules_broken(&r.judge()), ["refused-but-ran", "back-after-end"]);
+    assert_eq!(
+        rules_broken(&r.judge()),
+        ["refused-but-ran", "back-after-end"]
+    );
     let mut r = clean_run();
     r.markers(&[("pa", "t3", 1, "/a1/t3/r1")], 11_050);
     assert_eq!(rules_broken(&r.judge()), ["refused-but-ran"]);
