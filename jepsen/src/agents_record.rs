@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::history::HistoryValue;
+
 /// `f` of a poll of the leader's view (GET_AGENTS through one master).
 pub const AGENTS_VIEW: &str = "agents-view";
 /// `f` of a poll of one agent process's `GET /state`.
@@ -88,37 +90,13 @@ pub struct AgentExit {
     pub status: String,
 }
 
+impl HistoryValue for LeaderView {}
+impl HistoryValue for SelfView {}
+impl HistoryValue for AgentExit {}
+
 impl LeaderView {
-    pub fn of(value: &Value) -> Option<LeaderView> {
-        LeaderView::deserialize(value).ok()
-    }
-
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
     pub fn state_of(&self, id: &str) -> Option<AgentState> {
         self.agents.iter().find(|a| a.id == id).map(|a| a.state)
-    }
-}
-
-impl SelfView {
-    pub fn of(value: &Value) -> Option<SelfView> {
-        SelfView::deserialize(value).ok()
-    }
-
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-impl AgentExit {
-    pub fn of(value: &Value) -> Option<AgentExit> {
-        AgentExit::deserialize(value).ok()
-    }
-
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 

@@ -58,6 +58,19 @@ impl<'de> Deserialize<'de> for Process {
     }
 }
 
+/// A typed value a workload writes into an operation and its checker
+/// reads back. Reading is lenient: a value of another shape reads as
+/// `None` (the checker skips it).
+pub trait HistoryValue: Serialize + serde::de::DeserializeOwned {
+    fn of(value: &Value) -> Option<Self> {
+        Self::deserialize(value).ok()
+    }
+
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// One record of the history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Op {

@@ -10,7 +10,8 @@
 //! lenient: a value of another shape reads as `None` and is skipped.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::history::HistoryValue;
 
 /// `f` of an ACCEPT with one LAUNCH. `ok`: the master answered 202;
 /// `fail`: it certainly refused the call; `info`: unknown.
@@ -97,18 +98,8 @@ pub struct Markers {
     pub markers: Vec<Marker>,
 }
 
-macro_rules! json_record {
-    ($($t:ty),*) => {$(
-        impl $t {
-            pub fn of(value: &Value) -> Option<Self> {
-                Self::deserialize(value).ok()
-            }
-
-            pub fn to_value(&self) -> Value {
-                serde_json::to_value(self).unwrap_or(Value::Null)
-            }
-        }
-    )*};
-}
-
-json_record!(LaunchAsk, Delivered, AckAsk, Markers, TaskRef);
+impl HistoryValue for LaunchAsk {}
+impl HistoryValue for Delivered {}
+impl HistoryValue for AckAsk {}
+impl HistoryValue for Markers {}
+impl HistoryValue for TaskRef {}

@@ -92,29 +92,6 @@ async fn oversized_input_is_refused_naming_the_limit() {
     assert!(w.is_empty(), "a refused call changed the weights: {w:?}");
 }
 
-/// Sends `body` to the masters until one answers 200. A write the group
-/// refused for certain (307/503: not the leader, e.g. after a leader change
-/// on this loaded machine) is resent, as a client would, and so is one
-/// whose outcome a leader change left unknown (504): setting a weight twice
-/// is setting it once. A group stalled by an entry it cannot replicate
-/// never answers 200 again.
-async fn write_weights(c: &Cluster, what: &str, body: &Value) {
-    let answer = wait_for(what, LIMIT, || async {
-        for m in &c.masters {
-            if let Ok((code, text)) = c.operator_follow(&m.addr, body).await {
-                match code {
-                    200 => return Some(Ok(())),
-                    307 | 503 | 504 => continue,
-                    _ => return Some(Err(format!("{code}: {text:.300}"))),
-                }
-            }
-        }
-        None
-    })
-    .await;
-    answer.unwrap_or_else(|e| panic!("{what} failed: {e}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_largest_writes_then_a_small_write_all_succeed() {
     let c = Cluster::start(3);
@@ -123,15 +100,15 @@ async fn a_burst_of_largest_writes_then_a_small_write_all_succeed() {
     let writes = (0..64).map(|n| {
         let body = largest_weights_call(1.0 + n as f64);
         let c = &c;
-        async move { write_weights(c, &format!("largest write {n}"), &body).await }
+        // A group stalled by an entry it cannot replicate never answers
+        // 200 again.
+        async move {
+            c.write_acknowledged(&format!("largest write {n}"), &body, LIMIT)
+                .await
+        }
     });
     futures::future::join_all(writes).await;
-    write_weights(
-        &c,
-        "the small write after the burst",
-        &update_weights("small", 3.0),
-    )
-    .await;
+    c.write_weight("small", 3.0, LIMIT).await;
 
     let leader = c.wait_leader(LIMIT).await;
     for id in [1, 2, 3] {

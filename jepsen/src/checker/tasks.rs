@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{details, CheckResult, Checker, Validity};
-use crate::history::{pair, Op, OpType};
+use crate::history::{pair, HistoryValue, Op, OpType};
 use crate::tasks_record::{
     AckAsk, Delivered, LaunchAsk, Markers, StatusSource, TaskRef, TASK_ACK, TASK_FINAL_RECONCILE,
     TASK_LAUNCH, TASK_MARKERS, TASK_STATUS,
@@ -145,14 +145,16 @@ pub enum Violation {
     },
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 struct Counts {
     launches_taken: usize,
     launches_refused: usize,
     launches_unknown: usize,
     statuses: usize,
+    /// Updates acknowledged (202), each once.
     acks: usize,
     tasks_ended: usize,
+    /// Sandboxes with a marker: runs of tasks.
     markers: usize,
 }
 
@@ -199,7 +201,23 @@ struct Observed {
     /// The index of the markers' collection.
     markers_index: usize,
     finished_cleanly: bool,
-    counts: Counts,
+}
+
+impl Observed {
+    /// What the history holds, for the summary (`tasks_ended` is judged
+    /// later).
+    fn counts(&self) -> Counts {
+        let answered = |a: Answer| self.launches.values().filter(|l| l.answer == a).count();
+        Counts {
+            launches_taken: answered(Answer::Taken),
+            launches_refused: answered(Answer::Refused),
+            launches_unknown: answered(Answer::Unknown),
+            statuses: self.arrivals.values().map(Vec::len).sum(),
+            acks: self.acks.len(),
+            tasks_ended: 0,
+            markers: self.sandboxes.values().map(BTreeSet::len).sum(),
+        }
+    }
 }
 
 fn observe(history: &[Op]) -> Observed {
@@ -216,11 +234,6 @@ fn observe(history: &[Op]) -> Observed {
                     OpType::Fail => Answer::Refused,
                     _ => Answer::Unknown,
                 };
-                match answer {
-                    Answer::Taken => seen.counts.launches_taken += 1,
-                    Answer::Refused => seen.counts.launches_refused += 1,
-                    Answer::Unknown => seen.counts.launches_unknown += 1,
-                }
                 seen.launches.insert(
                     ask.task,
                     Launch {
@@ -234,7 +247,6 @@ fn observe(history: &[Op]) -> Observed {
                 let Some(status) = Delivered::of(op.value()) else {
                     continue;
                 };
-                seen.counts.statuses += 1;
                 seen.arrivals
                     .entry(status.task.clone())
                     .or_default()
@@ -248,7 +260,6 @@ fn observe(history: &[Op]) -> Observed {
                 let (Some(ask), Some(at)) = (AckAsk::of(&op.invoke.value), op.return_time()) else {
                     continue;
                 };
-                seen.counts.acks += 1;
                 seen.acks
                     .entry((ask.task, ask.uuid))
                     .or_insert((op.invoke.index, at));
@@ -256,7 +267,6 @@ fn observe(history: &[Op]) -> Observed {
             TASK_MARKERS if kind == OpType::Ok => {
                 seen.markers_index = op.invoke.index;
                 for m in Markers::of(op.value()).unwrap_or_default().markers {
-                    seen.counts.markers += 1;
                     seen.sandboxes
                         .entry(m.task)
                         .or_default()
@@ -378,7 +388,7 @@ fn check_statuses(
 }
 
 pub fn check(history: &[Op], rules: TaskRules) -> Judgement {
-    let mut seen = observe(history);
+    let seen = observe(history);
     let mut problems = Vec::new();
     check_markers(&seen, &mut problems);
     let none = Vec::new();
@@ -403,8 +413,11 @@ pub fn check(history: &[Op], rules: TaskRules) -> Judgement {
             });
         }
     }
-    seen.counts.tasks_ended = ended;
-    let c = &seen.counts;
+    let counts = Counts {
+        tasks_ended: ended,
+        ..seen.counts()
+    };
+    let c = &counts;
     let summary = format!(
         "{} launches taken ({} refused, {} unknown), {} tasks ended, {} statuses, {} acks, \
          {} sandbox markers, {} problems",
@@ -427,7 +440,7 @@ pub fn check(history: &[Op], rules: TaskRules) -> Judgement {
     Judgement {
         valid,
         summary,
-        counts: seen.counts,
+        counts,
         problems,
     }
 }

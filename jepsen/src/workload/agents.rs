@@ -22,7 +22,7 @@ use crate::checker::agents::{AgentRules, AgentsChecker};
 use crate::checker::Checker;
 use crate::client::Outcome;
 use crate::cluster::agents::health;
-use crate::history::OpType;
+use crate::history::{HistoryValue, OpType};
 
 /// How often each master is asked for the leader's view.
 pub const VIEW_EVERY: Duration = Duration::from_millis(250);

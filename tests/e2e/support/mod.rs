@@ -479,18 +479,23 @@ impl Cluster {
     /// acknowledged (200) or the limit passes.
     pub async fn write_weight(&self, role: &str, weight: f64, limit: Duration) {
         let body = update_weights(role, weight);
-        wait_for(
-            &format!("UPDATE_WEIGHTS {role}={weight} acknowledged"),
-            limit,
-            || async {
-                for addr in self.running_addrs() {
-                    if let Ok((200, _)) = self.operator_follow(&addr, &body).await {
-                        return Some(());
-                    }
+        self.write_acknowledged(&format!("UPDATE_WEIGHTS {role}={weight}"), &body, limit)
+            .await
+    }
+
+    /// Sends the idempotent operator write `body` to the running masters
+    /// until one answers 200. Whatever else a master answers is retried:
+    /// 307/503 (not the leader, e.g. during a leader change) and 504 (a
+    /// leader change left the outcome unknown; the write is idempotent).
+    pub async fn write_acknowledged(&self, what: &str, body: &Value, limit: Duration) {
+        wait_for(&format!("{what} acknowledged"), limit, || async {
+            for addr in self.running_addrs() {
+                if let Ok((200, _)) = self.operator_follow(&addr, body).await {
+                    return Some(());
                 }
-                None
-            },
-        )
+            }
+            None
+        })
         .await
     }
 

@@ -330,20 +330,25 @@ async fn measure_launch(ctx: &Ctx, report: &mut LaunchReport) -> anyhow::Result<
     Ok(())
 }
 
-/// `used_resources` plus `offered_resources` of each framework in
-/// `/master/frameworks`, as dominant shares of `total`, in the order of
 /// Waits (at most `limit`) until the leader has no task staging or
 /// starting: every launch has been answered, so what it holds is what
 /// the tasks cost.
 async fn settled(c: &Cluster, limit: Duration) {
     let settled = crate::wait::until(
-        std::time::Instant::now() + limit,
+        Instant::now() + limit,
         Duration::from_millis(100),
         || async {
-            let mut pending = 0.0;
-            for name in ["master/tasks_staging", "master/tasks_starting"] {
-                pending += super::master_figure(&c.http, &c.leader_addr, name).await?;
-            }
+            let figures = super::master_json(
+                &c.http,
+                &c.leader_addr,
+                "/metrics/snapshot",
+                Duration::from_secs(2),
+            )
+            .await?;
+            let pending = ["master/tasks_staging", "master/tasks_starting"]
+                .iter()
+                .map(|name| figures.get(*name).and_then(Value::as_f64))
+                .sum::<Option<f64>>()?;
             (pending == 0.0).then_some(())
         },
     )
@@ -353,6 +358,8 @@ async fn settled(c: &Cluster, limit: Duration) {
     }
 }
 
+/// `used_resources` plus `offered_resources` of each framework in
+/// `/master/frameworks`, as dominant shares of `total`, in the order of
 /// `ids`; None if the master does not show them.
 async fn master_shares(c: &Cluster, ids: &[String], total: Amounts) -> Option<Vec<f64>> {
     let v = super::master_json(

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::agents_record::{
     faulted_agent, AgentExit, LeaderView, SelfView, AGENTS_VIEW, AGENT_EXIT, AGENT_STATE,
 };
-use crate::history::{pair, Op, OpType, Process};
+use crate::history::{pair, HistoryValue, Op, OpType, Process};
 use crate::nemesis_record::NemesisRecord;
 
 /// Nemeses that leave the master group without a quorum: agents cannot

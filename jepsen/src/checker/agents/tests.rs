@@ -8,7 +8,7 @@ use crate::agents_record::{
     AgentExit, LeaderView, ListedAgent, SelfView, AGENTS_VIEW, AGENT_EXIT, AGENT_STATE,
 };
 use crate::checker::testing::Builder;
-use crate::history::OpType;
+use crate::history::{HistoryValue, OpType};
 use crate::nemesis_record::NemesisRecord;
 
 const RULES: AgentRules = AgentRules {
