@@ -100,12 +100,13 @@
 //! The unit tests cover the pure parts (RecordIO, backoff, reconciliation,
 //! the master list, resources, `execute`'s decisions); `tests/` runs the
 //! scheduler against fake masters (an axum server that redirects to
-//! another, which streams events and records calls). The end-to-end tests
-//! against real masters live with the cluster tests (`tests/` at the
-//! workspace root) once the masters serve the API: subscribe through a
-//! follower, launch and finish tasks, the leader killed mid-stream (the
-//! scheduler re-subscribes to the new leader and reconciles), updates
-//! redelivered until acknowledged, and `mesoraft execute` exit codes.
+//! another, which streams events and records calls). Against real
+//! masters: `mesoraft execute` end to end (`tests/e2e/execute.rs` at the
+//! workspace root), and the Jepsen `tasks` workload
+//! (`jepsen/tests/tasks.rs`), whose frameworks are schedulers of this
+//! library: leaders killed mid-stream (the scheduler re-subscribes with its
+//! FrameworkID to the new leader and reconciles), agents killed and paused,
+//! every launch, status and acknowledgement checked.
 
 pub mod backoff;
 pub mod calls;

@@ -39,6 +39,10 @@ pub enum Attempt {
 /// The SUBSCRIBE call for `framework` (with its id when resubscribing).
 pub fn subscribe_call(framework: &FrameworkInfo) -> Call {
     Call {
+        // A framework that has an id re-subscribes with it in both places:
+        // the master refuses a call whose `framework_info.id` is set without
+        // the call's `framework_id` (Mesos's rule, SPEC 8).
+        framework_id: framework.id.clone(),
         r#type: Some(call::Type::Subscribe as i32),
         subscribe: Some(call::Subscribe {
             framework_info: framework.clone(),
@@ -209,5 +213,8 @@ mod tests {
         let json = mesoraft_proto::json::to_json_string(&c);
         assert!(json.contains(r#""type":"SUBSCRIBE""#), "{json}");
         assert!(json.contains(r#""id":{"value":"id"}"#), "{json}");
+        assert_eq!(c.framework_id, info.id, "a re-subscription names its id");
+        let first = subscribe_call(&crate::config::framework_info("f", "u"));
+        assert_eq!(first.framework_id, None, "a new framework has none");
     }
 }

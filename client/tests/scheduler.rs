@@ -54,20 +54,22 @@ async fn expect_subscribed(events: &mut Events, master: &FakeMaster) {
 }
 
 /// After a lost stream: Disconnected, then the `nth` SUBSCRIBE at
-/// `master` carries the FrameworkID; the master accepts it.
+/// `master` carries the FrameworkID (in the framework info and in the
+/// call); the master accepts it.
 async fn expect_resubscribed(events: &mut Events, master: &FakeMaster, nth: usize) {
     assert!(matches!(
         next(events).await,
         SchedulerEvent::Disconnected { .. }
     ));
     let subs = master.wait_calls(Type::Subscribe, nth).await;
-    let info = &subs[nth - 1]
-        .call
-        .subscribe
-        .as_ref()
-        .unwrap()
-        .framework_info;
+    let call = &subs[nth - 1].call;
+    let info = &call.subscribe.as_ref().unwrap().framework_info;
     assert_eq!(info.id.as_ref().unwrap().value, "f1");
+    // Mesos refuses `framework_info.id` without the call's `framework_id`.
+    assert_eq!(
+        call.framework_id.as_ref().map(|f| f.value.as_str()),
+        Some("f1")
+    );
     master.send(&subscribed("f1", 15.0));
     expect_subscribed(events, master).await;
 }

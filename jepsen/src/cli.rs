@@ -69,6 +69,10 @@ pub struct TestArgs {
     /// the crash nemeses must make the durability checker fail).
     #[arg(long)]
     pub debug_skip_fsync: bool,
+    /// Start masters with --debug-unsafe-forget-unreachable-tasks (broken
+    /// on purpose: with agent faults the tasks checker must fail).
+    #[arg(long)]
+    pub debug_forget_unreachable_tasks: bool,
     /// Per-operation timeout of ordinary clients.
     #[arg(long, default_value_t = 1000)]
     pub op_timeout_ms: u64,
@@ -138,13 +142,13 @@ pub fn spec_from(args: &TestArgs) -> anyhow::Result<RunSpec> {
     let workload = args.workload.as_deref().unwrap_or(default_workload);
     // Validates the names before any cluster starts.
     let names = workload::names(workload)?;
-    let wants_agents = names.iter().any(|n| n == "agents");
+    let wants_agents = names.iter().any(|n| n == "agents" || n == "tasks");
     let agents = args.agents.unwrap_or(if wants_agents { 3 } else { 0 });
     if agents > crate::net::MAX_AGENTS {
         anyhow::bail!("--agents must be at most {}", crate::net::MAX_AGENTS);
     }
     if wants_agents && agents == 0 {
-        anyhow::bail!("the agents workload needs --agents 1 or more");
+        anyhow::bail!("the agents and tasks workloads need --agents 1 or more");
     }
     Ok(RunSpec {
         workload: workload.to_string(),
@@ -158,6 +162,7 @@ pub fn spec_from(args: &TestArgs) -> anyhow::Result<RunSpec> {
         partition_method: args.partition_method,
         stale_reads: args.debug_stale_reads,
         skip_fsync: args.debug_skip_fsync,
+        forget_unreachable_tasks: args.debug_forget_unreachable_tasks,
         op_timeout_ms: args.op_timeout_ms.max(1),
         slow_clients: args.slow_clients,
         slow_op_timeout_ms: args.slow_op_timeout_ms.max(1),
@@ -230,6 +235,7 @@ mod tests {
             partition_method: MethodWant::Routes,
             stale_reads: true,
             skip_fsync: true,
+            forget_unreachable_tasks: true,
             op_timeout_ms: 777,
             slow_clients: 2,
             slow_op_timeout_ms: 12_345,

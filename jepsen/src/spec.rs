@@ -30,6 +30,9 @@ pub struct RunSpec {
     /// Masters that acknowledge log writes without making them durable.
     #[serde(default)]
     pub skip_fsync: bool,
+    /// Masters that end an unreachable agent's tasks as if it were gone.
+    #[serde(default)]
+    pub forget_unreachable_tasks: bool,
     /// Per-operation timeout of ordinary clients.
     pub op_timeout_ms: u64,
     /// Clients per workload that wait much longer for an answer (longer
@@ -65,6 +68,7 @@ impl Default for RunSpec {
             partition_method: MethodWant::Auto,
             stale_reads: false,
             skip_fsync: false,
+            forget_unreachable_tasks: false,
             op_timeout_ms: 1000,
             slow_clients: 1,
             slow_op_timeout_ms: 15_000,
@@ -146,6 +150,9 @@ impl RunSpec {
         }
         if self.skip_fsync {
             args.push("--debug-skip-fsync".into());
+        }
+        if self.forget_unreachable_tasks {
+            args.push("--debug-forget-unreachable-tasks".into());
         }
         args
     }

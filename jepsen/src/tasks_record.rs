@@ -24,15 +24,49 @@ pub const TASK_STATUS: &str = "task-status";
 pub const TASK_ACK: &str = "task-ack";
 /// `f` of the final collection of the tasks' sandbox markers.
 pub const TASK_MARKERS: &str = "task-markers";
+/// `f` of what happened to a framework's subscription (subscribed,
+/// disconnected, stopped): for the report and for diagnosis, not judged.
+pub const TASK_FRAMEWORK: &str = "task-framework";
 /// `f` of the final explicit reconciliation, after every fault was healed
 /// and every task was killed: its completion says the run got that far.
 pub const TASK_FINAL_RECONCILE: &str = "task-final-reconcile";
+
+/// States a task never leaves (Mesos's terminal states but TASK_LOST,
+/// which a framework that is not partition-aware sees before its task
+/// comes back).
+pub const FINAL_STATES: [&str; 7] = [
+    "TASK_FINISHED",
+    "TASK_FAILED",
+    "TASK_KILLED",
+    "TASK_ERROR",
+    "TASK_DROPPED",
+    "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
+];
+
+pub fn is_final(state: &str) -> bool {
+    FINAL_STATES.contains(&state)
+}
 
 /// A task of one framework (task ids are unique within a framework).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskRef {
     pub framework: String,
     pub task_id: String,
+}
+
+/// The value of a `task-framework` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkNote {
+    /// The workload's number of the framework.
+    pub framework_index: usize,
+    /// Its id, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<String>,
+    /// `subscribed`, `disconnected` or `stopped`.
+    pub event: String,
+    /// The master subscribed to, or why the stream ended.
+    pub detail: String,
 }
 
 /// The value of a `task-launch` invocation.
@@ -98,6 +132,7 @@ pub struct Markers {
     pub markers: Vec<Marker>,
 }
 
+impl HistoryValue for FrameworkNote {}
 impl HistoryValue for LaunchAsk {}
 impl HistoryValue for Delivered {}
 impl HistoryValue for AckAsk {}

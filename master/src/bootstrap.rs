@@ -247,6 +247,7 @@ pub async fn run_master(args: MasterArgs) -> anyhow::Result<MasterHandle> {
         frameworks: args.offers.framework_policy(),
         allocator: args.offers.allocator_config(),
         offer_timeout: args.offers.offer_timeout,
+        forget_unreachable_tasks: args.debug_unsafe_forget_unreachable_tasks,
     };
     let master = Arc::new(Master {
         id: args.id,

@@ -82,6 +82,13 @@ pub struct MasterArgs {
     /// durable. Exists so the crash nemeses can be shown to catch it.
     #[arg(long, hide = true)]
     pub debug_unsafe_skip_fsync: bool,
+    /// TESTING ONLY, UNSAFE: end the tasks of an agent marked unreachable
+    /// as if the agent were gone, and take them back when it returns
+    /// (tasks then come back after their end). Exists so the Jepsen tasks
+    /// checker can be shown to catch a master that forgets unreachable
+    /// tasks.
+    #[arg(long, hide = true)]
+    pub debug_unsafe_forget_unreachable_tasks: bool,
 }
 
 /// How the leader checks agents' health and treats the ones that do not

@@ -52,7 +52,7 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
     };
     // What the master picks when a flag is left out.
     let defaults = parse(&MasterCmd::new(1, "127.0.0.1:7001", "/data/m1").peers(peers.clone()));
-    let options = 10;
+    let options = 11;
     let health = AgentHealth {
         ping_timeout: std::time::Duration::from_millis(1500),
         max_ping_timeouts: 3,
@@ -84,6 +84,7 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
             .snapshot_logs(snapshot_logs)
             .stale_reads(on(combo, 7))
             .skip_fsync(on(combo, 8))
+            .forget_unreachable_tasks(on(combo, 10))
             .agent_health(on(combo, 9).then(|| health.clone()));
         assert_eq!(cmd.args()[0], MASTER_SUBCOMMAND);
 
@@ -142,6 +143,7 @@ fn every_command_the_test_kit_builds_parses_as_master_flags() {
         assert_eq!(args.snapshot_logs, snapshot_logs.unwrap_or(d.snapshot_logs));
         assert_eq!(args.debug_unsafe_stale_reads, on(combo, 7));
         assert_eq!(args.debug_unsafe_skip_fsync, on(combo, 8));
+        assert_eq!(args.debug_unsafe_forget_unreachable_tasks, on(combo, 10));
     }
 }
 

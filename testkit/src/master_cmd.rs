@@ -59,6 +59,7 @@ pub struct MasterCmd {
     snapshot_logs: Option<u64>,
     stale_reads: bool,
     skip_fsync: bool,
+    forget_unreachable_tasks: bool,
     agent_health: Option<AgentHealth>,
     extra: Vec<String>,
 }
@@ -81,6 +82,7 @@ impl MasterCmd {
             snapshot_logs: None,
             stale_reads: false,
             skip_fsync: false,
+            forget_unreachable_tasks: false,
             agent_health: None,
             extra: Vec::new(),
         }
@@ -141,6 +143,13 @@ impl MasterCmd {
     /// The deliberately broken setting: log writes acknowledged unsynced.
     pub fn skip_fsync(mut self, on: bool) -> Self {
         self.skip_fsync = on;
+        self
+    }
+
+    /// The deliberately broken setting: the tasks of an agent marked
+    /// unreachable are ended as if it were gone.
+    pub fn forget_unreachable_tasks(mut self, on: bool) -> Self {
+        self.forget_unreachable_tasks = on;
         self
     }
 
@@ -239,6 +248,9 @@ impl MasterCmd {
         }
         if self.skip_fsync {
             args.push("--debug-unsafe-skip-fsync".into());
+        }
+        if self.forget_unreachable_tasks {
+            args.push("--debug-unsafe-forget-unreachable-tasks".into());
         }
         args.extend(self.extra.iter().cloned());
         args

@@ -54,6 +54,10 @@ pub struct Session {
     framework: Option<FrameworkInfo>,
     /// Unacknowledged updates in the order they were made.
     unacknowledged: Vec<call::Update>,
+    /// The uuids of the updates the SUBSCRIBE on its way carries. An
+    /// update made after it was sent is in neither that call nor any
+    /// other: SUBSCRIBED sends it.
+    carried: Vec<Vec<u8>>,
     entropy: Box<dyn Entropy + Send>,
 }
 
@@ -65,6 +69,7 @@ impl Session {
             recovery_running: false,
             framework: None,
             unacknowledged: Vec::new(),
+            carried: Vec::new(),
             entropy,
         }
     }
@@ -84,15 +89,31 @@ impl Session {
         ]
     }
 
-    /// SUBSCRIBED arrived.
+    /// SUBSCRIBED arrived: the updates made while the SUBSCRIBE was on
+    /// its way are sent now, in the order they were made (the agent took
+    /// the ones it carried).
     pub fn subscribed(&mut self, subscribed: event::Subscribed) -> Vec<Action> {
         self.link = Link::Subscribed;
         self.recovery_running = false;
         self.framework = Some(subscribed.framework_info);
-        vec![
+        let carried = std::mem::take(&mut self.carried);
+        let mut actions = vec![
             Action::CancelTimer(Timer::Recovery),
             Action::CancelTimer(Timer::Resubscribe),
-        ]
+        ];
+        let made_since: Vec<call::Update> = self
+            .unacknowledged
+            .iter()
+            .filter(|u| {
+                u.status
+                    .uuid
+                    .as_ref()
+                    .is_none_or(|id| !carried.contains(id))
+            })
+            .cloned()
+            .collect();
+        actions.extend(made_since.into_iter().map(|u| self.update_call(u)));
+        actions
     }
 
     pub fn is_subscribed(&self) -> bool {
@@ -170,21 +191,26 @@ impl Session {
         self.link != Link::Subscribed && self.recovery_running
     }
 
-    /// Records `status` as unacknowledged and sends it if subscribed; a
-    /// later SUBSCRIBE carries it otherwise.
+    /// Records `status` as unacknowledged and sends it if subscribed;
+    /// otherwise the next SUBSCRIBE carries it, or, when one is already on
+    /// its way, SUBSCRIBED sends it.
     pub fn forward(&mut self, status: TaskStatus) -> Vec<Action> {
         let update = call::Update { status };
         self.unacknowledged.push(update.clone());
         if self.link != Link::Subscribed {
             return Vec::new();
         }
-        vec![Action::Send(Call {
+        vec![self.update_call(update)]
+    }
+
+    fn update_call(&self, update: call::Update) -> Action {
+        Action::Send(Call {
             executor_id: self.settings.executor_id.clone(),
             framework_id: self.settings.framework_id.clone(),
             r#type: Some(call::Type::Update as i32),
             update: Some(update),
             ..Default::default()
-        })]
+        })
     }
 
     /// ACKNOWLEDGED for `uuid`: whether it acknowledged an update not
@@ -226,7 +252,9 @@ impl Session {
         }
     }
 
-    fn subscribe_call(&self, unacknowledged_tasks: Vec<TaskInfo>) -> Call {
+    /// The SUBSCRIBE call; records which updates it carries.
+    fn subscribe_call(&mut self, unacknowledged_tasks: Vec<TaskInfo>) -> Call {
+        self.carried = self.unacknowledged_uuids();
         Call {
             executor_id: self.settings.executor_id.clone(),
             framework_id: self.settings.framework_id.clone(),

@@ -54,6 +54,7 @@ impl MesoGroup {
             snapshot_logs: opts.snapshot_logs,
             stale_reads: false,
             skip_fsync: false,
+            forget_unreachable_tasks: false,
             lazyfs: false,
             env: vec![],
             agent_health: opts.agent_health.clone(),

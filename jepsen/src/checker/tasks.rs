@@ -22,14 +22,24 @@
 //! 3. **two-endings**: a task gets at most one final state; the same one
 //!    again is a redelivery (at-least-once), another one is a violation.
 //! 4. **back-after-end**: after a final state, no status of a live state
-//!    (STAGING, STARTING, RUNNING, KILLING, UNREACHABLE, LOST).
+//!    (STAGING, STARTING, RUNNING, KILLING, UNREACHABLE, LOST). A
+//!    reconciliation answer TASK_LOST with REASON_RECONCILIATION is not
+//!    one: it is how Mesos tells a framework that is not partition-aware
+//!    that the master does not know the task (TASK_UNKNOWN to the others),
+//!    as after its terminal update was acknowledged.
 //! 5. **unended**: every launch the master took (`ok`, or `info` and then
 //!    seen in a status or a marker) ends: its framework gets a final state,
 //!    or its last status is TASK_LOST (a non-partition-aware framework may
-//!    be told no more). Judged only when the final reconciliation ran.
+//!    be told no more), or its last status is TASK_UNKNOWN and it never
+//!    ran (no marker: a launch the master answered and then lost in a
+//!    failover before any agent had it, as Mesos may). Judged only when
+//!    the final reconciliation ran.
 //! 6. **redelivered-after-ack**: an update is not delivered again more
 //!    than `ack_slack_ms` after the master answered its acknowledgement
-//!    with 202 (the slack covers a retry already on its way).
+//!    with 202 (the slack covers a retry already on its way), unless a
+//!    fault was in place meanwhile: a 202 says the master took the
+//!    acknowledgement, not that the agent got it, and a master or agent
+//!    killed, paused or cut off in between loses it (at-least-once).
 //! 7. **wrong-loss**: a partition-aware framework never sees TASK_LOST;
 //!    another never sees UNREACHABLE, DROPPED, UNKNOWN, GONE or
 //!    GONE_BY_OPERATOR (Mesos tells it TASK_LOST instead).
@@ -43,10 +53,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{details, CheckResult, Checker, Validity};
+use crate::figures::fault_windows;
 use crate::history::{pair, HistoryValue, Op, OpType};
 use crate::tasks_record::{
-    AckAsk, Delivered, LaunchAsk, Markers, StatusSource, TaskRef, TASK_ACK, TASK_FINAL_RECONCILE,
-    TASK_LAUNCH, TASK_MARKERS, TASK_STATUS,
+    is_final, AckAsk, Delivered, LaunchAsk, Markers, StatusSource, TaskRef, TASK_ACK,
+    TASK_FINAL_RECONCILE, TASK_LAUNCH, TASK_MARKERS, TASK_STATUS,
 };
 
 /// The bounds the rules allow.
@@ -61,16 +72,6 @@ pub struct TasksChecker {
     pub rules: TaskRules,
 }
 
-/// States a task never leaves.
-const FINAL_STATES: [&str; 7] = [
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_ERROR",
-    "TASK_DROPPED",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-];
 /// States of a task that is (or may still be) running.
 const LIVE_STATES: [&str; 6] = [
     "TASK_STAGING",
@@ -91,8 +92,12 @@ const PARTITION_AWARE_ONLY: [&str; 5] = [
     "TASK_GONE_BY_OPERATOR",
 ];
 
-fn is_final(state: &str) -> bool {
-    FINAL_STATES.contains(&state)
+/// A reconciliation answer meaning "the master does not know this task"
+/// in the form a framework that is not partition-aware is given.
+fn is_lost_unknown(status: &Delivered) -> bool {
+    status.state == "TASK_LOST"
+        && status.source == StatusSource::Reconcile
+        && status.reason.as_deref() == Some("REASON_RECONCILIATION")
 }
 
 /// One broken rule, with the history indexes that show it.
@@ -201,6 +206,17 @@ struct Observed {
     /// The index of the markers' collection.
     markers_index: usize,
     finished_cleanly: bool,
+    /// Injected faults: (start, stop) ns; no stop: until the end.
+    faults: Vec<(u64, Option<u64>)>,
+}
+
+impl Observed {
+    /// Whether a fault was in place at some time in `[from, to]`.
+    fn faulted_between(&self, from: u64, to: u64) -> bool {
+        self.faults
+            .iter()
+            .any(|&(start, stop)| start <= to && stop.is_none_or(|stop| stop >= from))
+    }
 }
 
 impl Observed {
@@ -221,7 +237,14 @@ impl Observed {
 }
 
 fn observe(history: &[Op]) -> Observed {
-    let mut seen = Observed::default();
+    let mut seen = Observed {
+        faults: fault_windows(history)
+            .into_iter()
+            .filter(|w| w.injected)
+            .map(|w| (w.start_ns, w.stop_ns))
+            .collect(),
+        ..Observed::default()
+    };
     for op in pair(history) {
         let kind = op.kind();
         match op.invoke.f.as_str() {
@@ -356,7 +379,9 @@ fn check_statuses(
                     index: a.index,
                 })
             }
-            Some((first, first_index)) if LIVE_STATES.contains(&state) => {
+            Some((first, first_index))
+                if LIVE_STATES.contains(&state) && !is_lost_unknown(&a.status) =>
+            {
                 out.push(Violation::BackAfterEnd {
                     task: task.clone(),
                     ended: first.into(),
@@ -370,7 +395,10 @@ fn check_statuses(
         }
         if let (StatusSource::Update, Some(uuid)) = (a.status.source, &a.status.uuid) {
             if let Some(&(ack_index, acked_at)) = seen.acks.get(&(task.clone(), uuid.clone())) {
-                if a.time > acked_at.saturating_add(rules.ack_slack_ms * 1_000_000) {
+                let slack_ns = rules.ack_slack_ms * 1_000_000;
+                if a.time > acked_at.saturating_add(slack_ns)
+                    && !seen.faulted_between(acked_at.saturating_sub(slack_ns), a.time)
+                {
                     out.push(Violation::RedeliveredAfterAck {
                         task: task.clone(),
                         uuid: uuid.clone(),
@@ -397,7 +425,12 @@ pub fn check(history: &[Op], rules: TaskRules) -> Judgement {
     for task in tasks {
         let launch = seen.launches.get(task);
         let arrivals = seen.arrivals.get(task).unwrap_or(&none);
-        let task_ended = check_statuses(task, launch, arrivals, &seen, rules, &mut problems);
+        let never_ran_unknown = arrivals
+            .last()
+            .is_some_and(|a| a.status.state == "TASK_UNKNOWN")
+            && !seen.sandboxes.contains_key(task);
+        let task_ended = check_statuses(task, launch, arrivals, &seen, rules, &mut problems)
+            || never_ran_unknown;
         ended += usize::from(task_ended);
         let Some(launch) = launch else { continue };
         let taken = match launch.answer {

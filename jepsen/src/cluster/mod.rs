@@ -69,6 +69,9 @@ pub struct ClusterConfig {
     pub stale_reads: bool,
     /// The deliberately broken setting: log writes acknowledged unsynced.
     pub skip_fsync: bool,
+    /// The deliberately broken setting: unreachable agents' tasks ended
+    /// as if the agents were gone.
+    pub forget_unreachable_tasks: bool,
     /// Each master's work dir is a lazyfs mount (unsynced writes can be
     /// dropped, see `crash_unsynced`).
     pub lazyfs: bool,
@@ -172,6 +175,7 @@ impl Cluster {
             .snapshot_logs(self.cfg.snapshot_logs)
             .stale_reads(self.cfg.stale_reads)
             .skip_fsync(self.cfg.skip_fsync)
+            .forget_unreachable_tasks(self.cfg.forget_unreachable_tasks)
             .agent_health(self.cfg.agent_health.clone());
         let mut args = self.cfg.binaries.master_prefix.clone();
         args.extend(cmd.flags());

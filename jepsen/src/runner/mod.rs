@@ -91,6 +91,9 @@ impl TestOpts {
         if self.spec.skip_fsync {
             name.push_str("-SKIP-FSYNC");
         }
+        if self.spec.forget_unreachable_tasks {
+            name.push_str("-FORGET-UNREACHABLE-TASKS");
+        }
         name
     }
 

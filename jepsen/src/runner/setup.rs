@@ -96,6 +96,7 @@ pub(super) fn setup(opts: &TestOpts) -> anyhow::Result<Setup> {
             snapshot_logs: spec.snapshot_logs,
             stale_reads: spec.stale_reads,
             skip_fsync: spec.skip_fsync,
+            forget_unreachable_tasks: spec.forget_unreachable_tasks,
             lazyfs: wants_lazyfs(&spec.nemeses),
             agent_health: (!agent_ids.is_empty()).then(crate::cluster::agents::health),
             env: vec![],

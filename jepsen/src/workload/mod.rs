@@ -10,6 +10,7 @@ pub mod election;
 pub mod multi_register;
 pub mod register;
 pub mod sequence;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,9 +92,9 @@ pub const ALL: &[&str] = &[
     "durability",
 ];
 
-/// Workloads that need more than the masters (`agents` needs `--agents`,
-/// which defaults to 3 with it); not part of `all`.
-pub const EXTRA: &[&str] = &["agents"];
+/// Workloads that need more than the masters (`agents` and `tasks` need
+/// `--agents`, which defaults to 3 with them); not part of `all`.
+pub const EXTRA: &[&str] = &["agents", "tasks"];
 
 #[derive(Clone, Debug)]
 pub struct WorkloadOpts {
@@ -124,6 +125,7 @@ fn single(name: &str, opts: &WorkloadOpts) -> Option<Box<dyn Workload>> {
         "sequence" => Box::new(sequence::SequenceWorkload::new(opts)),
         "durability" => Box::new(durability::DurabilityWorkload::new(opts)),
         "agents" => Box::new(agents::AgentsWorkload::new(opts)),
+        "tasks" => Box::new(tasks::TasksWorkload::new(opts)),
         _ => return None,
     })
 }

@@ -115,6 +115,8 @@ pub struct DriverConfig {
     pub allocator: AllocatorConfig,
     /// `--offer-timeout`.
     pub offer_timeout: Option<Duration>,
+    /// `--debug-unsafe-forget-unreachable-tasks` (broken on purpose).
+    pub forget_unreachable_tasks: bool,
 }
 
 /// The driver as a leader-term service.
@@ -204,6 +206,7 @@ pub async fn run_term(context: TermContext, config: DriverConfig, hub: std::sync
         allocator: Allocator::new(config.allocator.clone()),
         offers: OfferBook::new(offer_prefix),
         offer_timeout: config.offer_timeout,
+        forget_unreachable_tasks: config.forget_unreachable_tasks,
         allocation_due: None,
         watchers: Vec::new(),
         after_registration: Vec::new(),
@@ -315,6 +318,7 @@ struct Shell {
     allocator: Allocator,
     offers: OfferBook,
     offer_timeout: Option<Duration>,
+    forget_unreachable_tasks: bool,
     /// When the allocation an event called for runs.
     allocation_due: Option<tokio::time::Instant>,
     /// Operator event streams.

@@ -99,6 +99,9 @@ impl Shell {
                 AgentAction::Departed { agent_id, why } => TaskEvent::AgentDeparted {
                     agent_id: agent_id.clone(),
                     departure: match *why {
+                        AgentDeparture::Unreachable { .. } if self.forget_unreachable_tasks => {
+                            Departure::Gone
+                        }
                         AgentDeparture::Unreachable { since_ns } => {
                             Departure::Unreachable { since_ns }
                         }

@@ -38,7 +38,9 @@ pub fn framework_info(name: &str, partition_aware: bool) -> Value {
 
 impl TestScheduler {
     /// SUBSCRIBEs `info` at the master `addr` (the leader) and waits for
-    /// SUBSCRIBED.
+    /// SUBSCRIBED. A `503` is retried until `limit`, as Mesos's scheduler
+    /// library does: a master that has just been elected answers it until
+    /// it has taken over the agents' sessions.
     pub async fn subscribe(c: &Cluster, addr: &str, info: Value, limit: Duration) -> TestScheduler {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -49,20 +51,24 @@ impl TestScheduler {
         if let Some(id) = info.get("id") {
             call["framework_id"] = id.clone();
         }
-        let response = http
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .body(call.to_string())
-            .send()
-            .await
-            .expect("the master answers SUBSCRIBE");
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "SUBSCRIBE answered {:?}",
-            response.status()
-        );
+        let deadline = Instant::now() + limit;
+        let response = loop {
+            let response = http
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .body(call.to_string())
+                .send()
+                .await
+                .expect("the master answers SUBSCRIBE");
+            let code = response.status().as_u16();
+            if code == 503 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            assert_eq!(code, 200, "SUBSCRIBE answered {code}");
+            break response;
+        };
         let stream_id = response
             .headers()
             .get("Mesos-Stream-Id")

@@ -467,6 +467,52 @@ fn a_checkpointing_executor_resubscribes_with_its_unacknowledged_updates_and_tas
     assert_eq!(subscribe.unacknowledged_updates.len(), 2);
 }
 
+/// A task that ends after the SUBSCRIBE left but before SUBSCRIBED came
+/// is in no SUBSCRIBE; SUBSCRIBED must send its update, and only it.
+#[test]
+fn an_update_made_while_subscribing_is_sent_once_subscribed() {
+    let base = Instant::now();
+    let mut exec = running(true, &[], base);
+    exec.step(
+        Input::Disconnected {
+            why: "agent restarted".into(),
+        },
+        at(base, 1),
+    );
+    let actions = exec.step(Input::TimerFired(Timer::Resubscribe), at(base, 2));
+    let [Action::Subscribe(call)] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    let carried = call
+        .subscribe
+        .as_ref()
+        .unwrap()
+        .unacknowledged_updates
+        .len();
+    assert_eq!(carried, 2, "STARTING and RUNNING ride on the SUBSCRIBE");
+
+    let actions = exec.step(Input::TaskExited(t1(), TaskExit::Exited(0)), at(base, 2));
+    assert!(sent(&actions).is_empty(), "not subscribed yet: {actions:?}");
+
+    let actions = exec.step(Input::Event(Box::new(subscribed_event(&[]))), at(base, 2));
+    assert_eq!(
+        sent(&actions),
+        [(TaskState::TaskFinished, vec![3; 16])],
+        "only the update the SUBSCRIBE did not carry"
+    );
+
+    // A subscription that carried everything sends nothing more.
+    exec.step(
+        Input::Disconnected {
+            why: "again".into(),
+        },
+        at(base, 3),
+    );
+    exec.step(Input::TimerFired(Timer::Resubscribe), at(base, 4));
+    let actions = exec.step(Input::Event(Box::new(subscribed_event(&[]))), at(base, 4));
+    assert!(sent(&actions).is_empty(), "{actions:?}");
+}
+
 #[test]
 fn the_recovery_timeout_ends_the_executor_only_while_it_is_away() {
     let base = Instant::now();

@@ -63,6 +63,23 @@ impl Run {
                 StatusSource::Reconcile
             },
         };
+        self.delivered(status, t)
+    }
+
+    /// A reconciliation answer with a reason.
+    fn answer(&mut self, fw: &str, id: &str, state: &str, reason: &str, t: u64) -> &mut Self {
+        let status = Delivered {
+            task: task(fw, id),
+            state: state.into(),
+            uuid: None,
+            agent_id: Some("S1".into()),
+            reason: Some(reason.into()),
+            source: StatusSource::Reconcile,
+        };
+        self.delivered(status, t)
+    }
+
+    fn delivered(&mut self, status: Delivered, t: u64) -> &mut Self {
         let p = self.process();
         self.b.op(
             p,
@@ -298,4 +315,46 @@ fn statuses_and_markers_of_tasks_nobody_launched_are_caught() {
     let mut r = clean_run();
     r.markers(&[("pa", "ghost", 1, "/a1/ghost/r1")], 11_050);
     assert_eq!(rules_broken(&r.judge()), ["unlaunched"]);
+}
+
+#[test]
+fn a_redelivery_after_an_ack_is_excused_by_a_fault_in_between() {
+    use crate::nemesis_record::NemesisRecord;
+    let mut r = clean_run();
+    r.b.nemesis(1_000, "start", &NemesisRecord::new("agent-kill"));
+    r.b.nemesis(2_000, "stop", &NemesisRecord::new("agent-kill"));
+    r.status("lost", "t2", "TASK_RUNNING", Some("u2"), 3_000);
+    assert!(r.judge().problems.is_empty());
+    // A fault after the redelivery excuses nothing.
+    let mut r = clean_run();
+    r.b.nemesis(4_000, "start", &NemesisRecord::new("agent-kill"));
+    r.b.nemesis(4_500, "stop", &NemesisRecord::new("agent-kill"));
+    r.status("lost", "t2", "TASK_RUNNING", Some("u2"), 3_000);
+    assert_eq!(rules_broken(&r.judge()), ["redelivered-after-ack"]);
+}
+
+#[test]
+fn a_taken_launch_the_master_lost_before_it_ran_may_end_unknown() {
+    let mut r = clean_run();
+    r.launch("pa", "t6", true, 300, OpType::Ok)
+        .status("pa", "t6", "TASK_UNKNOWN", None, 11_150);
+    let j = r.judge();
+    assert!(j.problems.is_empty(), "{:?}", j.problems);
+    assert_eq!(j.valid, Validity::True);
+    // Unknown to the master while its sandbox shows it ran: unended.
+    r.markers(&[("pa", "t6", 1, "/a1/t6/r1")], 11_050);
+    assert_eq!(rules_broken(&r.judge()), ["unended"]);
+}
+
+#[test]
+fn a_lost_answer_to_reconciliation_after_the_end_is_not_a_return() {
+    // The master forgot the task once its end was acknowledged, and tells a
+    // framework that is not partition-aware so with TASK_LOST.
+    let mut r = clean_run();
+    r.answer("lost", "t2", "TASK_LOST", "REASON_RECONCILIATION", 10_300);
+    assert!(r.judge().problems.is_empty());
+    // TASK_LOST for any other reason after the end is one.
+    let mut r = clean_run();
+    r.answer("lost", "t2", "TASK_LOST", "REASON_AGENT_REMOVED", 10_300);
+    assert_eq!(rules_broken(&r.judge()), ["back-after-end"]);
 }
