@@ -1,9 +1,9 @@
 //! Frameworks end to end through the Mesos v1 scheduler HTTP API, on a
 //! real master group and real agents (SPEC 8 and 9): subscribe, offers,
 //! launch, status updates and acknowledgements, decline with
-//! refuse_seconds, revive, suppress, kill, reconcile, teardown, the HTTP
-//! rules (redirects, media types, stream ids), and what operators see of
-//! it (views and the event stream).
+//! refuse_seconds, revive, suppress, kill, shutdown of an executor,
+//! reconcile, teardown, the HTTP rules (redirects, media types, stream
+//! ids), and what operators see of it (views and the event stream).
 
 use crate::support;
 
@@ -147,6 +147,25 @@ async fn a_killed_task_is_killed_and_unknown_tasks_are_answered_by_reconciliatio
         })
         .await;
     assert_eq!(gone["update"]["status"]["state"], "TASK_GONE");
+}
+
+/// SHUTDOWN of an executor: the agent tells it to shut down, it kills its
+/// task, and the task's end reaches the framework (a command task's
+/// executor is named after the task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_executor_ends_its_task_killed() {
+    let (c, _agent, agent_id, leader) = group_with_agent().await;
+    let mut s = TestScheduler::subscribe(&c, &leader, framework_info("shut", false), LIMIT).await;
+    let offers = s.next_event("OFFERS", LIMIT).await;
+    let offer = offers["offers"]["offers"][0].clone();
+    let task = task_for(&offer, "doomed", "sleep 600", 0.1, 32.0);
+    assert_eq!(s.launch(&offer, vec![task], 0.0).await.code, 202);
+    s.wait_state("doomed", "TASK_RUNNING", LIMIT).await;
+    let shutdown = json!({"type": "SHUTDOWN", "shutdown": {
+        "executor_id": {"value": "doomed"}, "agent_id": {"value": agent_id}}});
+    let answer = s.call(shutdown).await;
+    assert_eq!(answer.code, 202, "{}", answer.body);
+    s.wait_state("doomed", "TASK_KILLED", LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,6 +110,9 @@ impl Driver {
             M::ShutdownFramework(m) => Event::ShutdownFramework {
                 framework_id: m.framework_id,
             },
+            M::ShutdownExecutor(m) => Event::ShutdownExecutor {
+                executor: ExecutorKey::new(&m.framework_id, &m.executor_id),
+            },
             M::FrameworkToExecutor(m) => Event::FrameworkMessage {
                 executor: ExecutorKey::new(&m.framework_id, &m.executor_id),
                 data: m.data,

@@ -56,6 +56,10 @@ pub enum Event {
     ShutdownFramework {
         framework_id: FrameworkId,
     },
+    /// A framework's SHUTDOWN of one of its executors.
+    ShutdownExecutor {
+        executor: ExecutorKey,
+    },
     FrameworkMessage {
         executor: ExecutorKey,
         data: Vec<u8>,

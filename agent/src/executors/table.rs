@@ -148,6 +148,7 @@ impl Table {
                 kill_policy,
             } => Ok(self.kill_task(&framework_id, &task_id, kill_policy, stamps)),
             Event::ShutdownFramework { framework_id } => Ok(self.shutdown_framework(&framework_id)),
+            Event::ShutdownExecutor { executor } => Ok(self.shutdown_one_executor(&executor)),
             Event::FrameworkMessage { executor, data } => {
                 Ok(self.framework_message(executor, data))
             }
@@ -497,6 +498,21 @@ impl Table {
         }
         actions.extend(self.forget_idle(&framework_id.value));
         actions
+    }
+
+    /// SHUTDOWN from the framework: as for a framework shut down, but its
+    /// updates still go to the framework (it stays).
+    fn shutdown_one_executor(&mut self, key: &ExecutorKey) -> Vec<Action> {
+        let grace = self.shutdown_grace;
+        let Some(executor) = self
+            .frameworks
+            .get_mut(&key.framework_id)
+            .and_then(|f| f.executors.get_mut(&key.executor_id))
+        else {
+            tracing::warn!(executor = %key, "SHUTDOWN of an executor not here: ignored");
+            return Vec::new();
+        };
+        shutdown_executor(key, executor, grace)
     }
 
     fn framework_message(&mut self, key: ExecutorKey, data: Vec<u8>) -> Vec<Action> {

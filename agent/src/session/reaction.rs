@@ -74,6 +74,7 @@ pub fn react(message: master_to_agent::Message) -> Reaction {
         | M::RunTaskGroup(_)
         | M::KillTask(_)
         | M::ShutdownFramework(_)
+        | M::ShutdownExecutor(_)
         | M::StatusUpdateAcknowledgement(_)
         | M::FrameworkToExecutor(_)) => Reaction::Forward(Box::new(message)),
     }

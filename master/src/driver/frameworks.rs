@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use mesoraft_proto::agent::{
     master_to_agent, ExecutorToFrameworkMessage, FrameworkToExecutorMessage,
+    ShutdownExecutorMessage,
 };
 use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::scheduler::Event as ProtoEvent;
@@ -423,11 +424,21 @@ impl Shell {
                 self.send_to_agent(&agent_id, message);
                 Ok(())
             }
-            SchedulerCall::Shutdown { .. } => Err(CallRefusal::NotSupported(
-                "SHUTDOWN of a single executor is not supported by this master yet; \
-                 KILL its tasks instead (the executor exits when it has none)"
-                    .into(),
-            )),
+            SchedulerCall::Shutdown {
+                executor_id,
+                agent_id,
+            } => {
+                // As Mesos: sent on to the agent if it is here; dropped
+                // (still 202) otherwise. Its tasks' ends come as updates.
+                let message = master_to_agent::Message::ShutdownExecutor(ShutdownExecutorMessage {
+                    executor_id: ExecutorId { value: executor_id },
+                    framework_id: FrameworkId {
+                        value: framework_id,
+                    },
+                });
+                self.send_to_agent(&agent_id, message);
+                Ok(())
+            }
             SchedulerCall::Request | SchedulerCall::InverseOffers => Ok(()),
         };
         let _ = reply.send(result);

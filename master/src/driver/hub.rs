@@ -110,9 +110,6 @@ pub enum CallRefusal {
     /// 400: the call itself is wrong.
     #[error("{0}")]
     Invalid(String),
-    /// 501: a call this master does not carry out.
-    #[error("{0}")]
-    NotSupported(String),
 }
 
 /// Why the hub cannot take a session or a call.

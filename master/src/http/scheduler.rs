@@ -145,7 +145,6 @@ fn refusal(refusal: CallRefusal) -> ApiError {
     let status = match refusal {
         CallRefusal::NotSubscribed(_) => StatusCode::FORBIDDEN,
         CallRefusal::WrongStream(_) | CallRefusal::Invalid(_) => StatusCode::BAD_REQUEST,
-        CallRefusal::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
     };
     let mut message = refusal.to_string();
     if !message.ends_with('\n') {

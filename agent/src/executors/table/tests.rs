@@ -126,6 +126,21 @@ fn update(t: &mut Table, s: &mut Fixed, id: &str, state: TaskState, uuid: u8) ->
     .unwrap()
 }
 
+/// A table whose executor `t1` (checkpointing or not) subscribed and
+/// reported its task TASK_RUNNING.
+fn running_t1(checkpoint: bool) -> (Table, Fixed, RunKey) {
+    let (mut t, mut s) = (table(), Fixed(0));
+    let run = run_of(&run_task(
+        &mut t,
+        &mut s,
+        framework(checkpoint, false),
+        "t1",
+    ));
+    subscribe(&mut t, &mut s, "t1", 1);
+    update(&mut t, &mut s, "t1", TaskState::TaskRunning, 9);
+    (t, s, run)
+}
+
 pub(super) fn run_of(actions: &[Action]) -> RunKey {
     actions
         .iter()
@@ -381,10 +396,7 @@ fn killing_a_launched_task_goes_to_its_executor_and_an_unknown_one_is_lost_or_dr
 
 #[test]
 fn an_executor_that_ends_fails_its_unfinished_tasks_with_the_reason() {
-    let (mut t, mut s) = (table(), Fixed(0));
-    let run = run_of(&run_task(&mut t, &mut s, framework(false, false), "t1"));
-    subscribe(&mut t, &mut s, "t1", 1);
-    update(&mut t, &mut s, "t1", TaskState::TaskRunning, 9);
+    let (mut t, mut s, run) = running_t1(false);
     let actions = t
         .step(
             Event::ExecutorExited {
@@ -440,10 +452,7 @@ fn an_executor_that_ends_fails_its_unfinished_tasks_with_the_reason() {
 
 #[test]
 fn shutting_a_framework_down_tells_its_executors_then_kills_them_and_sends_no_updates() {
-    let (mut t, mut s) = (table(), Fixed(0));
-    let run = run_of(&run_task(&mut t, &mut s, framework(true, false), "t1"));
-    subscribe(&mut t, &mut s, "t1", 1);
-    update(&mut t, &mut s, "t1", TaskState::TaskRunning, 9);
+    let (mut t, mut s, run) = running_t1(true);
     let actions = t
         .step(
             Event::ShutdownFramework {
@@ -482,6 +491,39 @@ fn shutting_a_framework_down_tells_its_executors_then_kills_them_and_sends_no_up
         )))
     );
     assert_eq!(t.reregistration(), (vec![], vec![], vec![]));
+}
+
+#[test]
+fn a_shutdown_of_one_executor_tells_it_then_kills_it_and_keeps_its_updates() {
+    let (mut t, mut s, run) = running_t1(true);
+    let actions = t
+        .step(
+            Event::ShutdownExecutor {
+                executor: key("t1"),
+            },
+            &mut s,
+        )
+        .unwrap();
+    assert_eq!(sent_types(&actions), [event::Type::Shutdown]);
+    assert!(actions.contains(&Action::StartTimer(
+        TableTimer::ShutdownGrace(run.clone()),
+        Duration::from_secs(5)
+    )));
+    // Unlike a framework's shutdown, the task's end still goes out.
+    let killed = update(&mut t, &mut s, "t1", TaskState::TaskKilled, 10);
+    assert_eq!(updates(&killed)[0].1, TaskState::TaskKilled);
+    // Twice, or of an executor not here: nothing more.
+    for executor in ["t1", "t9"] {
+        let actions = t
+            .step(
+                Event::ShutdownExecutor {
+                    executor: key(executor),
+                },
+                &mut s,
+            )
+            .unwrap();
+        assert!(actions.is_empty(), "{executor}: {actions:?}");
+    }
 }
 
 #[test]
