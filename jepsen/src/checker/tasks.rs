@@ -22,11 +22,14 @@
 //! 3. **two-endings**: a task gets at most one final state; the same one
 //!    again is a redelivery (at-least-once), another one is a violation.
 //! 4. **back-after-end**: after a final state, no status of a live state
-//!    (STAGING, STARTING, RUNNING, KILLING, UNREACHABLE, LOST). A
-//!    reconciliation answer TASK_LOST with REASON_RECONCILIATION is not
-//!    one: it is how Mesos tells a framework that is not partition-aware
-//!    that the master does not know the task (TASK_UNKNOWN to the others),
-//!    as after its terminal update was acknowledged.
+//!    (STAGING, STARTING, RUNNING, KILLING, UNREACHABLE, LOST).
+//!
+//!    Rules 3 and 4 pass over a reconciliation answer (REASON_RECONCILIATION,
+//!    no uuid) after a final state whose state is one of SPEC 6's answers
+//!    for a task the master does not know (LOST, GONE, GONE_BY_OPERATOR,
+//!    UNREACHABLE, UNKNOWN): the master forgets a task once its end is
+//!    acknowledged, and a RECONCILE or KILL that crossed the
+//!    acknowledgement is answered so.
 //! 5. **unended**: every launch the master took (`ok`, or `info` and then
 //!    seen in a status or a marker) ends: its framework gets a final state,
 //!    or its last status is TASK_LOST (a non-partition-aware framework may
@@ -92,10 +95,21 @@ const PARTITION_AWARE_ONLY: [&str; 5] = [
     "TASK_GONE_BY_OPERATOR",
 ];
 
-/// A reconciliation answer meaning "the master does not know this task"
-/// in the form a framework that is not partition-aware is given.
-fn is_lost_unknown(status: &Delivered) -> bool {
-    status.state == "TASK_LOST"
+/// States of SPEC 6's rows for a task the master does not know.
+const UNKNOWN_TASK_ANSWERS: [&str; 5] = [
+    "TASK_LOST",
+    "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
+    "TASK_UNREACHABLE",
+    "TASK_UNKNOWN",
+];
+
+/// A reconciliation answer that may mean "the master does not know this
+/// task" (an answer to RECONCILE, or to a KILL of a task it does not
+/// know). After a final state that is all it can mean: the master forgot
+/// the task once its end was acknowledged.
+fn is_unknown_answer(status: &Delivered) -> bool {
+    UNKNOWN_TASK_ANSWERS.contains(&status.state.as_str())
         && status.source == StatusSource::Reconcile
         && status.reason.as_deref() == Some("REASON_RECONCILIATION")
 }
@@ -370,6 +384,7 @@ fn check_statuses(
             });
         }
         match ended {
+            Some(_) if is_unknown_answer(&a.status) => {}
             Some((first, first_index)) if is_final(state) && state != first => {
                 out.push(Violation::TwoEndings {
                     task: task.clone(),
@@ -379,9 +394,7 @@ fn check_statuses(
                     index: a.index,
                 })
             }
-            Some((first, first_index))
-                if LIVE_STATES.contains(&state) && !is_lost_unknown(&a.status) =>
-            {
+            Some((first, first_index)) if LIVE_STATES.contains(&state) => {
                 out.push(Violation::BackAfterEnd {
                     task: task.clone(),
                     ended: first.into(),

@@ -30,8 +30,8 @@ pub enum AgentStanding {
     Unknown,
 }
 
-/// The latest state of every task the framework has on agents that are
-/// not unreachable (terminal but unacknowledged ones included).
+/// Every task the framework has on agents that are not unreachable
+/// (terminal but unacknowledged ones included), as [`known`] answers.
 pub fn implicit(table: &TaskTable, framework_id: &str, now_ns: TimeNs) -> Vec<TaskStatus> {
     let mut tasks: Vec<&Task> = table
         .tasks_of_framework(framework_id)
@@ -102,13 +102,17 @@ fn gone_or_lost(aware: bool, precise: TaskState) -> TaskState {
     }
 }
 
-/// A known task's answer: its latest state, with its latest status's
-/// details (Mesos reports the state of the latest update).
+/// A known task's answer: the state of the update being delivered (Mesos's
+/// `status_update_state`), or the latest state when none is, with its
+/// latest status's details. Not the latest state: a task may have ended
+/// on its agent while the updates before its end are still on their way
+/// to the framework, and answering with the end would have the framework
+/// see the task ended and then running (SPEC 5, 6).
 fn known(task: &Task, now_ns: TimeNs) -> TaskStatus {
     let latest = task.statuses.last();
     TaskStatus {
         task_id: task.task_id.clone(),
-        state: task.state,
+        state: task.status_update_state.unwrap_or(task.state),
         agent_id: Some(task.agent_id.clone()),
         executor_id: task.executor_id.clone(),
         message: Some("Reconciliation: latest task status".to_string()),

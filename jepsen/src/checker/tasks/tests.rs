@@ -347,7 +347,7 @@ fn a_taken_launch_the_master_lost_before_it_ran_may_end_unknown() {
 }
 
 #[test]
-fn a_lost_answer_to_reconciliation_after_the_end_is_not_a_return() {
+fn an_answer_for_an_unknown_task_after_the_end_is_neither_a_return_nor_an_ending() {
     // The master forgot the task once its end was acknowledged, and tells a
     // framework that is not partition-aware so with TASK_LOST.
     let mut r = clean_run();
@@ -356,5 +356,16 @@ fn a_lost_answer_to_reconciliation_after_the_end_is_not_a_return() {
     // TASK_LOST for any other reason after the end is one.
     let mut r = clean_run();
     r.answer("lost", "t2", "TASK_LOST", "REASON_AGENT_REMOVED", 10_300);
+    assert_eq!(rules_broken(&r.judge()), ["back-after-end"]);
+    // A partition-aware framework's KILL that crossed the acknowledgement
+    // of its task's end is answered TASK_GONE: not a second ending.
+    let mut r = clean_run();
+    r.answer("pa", "t1", "TASK_GONE", "REASON_RECONCILIATION", 10_300);
+    assert!(r.judge().problems.is_empty());
+    // Before any end, the same answer is the task's end.
+    let mut r = clean_run();
+    r.launch("pa", "t7", true, 300, OpType::Ok)
+        .answer("pa", "t7", "TASK_GONE", "REASON_RECONCILIATION", 400)
+        .status("pa", "t7", "TASK_RUNNING", Some("u9"), 500);
     assert_eq!(rules_broken(&r.judge()), ["back-after-end"]);
 }

@@ -164,3 +164,39 @@ fn while_an_agent_is_recovered_an_unhinted_unknown_task_is_not_answered() {
     );
     assert_eq!(states(&answers), vec![("u".into(), TaskState::TaskGone)]);
 }
+
+/// The task ended on its agent while its RUNNING update still waits for
+/// its acknowledgement: reconciliation answers RUNNING, the state of the
+/// update being delivered, never the end the framework has not been sent.
+#[test]
+fn a_task_whose_end_is_still_behind_its_updates_is_answered_with_the_update_s_state() {
+    let mut table = table_with(&[("t1", "a")]);
+    table.step(
+        Event::Update {
+            agent_id: "a".into(),
+            update: StatusUpdate {
+                framework_id: FrameworkId { value: "f".into() },
+                status: TaskStatus {
+                    task_id: TaskId { value: "t1".into() },
+                    state: TaskState::TaskRunning as i32,
+                    ..TaskStatus::default()
+                },
+                uuid: Some(vec![1; 16]),
+                latest_state: Some(TaskState::TaskFinished as i32),
+                ..StatusUpdate::default()
+            },
+        },
+        NOW,
+    );
+    let running = vec![("t1".to_string(), TaskState::TaskRunning)];
+    assert_eq!(states(&implicit(&table, "f", NOW)), running);
+    let answers = explicit(
+        &table,
+        &framework(true),
+        &[("t1".to_string(), None)],
+        |_| AgentStanding::Registered,
+        false,
+        NOW,
+    );
+    assert_eq!(states(&answers), running);
+}
