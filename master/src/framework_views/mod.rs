@@ -25,6 +25,8 @@ pub struct FrameworkRow {
     pub state: FrameworkState,
     /// When the registry added it, if this leader knows.
     pub registered_ns: Option<TimeNs>,
+    /// When it last subscribed again to this leader.
+    pub reregistered_ns: Option<TimeNs>,
     /// When its stream ended (its failover timer runs since).
     pub unregistered_ns: Option<TimeNs>,
     /// Its outstanding offers.
@@ -170,6 +172,7 @@ pub(crate) mod fixtures {
                     info: info("F1", "one"),
                     state: FrameworkState::Active,
                     registered_ns: Some(1_700_000_000_000_000_000),
+                    reregistered_ns: Some(1_700_000_050_000_000_000),
                     unregistered_ns: None,
                     offers: vec![offer.clone()],
                     allocated: vec![scalar("cpus", 0.5, "web"), scalar("mem", 64.0, "web")],
@@ -179,6 +182,7 @@ pub(crate) mod fixtures {
                     info: info("F2", "two"),
                     state: FrameworkState::Inactive,
                     registered_ns: Some(1_700_000_000_000_000_000),
+                    reregistered_ns: None,
                     unregistered_ns: Some(1_700_000_100_000_000_000),
                     offers: vec![],
                     allocated: vec![],

@@ -71,6 +71,9 @@ pub struct FrameworkDoc {
     pub failover_timeout: f64,
     pub checkpoint: bool,
     pub registered_time: f64,
+    /// Only once it subscribed again (Mesos leaves it out before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reregistered_time: Option<f64>,
     pub unregistered_time: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
@@ -217,6 +220,7 @@ fn framework_doc(row: &FrameworkRow, tasks: Option<&TasksOf>) -> FrameworkDoc {
         failover_timeout: info.failover_timeout.unwrap_or(0.0),
         checkpoint: info.checkpoint.unwrap_or(false),
         registered_time: row.registered_ns.map_or(0.0, seconds),
+        reregistered_time: row.reregistered_ns.map(seconds),
         unregistered_time: row.unregistered_ns.map_or(0.0, seconds),
         principal: info.principal.clone(),
         resources: model::resources(&both),
@@ -236,6 +240,7 @@ fn completed_doc(c: &CompletedFramework, tasks: Option<&TasksOf>) -> FrameworkDo
         info: completed_info(c),
         state: crate::frameworks::FrameworkState::Removing,
         registered_ns: None,
+        reregistered_ns: None,
         unregistered_ns: Some(c.completed_ns),
         offers: Vec::new(),
         allocated: Vec::new(),
@@ -345,6 +350,7 @@ mod tests {
         assert_eq!(f1["failover_timeout"], 60.0);
         assert_eq!(f1["checkpoint"], true);
         assert_eq!(f1["registered_time"], 1_700_000_000.0);
+        assert_eq!(f1["reregistered_time"], 1_700_000_050.0);
         assert_eq!(f1["roles"], json!(["web"]));
         assert!(f1.get("role").is_none(), "multi-role: roles only");
         assert_eq!(f1["capabilities"], json!([{"type": "MULTI_ROLE"}]));
@@ -360,6 +366,7 @@ mod tests {
         );
         let f2 = &doc["frameworks"][1];
         assert_eq!(f2["connected"], false);
+        assert!(f2.get("reregistered_time").is_none(), "never re-subscribed");
         assert_eq!(f2["unregistered_time"], 1_700_000_100.0);
         assert_eq!(f2["unreachable_tasks"][0]["state"], "TASK_UNREACHABLE");
         let f0 = &doc["completed_frameworks"][0];

@@ -23,7 +23,7 @@ pub fn framework(row: &FrameworkRow) -> Framework {
         connected: row.connected(),
         recovered: row.recovered(),
         registered_time: row.registered_ns.map(time),
-        reregistered_time: None,
+        reregistered_time: row.reregistered_ns.map(time),
         unregistered_time: row.unregistered_ns.map(time),
         offers: row.offers.clone(),
         inverse_offers: Vec::new(),
@@ -106,6 +106,10 @@ mod tests {
         assert_eq!(
             f1["registered_time"],
             json!({"nanoseconds": 1_700_000_000_000_000_000_i64})
+        );
+        assert_eq!(
+            f1["reregistered_time"],
+            json!({"nanoseconds": 1_700_000_050_000_000_000_i64})
         );
         assert_eq!(f1["offers"][0]["id"], json!({"value": "c-3-O7"}));
         assert_eq!(f1["allocated_resources"][0]["name"], "cpus");

@@ -56,6 +56,9 @@ impl FrameworkTable {
                     return Self::refuse(stream, error.to_string(), out);
                 }
                 self.take_over(&framework_id, stream, info, out);
+                if let Some(entry) = self.frameworks.get_mut(&framework_id) {
+                    entry.reregistered_ns = Some(now.unix_ns);
+                }
             }
         }
         self.streams.insert(stream, framework_id.clone());

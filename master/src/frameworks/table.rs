@@ -68,6 +68,9 @@ pub struct FrameworkEntry {
     pub presence: Presence,
     /// When the registry added it, if known.
     pub registered_ns: Option<TimeNs>,
+    /// When it last subscribed again to this leader (a framework failover,
+    /// or its return after a master failover).
+    pub reregistered_ns: Option<TimeNs>,
     pub(super) stored: Stored,
     /// An AddFramework may have applied: "already exists" means it did.
     pub(super) add_in_doubt: bool,
@@ -88,6 +91,7 @@ impl FrameworkEntry {
             info,
             presence,
             registered_ns: None,
+            reregistered_ns: None,
             stored,
             add_in_doubt: false,
             write: None,

@@ -25,6 +25,7 @@ fn a_new_framework_is_answered_only_after_add_framework_applied() {
     assert_eq!(f.state("c-0000"), Some(FrameworkState::Active));
     assert_eq!(f.table.framework_of_stream(1), Some("c-0000"));
     assert_eq!(f.table.counts().active, 1);
+    assert_eq!(f.table.frameworks()["c-0000"].reregistered_ns, None);
 }
 
 #[test]
@@ -46,6 +47,10 @@ fn resubscription_replaces_the_stream_and_the_old_one_gets_error() {
     }));
     assert!(proposals(&out).is_empty(), "unchanged info: no write");
     assert_eq!(subscribed_id(&out, 2), Some(id.clone()));
+    assert!(
+        f.table.frameworks()[&id].reregistered_ns.is_some(),
+        "a re-subscription is a re-registration in the views"
+    );
     assert_eq!(f.table.framework_of_stream(1), None);
     assert_eq!(f.table.framework_of_stream(2), Some(id.as_str()));
     // The old stream closing now changes nothing.
