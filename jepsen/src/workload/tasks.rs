@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use mesoraft_testkit::poll_every;
+
 use super::{ProcessNumber, Workload, WorkloadCtx, WorkloadOpts, FINAL_PROCESS};
 use crate::checker::tasks::{TaskRules, TasksChecker};
 use crate::checker::Checker;
@@ -87,35 +89,34 @@ impl TasksWorkload {
     }
 
     /// Kills and asks about every task whose end is not heard, until all
-    /// are settled or [`SETTLE_WITHIN`] passed.
+    /// are settled or [`SETTLE_WITHIN`] passed: a round of KILL and
+    /// RECONCILE, then a wait for the answers until the next round.
     async fn settle(&self, ctx: &WorkloadCtx, frameworks: &[Arc<Framework>]) {
         let mut kills = ProcessNumber::new(ctx.process_base + FINAL_PROCESS, 1, 2);
         let deadline = Instant::now() + SETTLE_WITHIN;
-        let mut last_sent: Option<Instant> = None;
-        while Instant::now() < deadline {
-            let unsettled: Vec<(&Arc<Framework>, Vec<String>)> = frameworks
+        let all_settled = || async {
+            frameworks
                 .iter()
-                .map(|f| (f, f.unsettled()))
-                .filter(|(_, tasks)| !tasks.is_empty())
-                .collect();
-            if unsettled.is_empty() {
+                .all(|f| f.unsettled().is_empty())
+                .then_some(())
+        };
+        while Instant::now() < deadline {
+            if all_settled().await.is_some() {
                 return;
             }
-            if last_sent.is_none_or(|at| at.elapsed() >= RESEND_EVERY) {
-                last_sent = Some(Instant::now());
-                for (fw, tasks) in &unsettled {
-                    for task in tasks {
-                        fw.kill(ctx, &mut kills, task).await;
-                    }
-                    let asked: Vec<(String, String)> = fw
-                        .unended()
-                        .into_iter()
-                        .filter(|(id, _)| tasks.contains(id))
-                        .collect();
-                    let _ = fw.reconcile(&asked).await;
+            for fw in frameworks {
+                let tasks = fw.unsettled();
+                for (task, _) in &tasks {
+                    fw.kill(ctx, &mut kills, task).await;
+                }
+                if !tasks.is_empty() {
+                    let _ = fw.reconcile(&tasks).await;
                 }
             }
-            tokio::time::sleep(POLL).await;
+            let round_end = deadline.min(Instant::now() + RESEND_EVERY);
+            if poll_every(round_end, POLL, all_settled).await.is_some() {
+                return;
+            }
         }
         tracing::warn!("tasks workload: tasks still unsettled after the settle phase");
     }
@@ -130,9 +131,8 @@ impl TasksWorkload {
         let since = Instant::now();
         let asked: Vec<Vec<(String, String)>> = frameworks.iter().map(|f| f.unended()).collect();
         let deadline = since + FINAL_RECONCILE_WITHIN;
-        let mut last_sent: Option<Instant> = None;
-        let unanswered = loop {
-            let unanswered: usize = frameworks
+        let unanswered = || {
+            frameworks
                 .iter()
                 .zip(&asked)
                 .map(|(f, tasks)| {
@@ -141,18 +141,21 @@ impl TasksWorkload {
                         .filter(|(id, _)| !f.heard_since(id, since))
                         .count()
                 })
-                .sum();
-            if unanswered == 0 || Instant::now() >= deadline {
-                break unanswered;
-            }
-            if last_sent.is_none_or(|at| at.elapsed() >= RESEND_EVERY) {
-                last_sent = Some(Instant::now());
-                for (fw, tasks) in frameworks.iter().zip(&asked) {
+                .sum::<usize>()
+        };
+        while unanswered() > 0 && Instant::now() < deadline {
+            for (fw, tasks) in frameworks.iter().zip(&asked) {
+                if !tasks.is_empty() {
                     let _ = fw.reconcile(tasks).await;
                 }
             }
-            tokio::time::sleep(POLL).await;
-        };
+            let round_end = deadline.min(Instant::now() + RESEND_EVERY);
+            let answered = || async { (unanswered() == 0).then_some(()) };
+            if poll_every(round_end, POLL, answered).await.is_some() {
+                break;
+            }
+        }
+        let unanswered = unanswered();
         let (kind, error) = if unanswered == 0 {
             (OpType::Ok, None)
         } else {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::records::EventStream;
-use super::Cluster;
+use super::{wait_for, Cluster};
 
 /// The answer of a call.
 pub struct Answer {
@@ -51,8 +51,7 @@ impl TestScheduler {
         if let Some(id) = info.get("id") {
             call["framework_id"] = id.clone();
         }
-        let deadline = Instant::now() + limit;
-        let response = loop {
+        let response = wait_for("SUBSCRIBE answered other than 503", limit, || async {
             let response = http
                 .post(&url)
                 .header("Content-Type", "application/json")
@@ -61,14 +60,11 @@ impl TestScheduler {
                 .send()
                 .await
                 .expect("the master answers SUBSCRIBE");
-            let code = response.status().as_u16();
-            if code == 503 && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            assert_eq!(code, 200, "SUBSCRIBE answered {code}");
-            break response;
-        };
+            (response.status().as_u16() != 503).then_some(response)
+        })
+        .await;
+        let code = response.status().as_u16();
+        assert_eq!(code, 200, "SUBSCRIBE answered {code}");
         let stream_id = response
             .headers()
             .get("Mesos-Stream-Id")

@@ -1,7 +1,7 @@
 //! One framework of the tasks workload: a scheduler of the client library
 //! (`mesoraft-client`, as any Rust framework would use it) that launches
 //! tasks on the offers it gets, acknowledges updates itself so that every
-//! acknowledgement is recorded, and kills long tasks now and then. Every
+//! acknowledgement is recorded, and kills each long task after 1-4 s. Every
 //! launch, kill, status and acknowledgement goes into the history
 //! (`tasks_record`), in the order this framework saw them.
 
@@ -19,6 +19,7 @@ use mesoraft_client::{
 use mesoraft_proto::mesos::v1::framework_info::capability::Type as Capability;
 use mesoraft_proto::mesos::v1::framework_info::Capability as CapabilityMsg;
 use mesoraft_proto::mesos::v1::{AgentId, Offer, TaskId, TaskStatus};
+use mesoraft_testkit::poll_every;
 use rand::Rng;
 use serde_json::Value;
 
@@ -37,6 +38,8 @@ const TASK_RESOURCES: &str = "cpus:0.1;mem:16";
 /// How long a long task sleeps unless killed: past any default run, yet
 /// bounded, as an agent killed by the harness leaves its executors behind.
 const LONG_TASK_SECS: u64 = 90;
+/// How often the killer looks for a long task due to be killed.
+const KILL_POLL: Duration = Duration::from_millis(100);
 /// Offers declined while the framework has enough tasks come back soon.
 const DECLINE_SECONDS: f64 = 0.5;
 
@@ -52,7 +55,9 @@ pub enum LaunchAnswer {
 #[derive(Clone, Debug)]
 pub struct TaskEntry {
     pub agent_id: String,
-    pub long: bool,
+    /// A long task is killed once it has run this long; a short one ends
+    /// by itself.
+    pub kill_after: Option<Duration>,
     pub answer: LaunchAnswer,
     /// The last state it was told, and when.
     pub last: Option<(String, Instant)>,
@@ -245,14 +250,16 @@ impl Framework {
         let Some(resources) = take(&mut available, &wanted) else {
             return self.decline(offer).await;
         };
-        let (long, secs) = {
+        let (kill_after, secs) = {
             let mut rng = rand::thread_rng();
             if rng.gen_bool(0.4) {
-                (true, LONG_TASK_SECS as f64)
+                let run_for = Duration::from_millis(rng.gen_range(1_000..4_000));
+                (Some(run_for), LONG_TASK_SECS as f64)
             } else {
-                (false, rng.gen_range(0.2..1.5))
+                (None, rng.gen_range(0.2..1.5))
             }
         };
+        let long = kill_after.is_some();
         let task_id = {
             let mut next = self.next_task.lock().unwrap_or_else(|e| e.into_inner());
             *next += 1;
@@ -293,7 +300,7 @@ impl Framework {
             task_id,
             TaskEntry {
                 agent_id: offer.agent_id.value,
-                long,
+                kill_after,
                 answer,
                 last: None,
                 ended: false,
@@ -378,36 +385,37 @@ impl Framework {
         process.after(kind);
     }
 
-    /// Kills a running long task now and then, until `until`.
+    /// Kills each long task once it has been running for its
+    /// `kill_after`, until `until`.
     pub async fn run_killer(&self, ctx: &WorkloadCtx, mut process: ProcessNumber, until: Instant) {
-        while Instant::now() < until {
-            let wait = rand::thread_rng().gen_range(1_000..3_000);
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            let candidates: Vec<String> = self
-                .tasks()
-                .iter()
-                .filter(|(_, t)| {
-                    t.long
-                        && !t.kill_asked
-                        && !t.settled()
-                        && t.last.as_ref().is_some_and(|(s, _)| s == "TASK_RUNNING")
-                })
-                .map(|(id, _)| id.clone())
-                .collect();
-            if candidates.is_empty() {
-                continue;
-            }
-            let pick = rand::thread_rng().gen_range(0..candidates.len());
-            self.kill(ctx, &mut process, &candidates[pick]).await;
+        let due = || async { self.due_for_kill() };
+        while let Some(task) = poll_every(until, KILL_POLL, due).await {
+            self.kill(ctx, &mut process, &task).await;
         }
     }
 
-    /// The tasks whose end is still to be heard (launches not refused).
-    pub fn unsettled(&self) -> Vec<String> {
+    /// A long task that has been running for its `kill_after`.
+    fn due_for_kill(&self) -> Option<String> {
+        self.tasks()
+            .iter()
+            .find(|(_, t)| {
+                !t.kill_asked
+                    && !t.settled()
+                    && t.last.as_ref().is_some_and(|(state, since)| {
+                        state == "TASK_RUNNING"
+                            && t.kill_after.is_some_and(|after| since.elapsed() >= after)
+                    })
+            })
+            .map(|(id, _)| id.clone())
+    }
+
+    /// The tasks whose end is still to be heard (launches not refused),
+    /// with their agents.
+    pub fn unsettled(&self) -> Vec<(String, String)> {
         self.tasks()
             .iter()
             .filter(|(_, t)| !t.settled())
-            .map(|(id, _)| id.clone())
+            .map(|(id, t)| (id.clone(), t.agent_id.clone()))
             .collect()
     }
 
